@@ -1,0 +1,430 @@
+package handshake
+
+import (
+	"encoding/base64"
+	"fmt"
+	"maps"
+	"net"
+	"net/http"
+	"path"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ServerOptions configure [Upgrade]. The zero value is useful: no
+// subprotocol, same-origin policy, no extensions.
+type ServerOptions struct {
+	// Subprotocols lists the subprotocols the server speaks, in its
+	// order of preference. The first one the client also offered is
+	// chosen.
+	Subprotocols []string
+
+	// SelectSubprotocol, if set, chooses the subprotocol instead of
+	// Subprotocols. offered is the client's list in its order of
+	// preference. It returns one of offered, or "" for none.
+	SelectSubprotocol func(r *http.Request, offered []string) string
+
+	// OriginPatterns lists host patterns of cross-origin Origins to
+	// allow, in path.Match syntax, matched case-insensitively against the
+	// Origin's host[:port]: "example.com", "*.example.com", "localhost:*".
+	// The pattern "*" allows every origin. An Origin whose host equals
+	// the request's Host is always allowed.
+	OriginPatterns []string
+
+	// InsecureSkipOriginCheck turns the Origin check off. Browsers then
+	// let any web page open connections to the server with the user's
+	// cookies (RFC 6455 §10.2); set it only when the server does its own
+	// checks or serves no browser.
+	InsecureSkipOriginCheck bool
+
+	// Extensions are negotiated with the client's offers.
+	Extensions []ServerExtension
+
+	// Header holds extra headers, such as Set-Cookie, to send with the
+	// 101 response. It must not set the headers Upgrade writes itself
+	// (Upgrade, Connection, Sec-WebSocket-Accept, Sec-WebSocket-Protocol,
+	// Sec-WebSocket-Extensions) nor Content-Length or Transfer-Encoding.
+	Header http.Header
+}
+
+// ServerConn is a connection whose server handshake has completed.
+type ServerConn struct {
+	// Conn is the hijacked connection. It has no deadlines set.
+	Conn net.Conn
+	// Buffered holds bytes the client sent after its request that
+	// net/http had already read; they precede what Conn returns.
+	// It is usually nil.
+	Buffered []byte
+	// Subprotocol is the chosen subprotocol, or "" for none.
+	Subprotocol string
+	// Extensions are the accepted extensions as sent in the response,
+	// in that order.
+	Extensions []Extension
+}
+
+// RequestError reports why [Upgrade] refused a request. Upgrade has
+// already written an HTTP response with Status and Detail as its body.
+type RequestError struct {
+	Status int    // HTTP status written
+	Err    error  // one of the sentinel errors, e.g. ErrBadOrigin
+	Detail string // what was wrong, for a person
+}
+
+// Error describes the refusal with its status and detail.
+func (e *RequestError) Error() string {
+	return fmt.Sprintf("websocket: refused handshake with %d %s: %s", e.Status, http.StatusText(e.Status), e.Detail)
+}
+
+// Unwrap returns the sentinel error, for [errors.Is].
+func (e *RequestError) Unwrap() error { return e.Err }
+
+// Canonical header keys, for direct map access without allocation.
+const (
+	hdrUpgrade    = "Upgrade"
+	hdrConnection = "Connection"
+	hdrKey        = "Sec-Websocket-Key"
+	hdrVersion    = "Sec-Websocket-Version"
+	hdrAccept     = "Sec-Websocket-Accept"
+	hdrProtocol   = "Sec-Websocket-Protocol"
+	hdrExtensions = "Sec-Websocket-Extensions"
+	hdrOrigin     = "Origin"
+)
+
+// Upgrade performs the server side of the opening handshake on r.
+//
+// It validates the request (RFC 6455 §4.2.1), checks the Origin
+// (§10.2: by default a request whose Origin host differs from r.Host is
+// refused with 403; a request without Origin passes, since browsers
+// always send one), negotiates the subprotocol and extensions, hijacks
+// the connection and writes the 101 Switching Protocols response in one
+// write.
+//
+// On failure it writes the HTTP error itself and returns a
+// *[RequestError]: 405 with "Allow: GET" for a method other than GET,
+// 426 with "Sec-WebSocket-Version: 13" for a missing or other version,
+// 403 for a refused origin, 500 for a ResponseWriter that cannot be
+// hijacked ([ErrHijack]) or for invalid options, and 400 otherwise. The
+// body is a short text naming the problem. An error after the
+// connection was hijacked (writing the 101 failed) closes the connection
+// and is not a *RequestError.
+func Upgrade(w http.ResponseWriter, r *http.Request, opts *ServerOptions) (*ServerConn, error) {
+	if opts == nil {
+		opts = &ServerOptions{}
+	}
+	key, rerr := checkRequest(r)
+	if rerr == nil && !opts.InsecureSkipOriginCheck {
+		rerr = checkOrigin(r, opts.OriginPatterns)
+	}
+	if rerr == nil {
+		rerr = checkResponseHeader(opts.Header)
+	}
+	var subprotocol string
+	if rerr == nil {
+		subprotocol, rerr = selectSubprotocol(r, opts)
+	}
+	var exts []Extension
+	if rerr == nil {
+		exts, rerr = negotiateExtensions(r.Header[hdrExtensions], opts.Extensions)
+	}
+	if rerr != nil {
+		return nil, refuse(w, rerr)
+	}
+
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil, refuse(w, &RequestError{http.StatusInternalServerError, ErrHijack,
+			fmt.Sprintf("cannot take over the connection (%v); WebSocket needs an HTTP/1.1 server whose ResponseWriter supports hijacking", err)})
+	}
+	sc := &ServerConn{Conn: conn, Subprotocol: subprotocol, Extensions: exts}
+	if n := brw.Reader.Buffered(); n > 0 {
+		b, _ := brw.Reader.Peek(n)
+		sc.Buffered = slices.Clone(b)
+	}
+
+	// Build the response in the hijacked writer's free space so that it
+	// costs no allocation and leaves in one write (with anything the
+	// writer still held) when it fits.
+	bw := brw.Writer
+	buf := bw.AvailableBuffer()
+	buf = append(buf, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	buf = appendAcceptKey(buf, key)
+	buf = append(buf, "\r\n"...)
+	if subprotocol != "" {
+		buf = append(buf, "Sec-WebSocket-Protocol: "...)
+		buf = append(buf, subprotocol...)
+		buf = append(buf, "\r\n"...)
+	}
+	if len(exts) > 0 {
+		buf = append(buf, "Sec-WebSocket-Extensions: "...)
+		buf = appendExtensionList(buf, exts)
+		buf = append(buf, "\r\n"...)
+	}
+	if len(opts.Header) > 0 {
+		buf = appendHeader(buf, opts.Header)
+	}
+	buf = append(buf, "\r\n"...)
+	if _, err = bw.Write(buf); err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("websocket: writing the 101 response: %w", err)
+	}
+	// net/http may have left its Read/WriteTimeout deadlines on the
+	// connection; the WebSocket layer sets its own.
+	if err := conn.SetDeadline(time.Time{}); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("websocket: clearing deadlines of the hijacked connection: %w", err)
+	}
+	return sc, nil
+}
+
+// checkRequest validates the handshake request (RFC 6455 §4.2.1) and
+// returns its Sec-WebSocket-Key.
+func checkRequest(r *http.Request) (string, *RequestError) {
+	if r.Method != http.MethodGet {
+		return "", &RequestError{http.StatusMethodNotAllowed, ErrMethod,
+			fmt.Sprintf("method %s not allowed; a WebSocket handshake uses GET", r.Method)}
+	}
+	if !r.ProtoAtLeast(1, 1) {
+		return "", &RequestError{http.StatusBadRequest, ErrBadRequest,
+			fmt.Sprintf("%s request; a WebSocket handshake needs HTTP/1.1", r.Proto)}
+	}
+	if r.Host == "" {
+		return "", &RequestError{http.StatusBadRequest, ErrBadRequest, "request has no Host header"}
+	}
+	if !headerHasToken(r.Header[hdrUpgrade], "websocket") {
+		return "", &RequestError{http.StatusBadRequest, ErrMissingUpgrade,
+			`request lacks "Upgrade: websocket"; this endpoint only serves WebSocket connections`}
+	}
+	if !headerHasToken(r.Header[hdrConnection], "upgrade") {
+		return "", &RequestError{http.StatusBadRequest, ErrMissingUpgrade, `request lacks "Connection: Upgrade"`}
+	}
+	// RFC 6455 §4.2.2 step 4 /version/ and §4.4: answer 426 naming ours.
+	if v := r.Header[hdrVersion]; len(v) != 1 || v[0] != "13" {
+		detail := "request lacks Sec-WebSocket-Version; this server speaks version 13"
+		if len(v) > 0 {
+			detail = fmt.Sprintf("Sec-WebSocket-Version %q not supported; this server speaks version 13", strings.Join(v, ", "))
+		}
+		return "", &RequestError{http.StatusUpgradeRequired, ErrVersion, detail}
+	}
+	v := r.Header[hdrKey]
+	switch {
+	case len(v) == 0:
+		return "", &RequestError{http.StatusBadRequest, ErrBadKey, "request lacks Sec-WebSocket-Key"}
+	case len(v) > 1:
+		// RFC 6455 §11.3.1: it MUST NOT appear more than once.
+		return "", &RequestError{http.StatusBadRequest, ErrBadKey,
+			fmt.Sprintf("Sec-WebSocket-Key appears %d times; send it once", len(v))}
+	}
+	// RFC 6455 §4.2.1 item 5: base64 of exactly 16 bytes, which is 24
+	// characters ending in "==".
+	key := v[0]
+	var raw [18]byte
+	if len(key) != keyLen {
+		return "", badKey(key)
+	}
+	if n, err := base64.StdEncoding.Decode(raw[:], []byte(key)); err != nil || n != 16 {
+		return "", badKey(key)
+	}
+	return key, nil
+}
+
+func badKey(key string) *RequestError {
+	return &RequestError{http.StatusBadRequest, ErrBadKey,
+		fmt.Sprintf("Sec-WebSocket-Key %q is not the base64 encoding of 16 bytes", key)}
+}
+
+// refuse writes the error response for e and returns e.
+func refuse(w http.ResponseWriter, e *RequestError) *RequestError {
+	switch e.Status {
+	case http.StatusMethodNotAllowed:
+		w.Header().Set("Allow", http.MethodGet)
+	case http.StatusUpgradeRequired:
+		w.Header().Set("Sec-WebSocket-Version", "13")
+	}
+	http.Error(w, e.Detail, e.Status)
+	return e
+}
+
+// checkOrigin applies the Origin policy described at
+// ServerOptions.OriginPatterns (RFC 6455 §10.2).
+func checkOrigin(r *http.Request, patterns []string) *RequestError {
+	origins := r.Header[hdrOrigin]
+	switch len(origins) {
+	case 0:
+		return nil // not a browser (RFC 6455 §4.2.1 item 7)
+	case 1:
+	default:
+		return &RequestError{http.StatusForbidden, ErrBadOrigin, "request has several Origin headers"}
+	}
+	origin := origins[0]
+	scheme, host, ok := strings.Cut(origin, "://")
+	if !ok {
+		// An opaque origin such as "null": match the whole value, so
+		// only "*" or the pattern "null" allows it.
+		host = origin
+	}
+	host = strings.ToLower(host)
+	if ok && sameHost(scheme, host, r.Host) {
+		return nil
+	}
+	for _, p := range patterns {
+		matched, err := path.Match(strings.ToLower(p), host)
+		if err != nil {
+			return &RequestError{http.StatusInternalServerError, ErrBadOptions,
+				fmt.Sprintf("server misconfigured: OriginPatterns entry %q is not a valid path.Match pattern", p)}
+		}
+		if matched {
+			return nil
+		}
+	}
+	return &RequestError{http.StatusForbidden, ErrBadOrigin,
+		fmt.Sprintf("Origin %q is not allowed to connect to %s", origin, r.Host)}
+}
+
+// sameHost reports whether the Origin's host[:port] names the same
+// server as the Host header. A port that is the default for the
+// Origin's scheme is ignored on both sides, since browsers omit it.
+func sameHost(scheme, originHost, host string) bool {
+	var def string
+	switch strings.ToLower(scheme) {
+	case "http", "ws":
+		def = ":80"
+	case "https", "wss":
+		def = ":443"
+	}
+	if def != "" {
+		originHost = strings.TrimSuffix(originHost, def)
+		host = strings.TrimSuffix(host, def)
+	}
+	return originHost != "" && strings.EqualFold(originHost, host)
+}
+
+// reservedResponseHeaders are written by Upgrade itself or have no place
+// in a 101 response (RFC 9110 §8.6, §6.1).
+var reservedResponseHeaders = [...]string{hdrUpgrade, hdrConnection, hdrAccept, hdrProtocol, hdrExtensions, "Content-Length", "Transfer-Encoding"}
+
+// checkResponseHeader checks the extra response header h.
+func checkResponseHeader(h http.Header) *RequestError {
+	for name, values := range h {
+		if !isToken(name) {
+			return misconfigured(fmt.Sprintf("ServerOptions.Header has invalid name %q", name))
+		}
+		for _, reserved := range reservedResponseHeaders {
+			if strings.EqualFold(name, reserved) {
+				return misconfigured(fmt.Sprintf("ServerOptions.Header must not set %s; the handshake writes it", name))
+			}
+		}
+		for _, v := range values {
+			if !validHeaderValue(v) {
+				return misconfigured(fmt.Sprintf("ServerOptions.Header %s has invalid value %q", name, v))
+			}
+		}
+	}
+	return nil
+}
+
+func misconfigured(detail string) *RequestError {
+	return &RequestError{http.StatusInternalServerError, ErrBadOptions, "server misconfigured: " + detail}
+}
+
+// appendHeader appends h in wire form, sorted by name for a stable output.
+func appendHeader(dst []byte, h http.Header) []byte {
+	for _, name := range slices.Sorted(maps.Keys(h)) {
+		for _, v := range h[name] {
+			dst = append(dst, name...)
+			dst = append(dst, ": "...)
+			dst = append(dst, v...)
+			dst = append(dst, "\r\n"...)
+		}
+	}
+	return dst
+}
+
+// selectSubprotocol parses the client's Sec-WebSocket-Protocol headers
+// and chooses one per opts.
+func selectSubprotocol(r *http.Request, opts *ServerOptions) (string, *RequestError) {
+	values := r.Header[hdrProtocol]
+	if len(values) == 0 && opts.SelectSubprotocol == nil {
+		return "", nil
+	}
+	// RFC 6455 §4.1 item 10: 1#token, all unique. A few offers fit the
+	// stack array; offered is copied before it leaves this function.
+	var arr [8]string
+	offered := arr[:0]
+	for _, v := range values {
+		for s, more := v, true; more; {
+			var p string
+			p, s, more = nextListElement(s)
+			if p == "" {
+				continue
+			}
+			if !isToken(p) {
+				return "", &RequestError{http.StatusBadRequest, ErrBadSubprotocol,
+					fmt.Sprintf("Sec-WebSocket-Protocol %q is not a comma-separated list of tokens", v)}
+			}
+			if slices.Contains(offered, p) {
+				return "", &RequestError{http.StatusBadRequest, ErrBadSubprotocol,
+					fmt.Sprintf("Sec-WebSocket-Protocol offers %q twice", p)}
+			}
+			offered = append(offered, p)
+		}
+	}
+	if opts.SelectSubprotocol != nil {
+		offered := slices.Clone(offered)
+		choice := opts.SelectSubprotocol(r, offered)
+		if choice != "" && !slices.Contains(offered, choice) {
+			return "", misconfigured(fmt.Sprintf("SelectSubprotocol chose %q, which the client did not offer", choice))
+		}
+		return choice, nil
+	}
+	for _, p := range opts.Subprotocols {
+		if slices.Contains(offered, p) {
+			return p, nil
+		}
+	}
+	return "", nil
+}
+
+// negotiateExtensions parses the client's offers and lets each server
+// extension accept at most one of them. Responses are ordered like the
+// offers they accept, following the client's preference (RFC 6455 §9.1).
+func negotiateExtensions(values []string, server []ServerExtension) ([]Extension, *RequestError) {
+	var offers []Extension
+	for _, v := range values {
+		// RFC 6455 §9.1 requires failing on a malformed header even when
+		// the server supports no extension.
+		var detail string
+		if offers, detail = appendParsedExtensions(offers, v); detail != "" {
+			return nil, &RequestError{http.StatusBadRequest, ErrBadExtension, "malformed Sec-WebSocket-Extensions: " + detail}
+		}
+	}
+	if len(offers) == 0 || len(server) == 0 {
+		return nil, nil
+	}
+	var accepted []Extension
+	done := make([]bool, len(server))
+	for _, offer := range offers {
+		for i, se := range server {
+			if done[i] || !strings.EqualFold(offer.Name, se.Name()) {
+				continue
+			}
+			resp, ok := se.Negotiate(offer)
+			if !ok {
+				break
+			}
+			if detail := checkExtension(resp); detail != "" {
+				return nil, misconfigured(fmt.Sprintf("extension %s answered an invalid element: %s", se.Name(), detail))
+			}
+			if !strings.EqualFold(resp.Name, offer.Name) {
+				return nil, misconfigured(fmt.Sprintf("extension %s answered with the name %q", se.Name(), resp.Name))
+			}
+			done[i] = true
+			accepted = append(accepted, resp)
+			break
+		}
+	}
+	return accepted, nil
+}
