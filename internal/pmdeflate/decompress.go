@@ -1,0 +1,319 @@
+package pmdeflate
+
+import (
+	"errors"
+	"fmt"
+	"github.com/klauspost/compress/flate"
+	"io"
+	"sync"
+)
+
+// messageEnd is appended to every message's payload before inflating: the
+// removed sync marker (RFC 7692 §7.2.2), then an empty final stored block
+// so that the inflater reports io.EOF exactly at the message's end.
+var messageEnd = [...]byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
+
+var (
+	errTrailingData = errors.New("data after the final block")
+	errAbandoned    = errors.New("pmdeflate: a message was abandoned before its end, so the shared window is lost")
+	errReleased     = errors.New("pmdeflate: Decompressor used after Release")
+)
+
+// inflater is the flate state a Decompressor borrows for one message.
+type inflater struct {
+	fr  io.ReadCloser
+	src source
+}
+
+// inflaterPool holds idle inflaters. Their windows need not be cleared:
+// every message starts with a Reset that installs the right dictionary.
+var inflaterPool sync.Pool
+
+func getInflater() *inflater {
+	if in, ok := inflaterPool.Get().(*inflater); ok {
+		return in
+	}
+	in := new(inflater)
+	in.fr = flate.NewReader(&in.src)
+	return in
+}
+
+func putInflater(in *inflater) {
+	in.src.reset(nil)
+	inflaterPool.Put(in)
+}
+
+// Decompressor inflates the incoming messages of one connection
+// (RFC 7692 §7.2.2). It borrows flate state from a shared pool for the
+// length of each message; with context takeover it keeps only the last
+// 2^windowBits bytes of output between messages, which become the
+// dictionary of the next.
+//
+// Read returns at most len(p) bytes and buffers no more than the inflater's
+// 32 KiB window and a small input buffer, so a caller that limits the
+// message size as it reads is safe from decompression bombs.
+//
+// A Decompressor is not safe for concurrent use.
+type Decompressor struct {
+	takeover bool
+	hist     history // the peer's window, with context takeover
+	in       *inflater
+	err      error // returned by Read when in is nil; io.EOF after a message
+}
+
+// NewDecompressor returns a Decompressor for a peer whose window is
+// 2^windowBits bytes, windowBits in 8..15, and that keeps its window across
+// messages if contextTakeover is true.
+func NewDecompressor(windowBits int, contextTakeover bool) *Decompressor {
+	windowBits = min(max(windowBits, minWindowBits), maxWindowBits)
+	return &Decompressor{
+		takeover: contextTakeover,
+		hist:     history{size: 1 << windowBits},
+		err:      io.EOF,
+	}
+}
+
+// Begin starts a message. src yields its compressed payload, unmasked and
+// with frames joined, and then io.EOF. The previous message should have
+// been read to its end: with context takeover, abandoning one loses the
+// window the peer still refers to, and every later Read fails.
+func (d *Decompressor) Begin(src io.Reader) {
+	if d.in != nil {
+		putInflater(d.in)
+		d.in = nil
+		if d.takeover {
+			d.err = errAbandoned
+		}
+	}
+	if d.takeover && d.err != io.EOF {
+		return // the window is lost for good
+	}
+	in := getInflater()
+	in.src.reset(src)
+	var dict []byte
+	if d.takeover {
+		dict = d.hist.contiguous()
+	}
+	// Reset cannot fail: the source is an io.ByteReader, so no buffer is
+	// allocated either.
+	_ = in.fr.(flate.Resetter).Reset(&in.src, dict)
+	d.in = in
+	d.err = nil
+}
+
+// Read inflates the current message into p. It returns io.EOF at the end
+// of the message, an error wrapping [ErrCorrupt] if the payload is not
+// valid DEFLATE data, and an error of src unchanged.
+func (d *Decompressor) Read(p []byte) (int, error) {
+	if d.in == nil {
+		return 0, d.err
+	}
+	n, err := d.in.fr.Read(p)
+	if d.takeover {
+		d.hist.write(p[:n])
+	}
+	if err == nil {
+		return n, nil
+	}
+	switch {
+	case err == io.EOF:
+		err = d.in.src.checkEnd()
+		if err == nil {
+			err = io.EOF
+		}
+	case d.in.src.err != nil:
+		err = d.in.src.err
+	default:
+		err = fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	putInflater(d.in)
+	d.in = nil
+	d.err = err
+	return n, err
+}
+
+// Release returns the flate state to the pool and drops the window, for
+// instance when the connection closes. The Decompressor must not be used
+// afterwards.
+func (d *Decompressor) Release() {
+	if d.in != nil {
+		putInflater(d.in)
+		d.in = nil
+	}
+	d.hist.release()
+	d.err = errReleased
+}
+
+// source feeds the inflater: the message's payload from r, then
+// messageEnd, then io.EOF. It implements io.ByteReader so that flate reads
+// it without a bufio.Reader of its own.
+type source struct {
+	r        io.Reader // nil after r's io.EOF
+	err      error     // sticky error of r
+	buf      [4096]byte
+	pos, end int
+	ended    bool // messageEnd is in buf or consumed
+}
+
+func (s *source) reset(r io.Reader) {
+	s.r, s.err = r, nil
+	s.pos, s.end = 0, 0
+	s.ended = false
+}
+
+// fill refills buf, which is empty.
+func (s *source) fill() error {
+	if s.err != nil {
+		return s.err
+	}
+	for empty := 0; s.r != nil; empty++ {
+		n, err := s.r.Read(s.buf[:])
+		if err == io.EOF {
+			s.r = nil
+		} else if err != nil {
+			s.err = err
+		}
+		if n > 0 {
+			s.pos, s.end = 0, n
+			return nil
+		}
+		if s.err != nil {
+			return s.err
+		}
+		if empty == 100 {
+			s.err = io.ErrNoProgress
+			return s.err
+		}
+	}
+	if s.ended {
+		return io.EOF
+	}
+	s.pos, s.end = 0, copy(s.buf[:], messageEnd[:])
+	s.ended = true
+	return nil
+}
+
+func (s *source) ReadByte() (byte, error) {
+	if s.pos == s.end {
+		if err := s.fill(); err != nil {
+			return 0, err
+		}
+	}
+	b := s.buf[s.pos]
+	s.pos++
+	return b, nil
+}
+
+func (s *source) Read(p []byte) (int, error) {
+	if s.pos == s.end {
+		if err := s.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, s.buf[s.pos:s.end])
+	s.pos += n
+	return n, nil
+}
+
+// checkEnd is called when the inflater has read a final block. The peer may
+// end a message with one (RFC 7692 §7.2.3.4), but nothing of its payload
+// may follow; what remains of messageEnd is ignored.
+func (s *source) checkEnd() error {
+	if s.ended {
+		return nil
+	}
+	if s.pos == s.end {
+		if err := s.fill(); err != nil {
+			return err
+		}
+		if s.ended {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %w", ErrCorrupt, errTrailingData)
+}
+
+// history keeps the last size bytes of a peer's output in a ring.
+type history struct {
+	size int
+	w    *window // nil until the first output
+	pos  int     // next write position in w.b
+	full bool    // w.b has wrapped at least once
+}
+
+// window is a history buffer; pointers to it pool without allocating.
+type window struct{ b []byte }
+
+// windowPools holds spare history buffers, by window bits.
+var windowPools [maxWindowBits + 1]sync.Pool
+
+func getWindow(size int) *window {
+	bits := windowBitsOf(size)
+	if w, ok := windowPools[bits].Get().(*window); ok {
+		return w
+	}
+	return &window{b: make([]byte, size)}
+}
+
+func putWindow(w *window) {
+	windowPools[windowBitsOf(len(w.b))].Put(w)
+}
+
+func windowBitsOf(size int) int {
+	bits := 0
+	for 1<<bits < size {
+		bits++
+	}
+	return bits
+}
+
+func (h *history) write(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	if h.w == nil {
+		h.w = getWindow(h.size)
+	}
+	if len(p) >= h.size {
+		copy(h.w.b, p[len(p)-h.size:])
+		h.pos, h.full = 0, true
+		return
+	}
+	n := copy(h.w.b[h.pos:], p)
+	if n < len(p) {
+		h.pos = copy(h.w.b, p[n:])
+		h.full = true
+		return
+	}
+	h.pos += n
+	if h.pos == h.size {
+		h.pos, h.full = 0, true
+	}
+}
+
+// contiguous returns the history oldest byte first, rotating the ring
+// through a spare buffer if it has wrapped.
+func (h *history) contiguous() []byte {
+	switch {
+	case h.w == nil:
+		return nil
+	case !h.full:
+		return h.w.b[:h.pos]
+	case h.pos == 0:
+		return h.w.b
+	}
+	spare := getWindow(h.size)
+	n := copy(spare.b, h.w.b[h.pos:])
+	copy(spare.b[n:], h.w.b[:h.pos])
+	putWindow(h.w)
+	h.w, h.pos = spare, 0
+	return h.w.b
+}
+
+func (h *history) release() {
+	if h.w != nil {
+		putWindow(h.w)
+		h.w = nil
+	}
+	h.pos, h.full = 0, false
+}
