@@ -1,0 +1,195 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twoway/websocket/frame"
+)
+
+// This file holds the closing handshake (RFC 6455 §7): Close from the
+// application, the answer to the peer's Close, and failing the connection
+// on a protocol error.
+
+var (
+	errWriterClosed  = errors.New("websocket: write to a closed message writer")
+	errCloseTimedOut = errors.New("websocket: peer did not complete the closing handshake in time")
+)
+
+// Close runs the closing handshake (RFC 6455 §7.1.2): it sends a Close
+// frame with code and reason, waits for the peer's Close (bounded by the
+// close timeout), then closes the TCP connection. A code of 0 sends a Close
+// frame without a code. Close returns nil when the handshake completed.
+// Nothing more is written after Close.
+func (c *Conn) Close(code CloseCode, reason string) error {
+	if code != 0 && code != frame.CloseNoStatus && !code.ValidOnWire() {
+		return fmt.Errorf("websocket: close code %d may not be sent", uint16(code))
+	}
+	if len(reason) > frame.MaxControlPayload-2 {
+		return fmt.Errorf("websocket: close reason is %d bytes, more than 123", len(reason))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.closeTimeout)
+	defer cancel()
+	if err := c.sendClose(ctx, code, reason); err != nil {
+		c.closeTCP(err)
+		return err
+	}
+	// Wait for the peer's Close: read it ourselves unless a reader is
+	// active, in which case that reader sees it and closes the connection.
+	select {
+	case c.rsem <- struct{}{}:
+		c.awaitPeerClose(ctx)
+		unlock(c.rsem)
+	case <-c.closed:
+	case <-ctx.Done():
+	}
+	select {
+	case <-c.closed:
+	case <-ctx.Done():
+	}
+	c.closeTCP(ErrClosed)
+	select {
+	case <-c.peerClosed:
+		return nil
+	default:
+		return errCloseTimedOut
+	}
+}
+
+// sendClose writes a Close frame once; later calls return ErrClosed.
+func (c *Conn) sendClose(ctx context.Context, code CloseCode, reason string) error {
+	if err := c.lock(ctx, c.wsem); err != nil {
+		return err
+	}
+	defer unlock(c.wsem)
+	var buf [frame.MaxControlPayload]byte
+	err := c.writeFrame(ctx, true, 0, frame.OpClose, frame.AppendClosePayload(buf[:0], code, reason))
+	c.closeSent = true
+	return err
+}
+
+// receivedClose handles the peer's Close frame, read by the reader.
+func (c *Conn) receivedClose(payload []byte) error {
+	code, reason, err := frame.ParseClosePayload(payload)
+	if err != nil {
+		return c.fail(err)
+	}
+	c.peerClose = CloseError{Code: code, Reason: reason}
+	close(c.peerClosed)
+	ce := &CloseError{Code: code, Reason: reason}
+	c.rd.err = ce
+
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.closeTimeout)
+	defer cancel()
+	// RFC 6455 §5.5.1: echo the status code; a Close without one is
+	// answered with 1000.
+	echo := code
+	if echo == frame.CloseNoStatus {
+		echo = frame.CloseNormal
+	}
+	c.sendClose(ctx, echo, "")
+	c.finishClose(ctx)
+	return ce
+}
+
+// finishClose closes TCP once both Close frames have been exchanged. The
+// server closes first (RFC 6455 §7.1.1); the client gives the server time
+// to do so, reading until EOF.
+func (c *Conn) finishClose(ctx context.Context) {
+	if c.client {
+		c.drain(ctx, false)
+	}
+	c.closeTCP(ErrClosed)
+}
+
+// fail fails the connection on a protocol error (RFC 6455 §7.1.7): it sends
+// a Close frame with the error's code, waits briefly for the peer's Close,
+// and closes TCP. It returns err, which reads return from then on.
+func (c *Conn) fail(err error) error {
+	r := &c.rd
+	if r.err != nil {
+		return r.err
+	}
+	r.err = err
+	code := frame.CloseProtocolError
+	reason := ""
+	var pe *frame.ProtocolError
+	if errors.As(err, &pe) {
+		code, reason = pe.Code, pe.Reason
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.closeTimeout)
+	defer cancel()
+	if c.sendClose(ctx, code, reason) == nil {
+		c.awaitPeerClose(ctx)
+	}
+	c.closeTCP(err)
+	return err
+}
+
+// awaitPeerClose reads and discards frames until the peer's Close frame,
+// and for a client until the server closes TCP, or until ctx expires. The
+// caller holds the read lock.
+func (c *Conn) awaitPeerClose(ctx context.Context) {
+	select {
+	case <-c.peerClosed:
+		c.finishClose(ctx)
+		return
+	default:
+	}
+	if c.drain(ctx, true) {
+		select {
+		case <-c.peerClosed:
+		default:
+			close(c.peerClosed)
+		}
+		c.finishClose(ctx)
+	}
+}
+
+// drain discards incoming bytes until a Close frame (when untilClose) or
+// EOF, an error, or ctx's deadline. It reports whether it saw a Close.
+func (c *Conn) drain(ctx context.Context, untilClose bool) bool {
+	if c.isClosed() {
+		return false
+	}
+	if d, ok := ctx.Deadline(); ok {
+		c.nc.SetReadDeadline(d)
+	} else {
+		c.nc.SetReadDeadline(time.Now().Add(c.cfg.closeTimeout))
+	}
+	r := &c.rd
+	for {
+		// Skip what is left of the frame being read.
+		for r.remaining > 0 {
+			if r.pos == r.end {
+				if c.readMore(1) != nil {
+					return false
+				}
+			}
+			k := min(int64(r.end-r.pos), r.remaining)
+			r.pos += int(k)
+			r.remaining -= k
+		}
+		if !untilClose {
+			if r.pos == r.end && c.readMore(1) != nil {
+				return false
+			}
+			r.pos = r.end
+			continue
+		}
+		h, err := c.readHeader()
+		if err != nil {
+			return false
+		}
+		if h.Opcode == frame.OpClose && h.Length <= frame.MaxControlPayload {
+			if c.fill(int(h.Length)) != nil {
+				return false
+			}
+			r.pos += int(h.Length)
+			return true
+		}
+		r.remaining = h.Length
+	}
+}

@@ -1,0 +1,318 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twoway/websocket/frame"
+	"github.com/twoway/websocket/handshake"
+)
+
+// MessageType is the type of a data message (RFC 6455 §5.6).
+type MessageType int
+
+// Message types.
+const (
+	Text   MessageType = MessageType(frame.OpText)
+	Binary MessageType = MessageType(frame.OpBinary)
+)
+
+// String returns "text" or "binary".
+func (t MessageType) String() string { return frame.Opcode(t).String() }
+
+// CloseCode is a close status code (RFC 6455 §7.4).
+type CloseCode = frame.CloseCode
+
+// Close codes most often used by applications; frame defines them all.
+const (
+	CloseNormal          = frame.CloseNormal
+	CloseGoingAway       = frame.CloseGoingAway
+	CloseProtocolError   = frame.CloseProtocolError
+	CloseUnsupportedData = frame.CloseUnsupportedData
+	CloseNoStatus        = frame.CloseNoStatus
+	CloseAbnormal        = frame.CloseAbnormal
+	CloseInvalidPayload  = frame.CloseInvalidPayload
+	ClosePolicyViolation = frame.ClosePolicyViolation
+	CloseMessageTooBig   = frame.CloseMessageTooBig
+	CloseInternalError   = frame.CloseInternalError
+	CloseTryAgainLater   = frame.CloseTryAgainLater
+)
+
+// ErrClosed is returned by calls on a connection that has been closed, by
+// either side.
+var ErrClosed = errors.New("websocket: connection closed")
+
+// CloseError is the Close frame the peer sent (RFC 6455 §5.5.1). Reads
+// return it once the peer has closed the connection.
+type CloseError struct {
+	Code   CloseCode // CloseNoStatus when the frame had no code
+	Reason string
+}
+
+func (e *CloseError) Error() string {
+	if e.Reason == "" {
+		return fmt.Sprintf("websocket: closed by peer: %d %s", uint16(e.Code), e.Code)
+	}
+	return fmt.Sprintf("websocket: closed by peer: %d %s: %q", uint16(e.Code), e.Code, e.Reason)
+}
+
+// Is makes a peer's close match ErrClosed.
+func (e *CloseError) Is(target error) bool { return target == ErrClosed }
+
+// CloseStatus returns the code of the peer's Close frame in err's chain, or
+// 0 when err holds none.
+func CloseStatus(err error) CloseCode {
+	var ce *CloseError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	return 0
+}
+
+// Conn is a WebSocket connection. See the package documentation for which
+// methods may be called concurrently.
+type Conn struct {
+	nc          net.Conn
+	client      bool // we are the client: we mask what we send
+	subprotocol string
+	cfg         settings
+
+	// rsem is held by the one goroutine reading.
+	rsem chan struct{}
+	rd   reader
+
+	// msem is held for the whole of a data message, wsem while one frame
+	// is written.
+	msem      chan struct{}
+	wsem      chan struct{}
+	closeSent bool  // guarded by wsem
+	writeErr  error // guarded by wsem; sticky
+	mw        messageWriter
+	mr        messageReader
+	maskKey   [4]byte // guarded by wsem; scratch for crypto/rand
+
+	compress *compression // nil unless permessage-deflate was negotiated
+
+	// peerClosed is closed once the peer's Close frame has been read;
+	// peerClose holds it.
+	peerClosed chan struct{}
+	peerClose  CloseError
+
+	closeOnce sync.Once
+	closed    chan struct{} // closed when the TCP connection is closed
+	closeErr  atomic.Pointer[error]
+
+	ping pinger
+}
+
+func newConn(nc net.Conn, buffered []byte, client bool, subprotocol string, cfg settings) *Conn {
+	c := &Conn{
+		nc:          nc,
+		client:      client,
+		subprotocol: subprotocol,
+		cfg:         cfg,
+		rsem:        make(chan struct{}, 1),
+		msem:        make(chan struct{}, 1),
+		wsem:        make(chan struct{}, 1),
+		peerClosed:  make(chan struct{}),
+		closed:      make(chan struct{}),
+	}
+	c.rd.init(client, buffered, cfg.readBufferSize)
+	c.mw.c = c
+	if cfg.pingInterval > 0 {
+		c.ping.startKeepalive(c)
+	}
+	return c
+}
+
+// Accept upgrades an HTTP request to a WebSocket connection (RFC 6455 §4.2).
+// When the request is not a valid WebSocket handshake, or its Origin is not
+// allowed, Accept writes an HTTP error response and returns an error that
+// wraps a *handshake.RequestError.
+func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
+	if opts == nil {
+		opts = &AcceptOptions{}
+	}
+	hopts := &handshake.ServerOptions{
+		Subprotocols:            opts.Subprotocols,
+		SelectSubprotocol:       opts.SelectSubprotocol,
+		OriginPatterns:          opts.OriginPatterns,
+		InsecureSkipOriginCheck: opts.InsecureSkipOriginCheck,
+		Header:                  opts.Header,
+	}
+	if opts.Compression != nil {
+		hopts.Extensions = []handshake.ServerExtension{serverDeflate(opts.Compression)}
+	}
+	sc, err := handshake.Upgrade(w, r, hopts)
+	if err != nil {
+		return nil, err
+	}
+	cfg := newSettings(opts.ReadLimit, opts.ReadBufferSize, opts.WriteBufferSize, opts.PingInterval, opts.PingTimeout, opts.CloseTimeout)
+	c := newConn(sc.Conn, sc.Buffered, false, sc.Subprotocol, cfg)
+	if err := c.setupCompression(sc.Extensions, opts.Compression); err != nil {
+		c.CloseNow()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Dial opens a WebSocket connection to a ws:// or wss:// URL (RFC 6455 §4.1).
+// ctx bounds the dial and the whole opening handshake; it has no effect on
+// the connection once Dial has returned. The response is the server's 101
+// answer. When the server refuses, the response is returned too, and the
+// error wraps a *handshake.ResponseError that carries its status, headers
+// and the start of its body.
+func Dial(ctx context.Context, url string, opts *DialOptions) (*Conn, *http.Response, error) {
+	if opts == nil {
+		opts = &DialOptions{}
+	}
+	hopts := &handshake.ClientOptions{
+		Header:         opts.Header,
+		Subprotocols:   opts.Subprotocols,
+		TLSConfig:      opts.TLSConfig,
+		Proxy:          opts.Proxy,
+		NetDialContext: opts.NetDialContext,
+	}
+	if opts.Compression != nil {
+		hopts.Extensions = []handshake.ClientExtension{clientDeflate(opts.Compression)}
+	}
+	cc, err := handshake.Dial(ctx, url, hopts)
+	if err != nil {
+		var resp *http.Response
+		var re *handshake.ResponseError
+		if errors.As(err, &re) {
+			resp = re.Response
+		}
+		return nil, resp, err
+	}
+	cfg := newSettings(opts.ReadLimit, opts.ReadBufferSize, opts.WriteBufferSize, opts.PingInterval, opts.PingTimeout, opts.CloseTimeout)
+	c := newConn(cc.Conn, cc.Buffered, true, cc.Subprotocol, cfg)
+	if err := c.setupCompression(cc.Extensions, opts.Compression); err != nil {
+		c.CloseNow()
+		return nil, cc.Response, err
+	}
+	return c, cc.Response, nil
+}
+
+// Subprotocol returns the subprotocol agreed in the handshake, or "".
+func (c *Conn) Subprotocol() string { return c.subprotocol }
+
+// Compressed reports whether permessage-deflate was negotiated.
+func (c *Conn) Compressed() bool { return c.compress != nil }
+
+// LocalAddr returns the local network address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// RemoteAddr returns the remote network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// SetReadLimit sets the largest message, in bytes after decompression, that
+// reads accept; a larger one fails the connection with CloseMessageTooBig.
+// A negative n removes the limit. It applies from the next message on and
+// must not be called concurrently with a read.
+func (c *Conn) SetReadLimit(n int64) { c.cfg.readLimit = n }
+
+// CloseNow closes the TCP connection at once, without a closing handshake.
+// Pending and later calls return errors matching ErrClosed.
+func (c *Conn) CloseNow() error {
+	return c.closeTCP(ErrClosed)
+}
+
+// closeTCP closes the network connection once, recording why.
+func (c *Conn) closeTCP(why error) error {
+	err := ErrClosed
+	c.closeOnce.Do(func() {
+		c.closeErr.Store(&why)
+		close(c.closed)
+		c.ping.stop()
+		err = c.nc.Close()
+	})
+	return err
+}
+
+// isClosed reports whether the TCP connection has been closed.
+func (c *Conn) isClosed() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// closedError returns why the connection was closed, wrapped so that it
+// matches ErrClosed.
+func (c *Conn) closedError() error {
+	if p := c.closeErr.Load(); p != nil && *p != nil {
+		if errors.Is(*p, ErrClosed) {
+			return *p
+		}
+		return fmt.Errorf("%w: %w", ErrClosed, *p)
+	}
+	return ErrClosed
+}
+
+// lock acquires a semaphore, bounded by ctx and by the connection closing.
+func (c *Conn) lock(ctx context.Context, sem chan struct{}) error {
+	select {
+	case sem <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.closed:
+		return c.closedError()
+	}
+}
+
+func unlock(sem chan struct{}) { <-sem }
+
+// aLongTimeAgo is a deadline in the past, to interrupt blocked I/O.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// watch arranges for ctx to interrupt blocked reads (or writes) on the
+// connection. The returned function ends the watch and reports whether ctx
+// fired; it is nil when ctx can never fire, so that such contexts cost
+// nothing.
+func (c *Conn) watch(ctx context.Context, read bool) func() bool {
+	if ctx.Done() == nil {
+		return nil
+	}
+	stop := context.AfterFunc(ctx, func() {
+		if read {
+			c.nc.SetReadDeadline(aLongTimeAgo)
+		} else {
+			c.nc.SetWriteDeadline(aLongTimeAgo)
+		}
+	})
+	return func() bool { return !stop() }
+}
+
+// ioError turns an error from the network connection into what callers
+// see: the context's error when ctx interrupted the call, ErrClosed after
+// a close, and otherwise the error itself.
+func (c *Conn) ioError(ctx context.Context, fired bool, err error) error {
+	if fired || (ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded)) {
+		c.closeTCP(ctx.Err())
+		return fmt.Errorf("websocket: %w", ctx.Err())
+	}
+	if c.isClosed() || errors.Is(err, net.ErrClosed) {
+		return c.closedError()
+	}
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("websocket: connection lost: %w", err)
+}

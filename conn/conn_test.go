@@ -1,0 +1,504 @@
+package conn
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/twoway/websocket/frame"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func wsURL(httpURL string) string { return "ws" + strings.TrimPrefix(httpURL, "http") }
+
+func dial(t testing.TB, url string, opts *DialOptions) *Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := Dial(ctx, url, opts)
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	return c
+}
+
+// TestEcho round-trips messages of many sizes and both types through a
+// server and a client built on Conn, over loopback TCP.
+func TestEcho(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "deflate"}[compress], func(t *testing.T) {
+			var co *CompressionOptions
+			if compress {
+				co = &CompressionOptions{}
+			}
+			url, _ := echoServer(t, &AcceptOptions{Compression: co})
+			c := dial(t, wsURL(url), &DialOptions{Compression: co})
+			if c.Compressed() != compress {
+				t.Fatalf("Compressed() = %v, want %v", c.Compressed(), compress)
+			}
+			ctx := context.Background()
+			for _, size := range []int{0, 1, 125, 126, 127, 4095, 4096, 4097, 65535, 65536, 70000, 1 << 20} {
+				for _, typ := range []MessageType{Text, Binary} {
+					msg := bytes.Repeat([]byte("héllo wörld "), size/13+1)[:0]
+					msg = append(msg, bytes.Repeat([]byte("a"), size)...)
+					if err := c.Write(ctx, typ, msg); err != nil {
+						t.Fatalf("Write(%d): %v", size, err)
+					}
+					gotTyp, got, err := c.Read(ctx)
+					if err != nil {
+						t.Fatalf("Read(%d): %v", size, err)
+					}
+					if gotTyp != typ || !bytes.Equal(got, msg) {
+						t.Fatalf("size %d: got %v %d bytes, want %v %d bytes", size, gotTyp, len(got), typ, len(msg))
+					}
+				}
+			}
+			if err := c.Close(CloseNormal, "bye"); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+		})
+	}
+}
+
+// TestStreaming sends a message through Writer in uneven pieces and reads
+// it back through Reader.
+func TestStreaming(t *testing.T) {
+	url, _ := echoServer(t, nil)
+	c := dial(t, wsURL(url), &DialOptions{WriteBufferSize: 4096})
+	ctx := context.Background()
+	want := bytes.Repeat([]byte("0123456789abcdef"), 10000) // 160 KB, 40 frames
+	w, err := c.Writer(ctx, Binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rest := want; len(rest) > 0; {
+		n := min(len(rest), 777)
+		if _, err := w.Write(rest[:n]); err != nil {
+			t.Fatal(err)
+		}
+		rest = rest[n:]
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("x")); err == nil {
+		t.Error("Write after Close succeeded")
+	}
+	typ, r, err := c.Reader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if typ != Binary || !bytes.Equal(got, want) {
+		t.Fatalf("got %v %d bytes", typ, len(got))
+	}
+}
+
+// TestServerProtocolErrors sends malformed input to a server and checks the
+// close code it answers with (RFC 6455 §5, §7.4).
+func TestServerProtocolErrors(t *testing.T) {
+	long := bytes.Repeat([]byte("x"), 126)
+	tests := []struct {
+		name  string
+		send  func(p *rawPeer)
+		code  int
+		limit int64
+	}{
+		{"reserved opcode 3", func(p *rawPeer) { p.send(true, 0, 0x3, nil) }, 1002, 0},
+		{"reserved control opcode 0xB", func(p *rawPeer) { p.send(true, 0, 0xB, nil) }, 1002, 0},
+		{"RSV1 without extension", func(p *rawPeer) { p.send(true, 0x40, 0x1, []byte("x")) }, 1002, 0},
+		{"RSV3 on ping", func(p *rawPeer) { p.send(true, 0x10, 0x9, nil) }, 1002, 0},
+		{"fragmented ping", func(p *rawPeer) { p.send(false, 0, 0x9, []byte("x")) }, 1002, 0},
+		{"ping over 125 bytes", func(p *rawPeer) { p.send(true, 0, 0x9, long) }, 1002, 0},
+		{"continuation without start", func(p *rawPeer) { p.send(true, 0, 0x0, []byte("x")) }, 1002, 0},
+		{"text inside fragmented message", func(p *rawPeer) {
+			p.send(false, 0, 0x1, []byte("a"))
+			p.send(true, 0, 0x1, []byte("b"))
+		}, 1002, 0},
+		{"unmasked frame to server", func(p *rawPeer) {
+			p.client = false
+			p.send(true, 0, 0x1, []byte("x"))
+			p.client = true
+		}, 1002, 0},
+		{"invalid UTF-8", func(p *rawPeer) { p.send(true, 0, 0x1, []byte{0xce, 0xba, 0xff}) }, 1007, 0},
+		{"truncated UTF-8 at message end", func(p *rawPeer) { p.send(true, 0, 0x1, []byte{0xce}) }, 1007, 0},
+		{"close with 1-byte payload", func(p *rawPeer) { p.send(true, 0, 0x8, []byte{3}) }, 1002, 0},
+		{"close with code 1005", func(p *rawPeer) { p.send(true, 0, 0x8, []byte{0x03, 0xed}) }, 1002, 0},
+		{"close with code 999", func(p *rawPeer) { p.send(true, 0, 0x8, []byte{0x03, 0xe7}) }, 1002, 0},
+		{"close reason not UTF-8", func(p *rawPeer) { p.send(true, 0, 0x8, []byte{0x03, 0xe8, 0xff}) }, 1007, 0},
+		{"message over the read limit", func(p *rawPeer) { p.send(true, 0, 0x2, make([]byte, 200)) }, 1009, 100},
+		{"fragments over the read limit", func(p *rawPeer) {
+			p.send(false, 0, 0x2, make([]byte, 60))
+			p.send(true, 0, 0x0, make([]byte, 60))
+		}, 1009, 100},
+		{"64-bit length with top bit", func(p *rawPeer) {
+			p.write([]byte{0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4})
+		}, 1002, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			url, errs := echoServer(t, &AcceptOptions{ReadLimit: tt.limit})
+			p := dialRaw(t, url)
+			tt.send(p)
+			if got := p.expectClose(); got != tt.code {
+				t.Errorf("close code = %d, want %d", got, tt.code)
+			}
+			// Complete the handshake; the server then closes TCP.
+			p.send(true, 0, 0x8, []byte{byte(tt.code >> 8), byte(tt.code)})
+			p.expectEOF()
+			err := <-errs
+			var pe *frame.ProtocolError
+			if !errors.As(err, &pe) || int(pe.Code) != tt.code {
+				t.Errorf("server error = %v, want a *frame.ProtocolError with code %d", err, tt.code)
+			}
+		})
+	}
+}
+
+// TestFailFastUTF8 checks that an invalid byte in the third fragment of a
+// text message fails the connection with 1007 before the message ends.
+func TestFailFastUTF8(t *testing.T) {
+	url, errs := echoServer(t, nil)
+	p := dialRaw(t, url)
+	p.send(false, 0, 0x1, []byte("hello "))
+	p.send(false, 0, 0x0, []byte("wörld "))
+	p.send(false, 0, 0x0, []byte{'o', 'k', 0xed, 0xa0, 0x80}) // a surrogate: invalid at 0xa0
+	// The final fragment is never sent.
+	if got := p.expectClose(); got != 1007 {
+		t.Fatalf("close code = %d, want 1007", got)
+	}
+	p.send(true, 0, 0x8, []byte{0x03, 0xef})
+	p.expectEOF()
+	if err := <-errs; CloseStatus(err) != 0 {
+		t.Fatalf("server error %v", err)
+	}
+}
+
+// TestControlFramesBetweenFragments interleaves pings with the fragments of
+// a message in both directions.
+func TestControlFramesBetweenFragments(t *testing.T) {
+	t.Run("peer to server", func(t *testing.T) {
+		url, _ := echoServer(t, nil)
+		p := dialRaw(t, url)
+		p.send(false, 0, 0x1, []byte("frag1 "))
+		p.send(true, 0, 0x9, []byte("ping-a"))
+		p.send(false, 0, 0x0, []byte("frag2 "))
+		p.send(true, 0, 0xA, []byte("unsolicited pong"))
+		p.send(true, 0, 0x9, []byte("ping-b"))
+		p.send(true, 0, 0x0, []byte("frag3"))
+		var got []rawFrame
+		for range 3 {
+			f, err := p.recv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, f)
+		}
+		want := []rawFrame{
+			{fin: true, op: 0xA, payload: []byte("ping-a")},
+			{fin: true, op: 0xA, payload: []byte("ping-b")},
+			{fin: true, op: 0x1, payload: []byte("frag1 frag2 frag3")},
+		}
+		if diff := cmp.Diff(want, got, cmp.AllowUnexported(rawFrame{})); diff != "" {
+			t.Fatalf("frames (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("client to peer", func(t *testing.T) {
+		url, peers := serveRaw(t)
+		c := dial(t, url, &DialOptions{WriteBufferSize: 4096})
+		p := <-peers
+		defer p.nc.Close()
+		ctx := context.Background()
+		w, err := c.Writer(ctx, Text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(bytes.Repeat([]byte("a"), 5000)) // one full frame goes out
+		pingDone := make(chan error, 1)
+		go func() { pingDone <- c.Ping(ctx) }()
+		readDone := make(chan error, 1)
+		go func() { _, _, err := c.Read(ctx); readDone <- err }()
+		f1, err := p.recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f2, err := p.recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f1.op != 0x1 || f1.fin || f2.op != 0x9 {
+			t.Fatalf("frames: %d fin=%v, then %d; want a text fragment, then a ping", f1.op, f1.fin, f2.op)
+		}
+		p.send(true, 0, 0xA, f2.payload)
+		if err := <-pingDone; err != nil {
+			t.Fatalf("Ping: %v", err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		f3, err := p.recv()
+		if err != nil || f3.op != 0x0 || !f3.fin || len(f1.payload)+len(f3.payload) != 5000 {
+			t.Fatalf("last fragment: %+v %v", f3, err)
+		}
+		p.send(true, 0, 0x8, []byte{0x03, 0xe8})
+		if err := <-readDone; CloseStatus(err) != CloseNormal {
+			t.Fatalf("Read after peer close: %v", err)
+		}
+	})
+}
+
+// TestCloseHandshake covers both orders of the closing handshake (§7).
+func TestCloseHandshake(t *testing.T) {
+	t.Run("peer closes first", func(t *testing.T) {
+		url, errs := echoServer(t, nil)
+		p := dialRaw(t, url)
+		p.send(true, 0, 0x8, append([]byte{0x0f, 0xa0}, "going"...)) // 4000
+		f, err := p.recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(rawFrame{fin: true, op: 0x8, payload: []byte{0x0f, 0xa0}}, f, cmp.AllowUnexported(rawFrame{})); diff != "" {
+			t.Errorf("echoed close (-want +got):\n%s", diff)
+		}
+		p.expectEOF() // the server closes TCP first (§7.1.1)
+		var ce *CloseError
+		if err := <-errs; !errors.As(err, &ce) || ce.Code != 4000 || ce.Reason != "going" || !errors.Is(err, ErrClosed) {
+			t.Fatalf("server Read error = %v, want CloseError 4000 \"going\"", err)
+		}
+	})
+	t.Run("empty close is answered with 1000", func(t *testing.T) {
+		url, _ := echoServer(t, nil)
+		p := dialRaw(t, url)
+		p.send(true, 0, 0x8, nil)
+		if got := p.expectClose(); got != 1000 {
+			t.Fatalf("close code = %d, want 1000", got)
+		}
+	})
+	t.Run("client Close", func(t *testing.T) {
+		url, peers := serveRaw(t)
+		c := dial(t, url, nil)
+		p := <-peers
+		done := make(chan error, 1)
+		go func() { done <- c.Close(CloseGoingAway, "later") }()
+		f, err := p.recv()
+		if err != nil || f.op != 0x8 || !bytes.Equal(f.payload, append([]byte{0x03, 0xe9}, "later"...)) {
+			t.Fatalf("close frame %+v %v", f, err)
+		}
+		p.send(true, 0, 0x8, f.payload[:2])
+		p.nc.Close() // the server closes TCP
+		if err := <-done; err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if err := c.Write(context.Background(), Text, []byte("x")); !errors.Is(err, ErrClosed) {
+			t.Fatalf("Write after Close = %v, want ErrClosed", err)
+		}
+	})
+	t.Run("peer never answers", func(t *testing.T) {
+		url, peers := serveRaw(t)
+		c := dial(t, url, &DialOptions{CloseTimeout: 200 * time.Millisecond})
+		p := <-peers
+		defer p.nc.Close()
+		start := time.Now()
+		err := c.Close(CloseNormal, "")
+		if !errors.Is(err, errCloseTimedOut) {
+			t.Fatalf("Close = %v, want a timeout", err)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Fatalf("Close took %v", d)
+		}
+	})
+}
+
+// TestPeerVanishes checks that pending calls end when the TCP connection
+// is reset under them.
+func TestPeerVanishes(t *testing.T) {
+	url, peers := serveRaw(t)
+	c := dial(t, url, nil)
+	p := <-peers
+	ctx := context.Background()
+	readErr := make(chan error, 1)
+	go func() { _, _, err := c.Read(ctx); readErr <- err }()
+	pingErr := make(chan error, 1)
+	go func() { pingErr <- c.Ping(ctx) }()
+	if _, err := p.recv(); err != nil { // the ping
+		t.Fatal(err)
+	}
+	p.nc.(interface{ SetLinger(int) error }).SetLinger(0)
+	p.nc.Close() // RST
+	for _, ch := range []chan error{readErr, pingErr} {
+		select {
+		case err := <-ch:
+			if err == nil {
+				t.Error("call succeeded after the peer vanished")
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("call still blocked 5s after the peer vanished")
+		}
+	}
+	if err := c.Write(ctx, Text, []byte("x")); err == nil {
+		t.Error("Write succeeded after the peer vanished")
+	}
+}
+
+// TestContext checks that a context bounds a blocked Read.
+func TestContext(t *testing.T) {
+	url, peers := serveRaw(t)
+	c := dial(t, url, nil)
+	p := <-peers
+	defer p.nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, _, err := c.Read(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Read = %v, want DeadlineExceeded", err)
+	}
+	if err := c.Write(context.Background(), Text, nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Write after an interrupted Read = %v, want ErrClosed", err)
+	}
+}
+
+// TestConcurrentWriters writes from many goroutines at once, streamed and
+// whole messages mixed with pings, and checks every message arrives whole.
+func TestConcurrentWriters(t *testing.T) {
+	url, _ := echoServer(t, nil)
+	c := dial(t, wsURL(url), nil)
+	ctx := context.Background()
+	const writers, perWriter = 8, 50
+	got := make(map[string]int)
+	readDone := make(chan error, 1)
+	go func() {
+		for range writers * perWriter {
+			_, msg, err := c.Read(ctx)
+			if err != nil {
+				readDone <- err
+				return
+			}
+			got[string(msg[:2])]++
+			if !bytes.Equal(msg[2:], bytes.Repeat(msg[:1], len(msg)-2)) {
+				readDone <- errors.New("message interleaved with another")
+				return
+			}
+		}
+		readDone <- nil
+	}()
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tag := []byte{byte('a' + i), byte('0' + i)}
+			for j := range perWriter {
+				body := bytes.Repeat(tag[:1], 100+j*97)
+				if j%2 == 0 {
+					if err := c.Write(ctx, Binary, append(tag, body...)); err != nil {
+						t.Error(err)
+						return
+					}
+					continue
+				}
+				w, err := c.Writer(ctx, Binary)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				w.Write(tag)
+				for k := 0; k < len(body); k += 1000 {
+					w.Write(body[k:min(k+1000, len(body))])
+				}
+				if err := w.Close(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := <-readDone; err != nil {
+		t.Fatal(err)
+	}
+	for i := range writers {
+		if n := got[string([]byte{byte('a' + i), byte('0' + i)})]; n != perWriter {
+			t.Errorf("writer %d: %d messages arrived, want %d", i, n, perWriter)
+		}
+	}
+}
+
+// TestPingPong checks Ping against a server that answers pings itself.
+func TestPingPong(t *testing.T) {
+	url, _ := echoServer(t, nil)
+	c := dial(t, wsURL(url), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Read(ctx) // a reader must run for pongs to be seen
+	for range 3 {
+		pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
+		err := c.Ping(pctx)
+		pcancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.CloseNow()
+}
+
+// TestKeepalive checks that a peer that stops answering pings is dropped.
+func TestKeepalive(t *testing.T) {
+	url, peers := serveRaw(t)
+	c := dial(t, url, &DialOptions{PingInterval: 50 * time.Millisecond})
+	p := <-peers
+	defer p.nc.Close()
+	readErr := make(chan error, 1)
+	go func() { _, _, err := c.Read(context.Background()); readErr <- err }()
+	f, err := p.recv()
+	if err != nil || f.op != 0x9 {
+		t.Fatalf("want a ping, got %+v %v", f, err)
+	}
+	// Never answer.
+	select {
+	case err := <-readErr:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("Read = %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("connection not dropped")
+	}
+}
+
+// TestNetConn runs a byte stream over messages.
+func TestNetConn(t *testing.T) {
+	url, _ := echoServer(t, nil)
+	c := dial(t, wsURL(url), nil)
+	nc := NetConn(context.Background(), c, Binary)
+	if _, err := io.WriteString(nc, "hello, "); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(nc, "stream"); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 13)
+	if _, err := io.ReadFull(nc, buf); err != nil {
+		t.Fatal(err)
+	}
+	if string(buf) != "hello, stream" {
+		t.Fatalf("read %q", buf)
+	}
+	nc.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, err := nc.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read past deadline = %v", err)
+	}
+}

@@ -1,0 +1,38 @@
+// Package conn provides the WebSocket connection (RFC 6455) that
+// applications hold: Accept upgrades an HTTP request on the server, Dial
+// opens a connection as a client, and the resulting *Conn reads and writes
+// whole or streamed messages, answers control frames and runs the closing
+// handshake.
+//
+// # Concurrency
+//
+// One goroutine at a time may read (Read, ReadInto, Reader and the reader
+// it returns). Write, Writer, Ping, Close and CloseNow may be called from
+// any number of goroutines at once. Control frames, pongs included, may go
+// out between the frames of a streamed message.
+//
+// Control frames arrive only while someone reads: Ping waits for a pong that
+// a concurrent reader sees, and a Close from the peer is noticed by the
+// reader. A server that never reads should still run a read loop.
+//
+// # Contexts
+//
+// A context bounds each blocking call. When it expires or is canceled while
+// a frame is half read or written, the connection can no longer be framed
+// correctly, so it is closed and the call returns the context's error.
+// A context without a Done channel, such as context.Background(), costs
+// nothing per call.
+//
+// # Errors
+//
+// When the peer closes the connection, reads return a *CloseError holding
+// the peer's code and reason. When the peer breaks the protocol, the
+// connection sends the matching close code and reads return a
+// *frame.ProtocolError (1002, 1007 or 1009). After Close or CloseNow every
+// call returns an error that matches ErrClosed.
+//
+// # Memory
+//
+// Buffers come from a shared pool and are held only while a frame is in
+// flight, so an idle connection costs little more than its goroutine.
+package conn

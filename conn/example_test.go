@@ -1,0 +1,92 @@
+package conn_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/twoway/websocket/conn"
+)
+
+// An echo handler: read each message into a reused buffer and write it back.
+func echo(w http.ResponseWriter, r *http.Request) {
+	c, err := conn.Accept(w, r, nil)
+	if err != nil {
+		log.Print(err) // Accept has already answered with an HTTP error
+		return
+	}
+	defer c.CloseNow()
+	var buf []byte
+	for {
+		typ, msg, err := c.ReadInto(r.Context(), buf)
+		if err != nil {
+			return // the peer closed, or broke the protocol
+		}
+		buf = msg
+		if err := c.Write(r.Context(), typ, msg); err != nil {
+			return
+		}
+	}
+}
+
+func ExampleAccept() {
+	srv := httptest.NewServer(http.HandlerFunc(echo))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := conn.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.CloseNow()
+	if err := c.Write(ctx, conn.Text, []byte("hello")); err != nil {
+		log.Fatal(err)
+	}
+	typ, msg, err := c.Read(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(typ, string(msg))
+	fmt.Println(c.Close(conn.CloseNormal, "done"))
+	// Output:
+	// text hello
+	// <nil>
+}
+
+// Streaming sends and receives a message piece by piece, with memory
+// bounded by the buffer sizes whatever the message size.
+func ExampleConn_Writer() {
+	srv := httptest.NewServer(http.HandlerFunc(echo))
+	defer srv.Close()
+	ctx := context.Background()
+	c, _, err := conn.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.CloseNow()
+
+	w, err := c.Writer(ctx, conn.Binary)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i := range 3 {
+		fmt.Fprintf(w, "part %d;", i)
+	}
+	if err := w.Close(); err != nil {
+		log.Fatal(err)
+	}
+
+	_, r, err := c.Reader(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, r)
+	fmt.Println(n, err)
+	// Output: 21 <nil>
+}

@@ -1,0 +1,161 @@
+package conn
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// DefaultReadLimit is the largest message a Conn accepts when no limit is
+// set. A larger message fails the connection with CloseMessageTooBig (1009).
+const DefaultReadLimit = 32 << 20
+
+// DefaultCloseTimeout bounds how long Close waits for the peer's Close frame
+// and, for a client, for the server to close the TCP connection.
+const DefaultCloseTimeout = 5 * time.Second
+
+// CompressionOptions configure permessage-deflate (RFC 7692). A nil
+// *CompressionOptions disables compression; a pointer to the zero value
+// enables it with context takeover in both directions and 15-bit windows.
+type CompressionOptions struct {
+	// ServerNoContextTakeover and ClientNoContextTakeover ask that the
+	// server's or the client's compressor start every message afresh.
+	// Without takeover no compressor state is kept between messages, which
+	// saves memory per connection at some cost in ratio.
+	ServerNoContextTakeover bool
+	ClientNoContextTakeover bool
+
+	// ServerMaxWindowBits and ClientMaxWindowBits limit the LZ77 window
+	// (8..15; 0 means 15).
+	ServerMaxWindowBits int
+	ClientMaxWindowBits int
+
+	// Level is the compress/flate level; 0 means a fast default.
+	Level int
+
+	// Threshold is the size below which a message is sent uncompressed.
+	Threshold int
+}
+
+// AcceptOptions configure Accept. The zero value accepts same-origin
+// requests without subprotocol or compression.
+type AcceptOptions struct {
+	// Subprotocols lists the subprotocols the server speaks, in order of
+	// preference; the first one the client also offered is chosen.
+	Subprotocols []string
+
+	// SelectSubprotocol, if set, chooses the subprotocol instead, from the
+	// client's offer. It returns "" to choose none.
+	SelectSubprotocol func(r *http.Request, offered []string) string
+
+	// OriginPatterns lists the host patterns (path.Match syntax, such as
+	// "example.com", "*.example.com" or "localhost:*") of origins allowed in
+	// addition to the request's own host. "*" allows every origin. Requests
+	// without an Origin header, which browsers always send, are allowed.
+	OriginPatterns []string
+
+	// InsecureSkipOriginCheck turns the Origin check off. This exposes the
+	// endpoint to cross-site WebSocket hijacking (RFC 6455 §10.2).
+	InsecureSkipOriginCheck bool
+
+	// Header holds extra headers for the 101 response, such as cookies.
+	Header http.Header
+
+	// Compression enables permessage-deflate when the client offers it.
+	Compression *CompressionOptions
+
+	// ReadLimit is the largest message accepted, in bytes after
+	// decompression. 0 means DefaultReadLimit; a negative value means none.
+	ReadLimit int64
+
+	// ReadBufferSize and WriteBufferSize size the I/O buffers (0 means
+	// 4 KiB). Buffers are pooled and held only while a frame is in flight.
+	// The write buffer size is also the frame size of streamed messages.
+	ReadBufferSize  int
+	WriteBufferSize int
+
+	// PingInterval, if positive, makes the connection ping the peer when it
+	// has sent nothing for that long, and close the connection when the peer
+	// has not answered within PingTimeout (0 means PingInterval). Pongs are
+	// only seen while a goroutine is reading.
+	PingInterval time.Duration
+	PingTimeout  time.Duration
+
+	// CloseTimeout bounds the closing handshake; 0 means DefaultCloseTimeout.
+	CloseTimeout time.Duration
+}
+
+// DialOptions configure Dial. The zero value dials without subprotocol or
+// compression, through the proxy named by the environment, if any.
+type DialOptions struct {
+	// Header holds extra request headers, such as Origin, cookies or
+	// Authorization.
+	Header http.Header
+
+	// Subprotocols lists the subprotocols offered, in order of preference.
+	Subprotocols []string
+
+	// TLSConfig configures wss:// connections. ServerName defaults to the
+	// URL's host.
+	TLSConfig *tls.Config
+
+	// Proxy chooses the proxy for the request: http and https URLs use
+	// HTTP CONNECT, socks5 and socks5h URLs use SOCKS5. nil means
+	// http.ProxyFromEnvironment; handshake.NoProxy disables proxies.
+	Proxy func(*http.Request) (*url.URL, error)
+
+	// NetDialContext dials the TCP connection; nil means a net.Dialer.
+	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// Compression offers permessage-deflate.
+	Compression *CompressionOptions
+
+	// ReadLimit, ReadBufferSize, WriteBufferSize, PingInterval, PingTimeout
+	// and CloseTimeout are as in AcceptOptions.
+	ReadLimit       int64
+	ReadBufferSize  int
+	WriteBufferSize int
+	PingInterval    time.Duration
+	PingTimeout     time.Duration
+	CloseTimeout    time.Duration
+}
+
+// settings are the per-connection values common to both roles.
+type settings struct {
+	readLimit       int64
+	readBufferSize  int
+	writeBufferSize int
+	pingInterval    time.Duration
+	pingTimeout     time.Duration
+	closeTimeout    time.Duration
+}
+
+func newSettings(readLimit int64, rbuf, wbuf int, ping, pingTimeout, closeTimeout time.Duration) settings {
+	s := settings{
+		readLimit:       readLimit,
+		readBufferSize:  rbuf,
+		writeBufferSize: wbuf,
+		pingInterval:    ping,
+		pingTimeout:     pingTimeout,
+		closeTimeout:    closeTimeout,
+	}
+	if s.readLimit == 0 {
+		s.readLimit = DefaultReadLimit
+	}
+	if s.readBufferSize <= 0 {
+		s.readBufferSize = defaultBufferSize
+	}
+	if s.writeBufferSize <= 0 {
+		s.writeBufferSize = defaultBufferSize
+	}
+	if s.pingTimeout <= 0 {
+		s.pingTimeout = s.pingInterval
+	}
+	if s.closeTimeout <= 0 {
+		s.closeTimeout = DefaultCloseTimeout
+	}
+	return s
+}

@@ -1,0 +1,118 @@
+package conn
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twoway/websocket/frame"
+)
+
+var errKeepaliveTimeout = errors.New("websocket: peer did not answer a keepalive ping in time")
+
+// pinger matches pongs to pings and runs the optional keepalive.
+type pinger struct {
+	mu      sync.Mutex
+	seq     uint64
+	waiting map[uint64]chan struct{}
+
+	// keepalive state, touched only by the timer's function
+	timer    *time.Timer
+	awaiting bool
+	answered atomic.Bool
+}
+
+// Ping sends a Ping frame and waits for the matching Pong (RFC 6455 §5.5.2).
+// The pong is seen by whichever goroutine is reading, so Ping needs a
+// concurrent reader to return.
+func (c *Conn) Ping(ctx context.Context) error {
+	p := &c.ping
+	ch := make(chan struct{})
+	p.mu.Lock()
+	p.seq++
+	id := p.seq
+	if p.waiting == nil {
+		p.waiting = make(map[uint64]chan struct{})
+	}
+	p.waiting[id] = ch
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.waiting, id)
+		p.mu.Unlock()
+	}()
+
+	var payload [8]byte
+	binary.BigEndian.PutUint64(payload[:], id)
+	if err := c.writeControl(ctx, frame.OpPing, payload[:]); err != nil {
+		return err
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.closed:
+		return c.closedError()
+	}
+}
+
+// pong records a Pong from the peer.
+func (p *pinger) pong(payload []byte) {
+	p.answered.Store(true)
+	if len(payload) != 8 {
+		return
+	}
+	id := binary.BigEndian.Uint64(payload)
+	p.mu.Lock()
+	if ch, ok := p.waiting[id]; ok {
+		close(ch)
+		delete(p.waiting, id)
+	}
+	p.mu.Unlock()
+}
+
+// startKeepalive pings the peer every pingInterval and closes the
+// connection when a ping is not answered within pingTimeout. It uses a
+// timer, not a goroutine, so an idle connection costs nothing more.
+func (p *pinger) startKeepalive(c *Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.timer = time.AfterFunc(c.cfg.pingInterval, func() { p.tick(c) })
+}
+
+func (p *pinger) tick(c *Conn) {
+	if c.isClosed() {
+		return
+	}
+	if p.awaiting {
+		if !p.answered.Load() {
+			c.closeTCP(errKeepaliveTimeout)
+			return
+		}
+		p.awaiting = false
+		p.timer.Reset(max(c.cfg.pingInterval-c.cfg.pingTimeout, time.Millisecond))
+		return
+	}
+	p.answered.Store(false)
+	p.awaiting = true
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.pingTimeout)
+	err := c.writeControl(ctx, frame.OpPing, []byte("keepalive"))
+	cancel()
+	if err != nil {
+		c.closeTCP(err)
+		return
+	}
+	p.timer.Reset(c.cfg.pingTimeout)
+}
+
+func (p *pinger) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+}

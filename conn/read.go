@@ -1,0 +1,494 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/twoway/websocket/frame"
+	"github.com/twoway/websocket/internal/utf8check"
+	"github.com/twoway/websocket/mask"
+)
+
+// smallReadSize is the inline buffer an idle connection reads into, so that
+// it holds no pooled buffer while it waits. Small messages are handled
+// entirely within it.
+const smallReadSize = 256
+
+// reader is the receiving half of a connection: the read buffer and the
+// frame state machine of RFC 6455 §5. Every frame read goes through
+// nextDataFrame, which handles control frames inline, validates headers
+// and fragmentation, and positions the reader on the payload of the next
+// data frame.
+type reader struct {
+	ctx context.Context // of the read in progress
+
+	buf      []byte  // small[:] or *bufp
+	bufp     *[]byte // pooled buffer, nil when reading into small
+	pos, end int     // unread bytes are buf[pos:end]
+	size     int     // size of the pooled buffer
+	lastFull bool    // the last network read filled the room offered
+	small    [smallReadSize]byte
+
+	rules frame.Rules
+	seq   frame.Sequencer
+
+	// The data frame being read.
+	key       [4]byte
+	masked    bool
+	maskPos   int
+	remaining int64 // payload bytes of the frame not yet read
+	final     bool  // the frame ends its message
+
+	// The message being read.
+	inMessage  bool
+	typ        MessageType
+	text       bool
+	compressed bool
+	wire       int64 // payload bytes of the message on the wire so far
+	delivered  int64 // bytes handed to the caller so far
+	utf8       utf8check.Validator
+
+	err error // sticky: once reading failed, every read returns it
+
+	ctl [frame.MaxControlPayload]byte
+}
+
+func (r *reader) init(client bool, buffered []byte, size int) {
+	r.size = size
+	r.rules.Role = frame.RoleServer
+	if client {
+		r.rules.Role = frame.RoleClient
+	}
+	r.buf = r.small[:]
+	if len(buffered) > len(r.small) {
+		r.bufp = getBuffer(max(size, len(buffered)))
+		r.buf = *r.bufp
+	}
+	r.end = copy(r.buf, buffered)
+}
+
+// release returns the pooled buffer, if it is empty.
+func (r *reader) release() {
+	if r.bufp != nil && r.pos == r.end {
+		putBuffer(r.bufp)
+		r.bufp = nil
+		r.buf = r.small[:]
+		r.pos, r.end = 0, 0
+	}
+}
+
+// readMore does one network read, first making room so that at least n
+// bytes can be buffered.
+func (c *Conn) readMore(n int) error {
+	r := &c.rd
+	avail := r.end - r.pos
+	if avail == 0 {
+		r.pos, r.end = 0, 0
+		if !r.lastFull {
+			// The socket was drained by the last read, so this one will
+			// probably wait: wait without holding a pooled buffer.
+			r.release()
+		}
+	}
+	switch {
+	case r.bufp == nil && (n > len(r.small) || r.lastFull):
+		// More is coming than the inline buffer holds.
+		p := getBuffer(r.size)
+		copy(*p, r.buf[r.pos:r.end])
+		r.bufp, r.buf = p, *p
+		r.pos, r.end = 0, avail
+	case r.pos+n > len(r.buf) || r.end == len(r.buf):
+		copy(r.buf, r.buf[r.pos:r.end])
+		r.pos, r.end = 0, avail
+	}
+	for {
+		m, err := c.nc.Read(r.buf[r.end:])
+		r.lastFull = r.end+m == len(r.buf)
+		r.end += m
+		if m > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// fill makes at least n bytes available in buf[pos:end].
+func (c *Conn) fill(n int) error {
+	for c.rd.end-c.rd.pos < n {
+		if err := c.readMore(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readHeader reads the next frame header, without validating it.
+func (c *Conn) readHeader() (frame.Header, error) {
+	r := &c.rd
+	if err := c.fill(2); err != nil {
+		return frame.Header{}, err
+	}
+	size := frame.HeaderSize(r.buf[r.pos+1])
+	if err := c.fill(size); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return frame.Header{}, err
+	}
+	h, n, err := frame.ParseHeader(r.buf[r.pos:r.end])
+	if err != nil {
+		return frame.Header{}, err
+	}
+	r.pos += n
+	return h, nil
+}
+
+// nextDataFrame reads frames until the header of the next data frame,
+// answering control frames on the way (RFC 6455 §5.4: they may come between
+// the fragments of a message).
+func (c *Conn) nextDataFrame() error {
+	r := &c.rd
+	for {
+		h, err := c.readHeader()
+		if err != nil {
+			return c.readFailed(err)
+		}
+		if err := r.rules.Check(h); err != nil {
+			r.remaining = h.Length // for the closing handshake to skip
+			return c.fail(err)
+		}
+		if h.Opcode.IsControl() {
+			if err := c.readControl(h); err != nil {
+				return err
+			}
+			continue
+		}
+		r.remaining = h.Length
+		op, final, err := r.seq.Next(h)
+		if err != nil {
+			return c.fail(err)
+		}
+		if h.Opcode == frame.OpContinuation {
+			if h.RSV != 0 {
+				// RFC 7692 §6.1: RSV1 belongs on the first frame only.
+				return c.fail(errRSVContinuation)
+			}
+		} else {
+			r.inMessage = true
+			r.typ = MessageType(op)
+			r.text = op == frame.OpText
+			r.compressed = h.RSV&frame.RSV1 != 0
+			r.wire, r.delivered = 0, 0
+			r.utf8.Reset()
+			if r.compressed {
+				c.compress.inflate.Begin(payloadReader{c})
+			}
+		}
+		r.wire += h.Length
+		if !r.compressed && c.cfg.readLimit >= 0 && r.wire > c.cfg.readLimit {
+			return c.fail(errTooBig)
+		}
+		r.final = final
+		r.masked = h.Masked
+		r.key = h.Key
+		r.maskPos = 0
+		return nil
+	}
+}
+
+var (
+	errRSVContinuation = &frame.ProtocolError{Code: frame.CloseProtocolError, Reason: "RSV1 set on a continuation frame"}
+	errRSVControl      = &frame.ProtocolError{Code: frame.CloseProtocolError, Reason: "RSV bit set on a control frame"}
+	errTooBig          = &frame.ProtocolError{Code: frame.CloseMessageTooBig, Reason: "message exceeds the read limit"}
+	errBadDeflate      = &frame.ProtocolError{Code: frame.CloseInvalidPayload, Reason: "invalid compressed data"}
+)
+
+// readControl reads the payload of a control frame and acts on it.
+func (c *Conn) readControl(h frame.Header) error {
+	r := &c.rd
+	if h.RSV != 0 {
+		r.remaining = h.Length
+		return c.fail(errRSVControl)
+	}
+	n := int(h.Length) // at most 125, checked by Rules
+	if err := c.fill(n); err != nil {
+		return c.readFailed(err)
+	}
+	p := r.ctl[:n]
+	copy(p, r.buf[r.pos:r.pos+n])
+	r.pos += n
+	if h.Masked {
+		mask.Apply(p, h.Key, 0)
+	}
+	switch h.Opcode {
+	case frame.OpPing:
+		// RFC 6455 §5.5.2: answer with the same application data.
+		err := c.writeControl(r.ctx, frame.OpPong, p)
+		if err != nil && !errors.Is(err, ErrClosed) {
+			return c.readFailed(err)
+		}
+	case frame.OpPong:
+		c.ping.pong(p)
+	case frame.OpClose:
+		return c.receivedClose(p)
+	}
+	return nil
+}
+
+// readPayload reads payload bytes of the current message as they arrive on
+// the wire (compressed, if the message is), crossing frame boundaries. It
+// returns io.EOF at the end of the message.
+func (c *Conn) readPayload(p []byte) (int, error) {
+	r := &c.rd
+	if r.err != nil {
+		return 0, r.err
+	}
+	for r.remaining == 0 {
+		if r.final {
+			return 0, io.EOF
+		}
+		if err := c.nextDataFrame(); err != nil {
+			return 0, err
+		}
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n := len(p)
+	if int64(n) > r.remaining {
+		n = int(r.remaining)
+	}
+	if r.pos == r.end && n >= r.size {
+		// A large read goes straight into p, as bufio does.
+		m, err := c.nc.Read(p[:n])
+		if m == 0 {
+			if err == nil {
+				return 0, nil
+			}
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, c.readFailed(err)
+		}
+		n = m
+	} else {
+		if r.pos == r.end {
+			if err := c.readMore(1); err != nil {
+				if err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return 0, c.readFailed(err)
+			}
+		}
+		n = copy(p[:n], r.buf[r.pos:r.end])
+		r.pos += n
+	}
+	if r.masked {
+		r.maskPos = mask.Apply(p[:n], r.key, r.maskPos)
+	}
+	r.remaining -= int64(n)
+	return n, nil
+}
+
+// payloadReader adapts readPayload for the decompressor.
+type payloadReader struct{ c *Conn }
+
+func (pr payloadReader) Read(p []byte) (int, error) { return pr.c.readPayload(p) }
+
+// readData reads bytes of the current message as the application sees
+// them: decompressed, checked against the read limit and, for text, checked
+// to be UTF-8 as soon as each byte arrives (fail fast, RFC 6455 §8.1).
+func (c *Conn) readData(p []byte) (int, error) {
+	r := &c.rd
+	if r.err != nil {
+		return 0, r.err
+	}
+	if !r.inMessage {
+		return 0, io.EOF
+	}
+	var n int
+	var err error
+	if r.compressed {
+		n, err = c.compress.inflate.Read(p)
+		if err != nil && err != io.EOF {
+			if r.err != nil {
+				return 0, r.err // from the wire, not from inflating
+			}
+			return 0, c.fail(errBadDeflate)
+		}
+		r.delivered += int64(n)
+		if c.cfg.readLimit >= 0 && r.delivered > c.cfg.readLimit {
+			return 0, c.fail(errTooBig)
+		}
+	} else {
+		n, err = c.readPayload(p)
+		r.delivered += int64(n)
+	}
+	if r.text && n > 0 && r.utf8.Feed(p[:n]) >= 0 {
+		return 0, c.fail(frame.ErrInvalidUTF8)
+	}
+	if err == io.EOF {
+		if r.text && !r.utf8.Complete() {
+			return 0, c.fail(frame.ErrInvalidUTF8)
+		}
+		r.inMessage = false
+	}
+	return n, err
+}
+
+// beginMessage discards what is left of the current message and reads up
+// to the first data frame of the next one.
+func (c *Conn) beginMessage() error {
+	r := &c.rd
+	if r.err != nil {
+		return r.err
+	}
+	for r.inMessage {
+		var scratch [512]byte
+		if _, err := c.readData(scratch[:]); err != nil && err != io.EOF {
+			return err
+		}
+	}
+	return c.nextDataFrame()
+}
+
+// startRead takes the read lock and binds ctx to the network reads.
+func (c *Conn) startRead(ctx context.Context) (func() bool, error) {
+	if err := c.lock(ctx, c.rsem); err != nil {
+		return nil, err
+	}
+	c.rd.ctx = ctx
+	return c.watch(ctx, true), nil
+}
+
+// endRead undoes startRead and settles the error a read returns.
+func (c *Conn) endRead(ctx context.Context, stop func() bool, err error) error {
+	if stop != nil && stop() {
+		// ctx fired: the frame stream is in an unknown state.
+		err = c.ioError(ctx, true, err)
+		if c.rd.err == nil {
+			c.rd.err = err
+		}
+	}
+	c.rd.ctx = nil
+	c.rd.release()
+	if c.compress != nil && c.isClosed() {
+		c.compress.inflate.Release()
+	}
+	unlock(c.rsem)
+	return err
+}
+
+// Read reads the next whole message into a new slice.
+func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
+	return c.ReadInto(ctx, nil)
+}
+
+// ReadInto reads the next whole message into buf[:0], growing it when it is
+// too small, and returns the message. Passing the returned slice back in on
+// the next call reuses its memory, so that steady-state reads allocate
+// nothing. The message is discarded, and the connection fails with
+// CloseMessageTooBig, when it exceeds the read limit.
+func (c *Conn) ReadInto(ctx context.Context, buf []byte) (MessageType, []byte, error) {
+	stop, err := c.startRead(ctx)
+	if err != nil {
+		return 0, buf[:0], err
+	}
+	typ, buf, err := c.readWhole(buf[:0])
+	err = c.endRead(ctx, stop, err)
+	if err != nil {
+		return 0, buf[:0], err
+	}
+	return typ, buf, nil
+}
+
+func (c *Conn) readWhole(buf []byte) (MessageType, []byte, error) {
+	if err := c.beginMessage(); err != nil {
+		return 0, buf, err
+	}
+	r := &c.rd
+	typ := r.typ
+	for {
+		if len(buf) == cap(buf) {
+			want := len(buf) + int(r.remaining)
+			if r.compressed || want == len(buf) {
+				want = max(2*len(buf), 512)
+			}
+			if c.cfg.readLimit >= 0 {
+				want = int(min(int64(want), c.cfg.readLimit+1))
+			}
+			buf = append(buf[:cap(buf)], make([]byte, max(want-cap(buf), 1))...)[:len(buf)]
+		}
+		n, err := c.readData(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return typ, buf, nil
+		}
+		if err != nil {
+			return 0, buf, err
+		}
+	}
+}
+
+// Reader waits for the next message and returns its type and a reader of
+// its bytes, for messages too large to hold in memory at once. The reader
+// is valid until the next call to Read, ReadInto or Reader, which discard
+// whatever of the message was left unread. ctx bounds the reads made
+// through the returned reader too.
+func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
+	stop, err := c.startRead(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	err = c.endRead(ctx, stop, c.beginMessage())
+	if err != nil {
+		return 0, nil, err
+	}
+	c.mr = messageReader{c: c, ctx: ctx}
+	return c.rd.typ, &c.mr, nil
+}
+
+// messageReader is the io.Reader that Reader returns.
+type messageReader struct {
+	c   *Conn
+	ctx context.Context
+}
+
+func (mr *messageReader) Read(p []byte) (int, error) {
+	c := mr.c
+	stop, err := c.startRead(mr.ctx)
+	if err != nil {
+		return 0, err
+	}
+	n, err := c.readData(p)
+	if err == io.EOF {
+		c.endRead(mr.ctx, stop, nil)
+		return n, io.EOF
+	}
+	return n, c.endRead(mr.ctx, stop, err)
+}
+
+// readFailed records a failure of the network connection while reading.
+func (c *Conn) readFailed(err error) error {
+	r := &c.rd
+	if r.err != nil {
+		return r.err
+	}
+	var pe *frame.ProtocolError
+	if errors.As(err, &pe) {
+		return c.fail(err)
+	}
+	ctx := r.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err == io.EOF && !r.inMessage {
+		err = io.ErrUnexpectedEOF
+	}
+	r.err = c.ioError(ctx, false, err)
+	c.closeTCP(r.err)
+	return r.err
+}

@@ -1,0 +1,250 @@
+package conn
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+
+	"github.com/twoway/websocket/frame"
+	"github.com/twoway/websocket/mask"
+)
+
+// maskChunkSize is the buffer a client masks large payloads through; the
+// caller's slice is never modified.
+const maskChunkSize = 64 << 10
+
+// writeFrame writes one frame in as few writes as it can. The caller holds
+// wsem.
+func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op frame.Opcode, payload []byte) error {
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	if c.closeSent {
+		return c.closedError()
+	}
+	stop := c.watch(ctx, false)
+	err := c.writeFrameRaw(fin, rsv, op, payload)
+	fired := stop != nil && stop()
+	if err != nil || fired {
+		c.writeErr = c.ioError(ctx, fired, err)
+		c.closeTCP(c.writeErr)
+		return c.writeErr
+	}
+	return nil
+}
+
+func (c *Conn) writeFrameRaw(fin bool, rsv byte, op frame.Opcode, payload []byte) error {
+	h := frame.Header{Fin: fin, RSV: rsv, Opcode: op, Length: int64(len(payload))}
+	size := frame.MaxHeaderSize + len(payload)
+	if c.client {
+		// RFC 6455 §5.3: a fresh, unpredictable key for every frame.
+		rand.Read(c.maskKey[:])
+		h.Masked, h.Key = true, c.maskKey
+		size = min(size, max(c.cfg.writeBufferSize, maskChunkSize))
+	} else {
+		size = min(size, c.cfg.writeBufferSize)
+	}
+	bufp := getBuffer(size)
+	defer putBuffer(bufp)
+	buf := frame.AppendHeader((*bufp)[:0], h)
+	hl := len(buf)
+	k := min(len(payload), cap(buf)-hl)
+	buf = append(buf, payload[:k]...)
+	pos := 0
+	if h.Masked {
+		pos = mask.Apply(buf[hl:], h.Key, 0)
+	}
+	if _, err := c.nc.Write(buf); err != nil {
+		return err
+	}
+	rest := payload[k:]
+	if len(rest) == 0 {
+		return nil
+	}
+	if !h.Masked {
+		_, err := c.nc.Write(rest)
+		return err
+	}
+	buf = buf[:cap(buf)]
+	for len(rest) > 0 {
+		k = copy(buf, rest)
+		pos = mask.Apply(buf[:k], h.Key, pos)
+		if _, err := c.nc.Write(buf[:k]); err != nil {
+			return err
+		}
+		rest = rest[k:]
+	}
+	return nil
+}
+
+// writeControl writes a control frame (RFC 6455 §5.5). It may go out
+// between the frames of a streamed message.
+func (c *Conn) writeControl(ctx context.Context, op frame.Opcode, payload []byte) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := c.lock(ctx, c.wsem); err != nil {
+		return err
+	}
+	defer unlock(c.wsem)
+	return c.writeFrame(ctx, true, 0, op, payload)
+}
+
+// Write writes p as one message of type typ. It is safe to call from many
+// goroutines at once; messages go out whole, one after another.
+func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
+	if err := c.lock(ctx, c.msem); err != nil {
+		return err
+	}
+	defer unlock(c.msem)
+	if c.compress != nil && len(p) >= c.compress.threshold {
+		c.mw.begin(ctx, typ)
+		if _, err := c.mw.Write(p); err != nil {
+			c.mw.end()
+			return err
+		}
+		return c.mw.finish()
+	}
+	if err := c.lock(ctx, c.wsem); err != nil {
+		return err
+	}
+	defer unlock(c.wsem)
+	return c.writeFrame(ctx, true, 0, frame.Opcode(typ), p)
+}
+
+// Writer returns a writer for one message of type typ, sent in frames of up
+// to the write buffer size as it is written, so that a message of any size
+// passes with bounded memory. The message ends with Close. Other messages
+// wait until then; control frames do not.
+func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, error) {
+	if err := c.lock(ctx, c.msem); err != nil {
+		return nil, err
+	}
+	c.mw.begin(ctx, typ)
+	return &c.mw, nil
+}
+
+// messageWriter is the io.WriteCloser that Writer returns, and the path of
+// compressed messages. It holds msem from begin to Close.
+type messageWriter struct {
+	c       *Conn
+	ctx     context.Context
+	active  bool
+	deflate bool // the message is compressed
+	sink    frameSink
+}
+
+func (w *messageWriter) begin(ctx context.Context, typ MessageType) {
+	w.ctx, w.active = ctx, true
+	w.sink = frameSink{c: w.c, ctx: ctx, op: frame.Opcode(typ)}
+	w.deflate = w.c.compress != nil
+	if w.deflate {
+		w.sink.rsv = frame.RSV1
+		w.c.compress.deflate.Begin(&w.sink)
+	}
+}
+
+// Write writes message bytes; full frames go out as the buffer fills.
+func (w *messageWriter) Write(p []byte) (int, error) {
+	if !w.active {
+		return 0, errWriterClosed
+	}
+	if w.deflate {
+		return w.c.compress.deflate.Write(p)
+	}
+	return w.sink.Write(p)
+}
+
+// Close sends the final frame of the message.
+func (w *messageWriter) Close() error {
+	if !w.active {
+		return errWriterClosed
+	}
+	defer unlock(w.c.msem)
+	return w.finish()
+}
+
+// finish ends the message; the caller releases msem.
+func (w *messageWriter) finish() error {
+	defer w.end()
+	if w.deflate {
+		if err := w.c.compress.deflate.Finish(); err != nil {
+			return err
+		}
+	}
+	return w.sink.flush(true)
+}
+
+func (w *messageWriter) end() {
+	w.active = false
+	w.ctx = nil
+	w.sink.release()
+	if w.c.compress != nil && w.c.isClosed() {
+		w.c.compress.deflate.Release()
+	}
+}
+
+// frameSink buffers the payload of a message and writes it as frames.
+type frameSink struct {
+	c      *Conn
+	ctx    context.Context
+	op     frame.Opcode // of the next frame: the message type, then continuation
+	rsv    byte         // of the next frame: RSV1 on the first frame of a compressed message
+	bufp   *[]byte
+	n      int
+	failed error
+}
+
+func (s *frameSink) Write(p []byte) (int, error) {
+	if s.failed != nil {
+		return 0, s.failed
+	}
+	written := 0
+	for len(p) > 0 {
+		if s.bufp == nil {
+			s.bufp = getBuffer(s.c.cfg.writeBufferSize)
+		}
+		buf := *s.bufp
+		if s.n == len(buf) {
+			if err := s.flush(false); err != nil {
+				return written, err
+			}
+		}
+		k := copy(buf[s.n:], p)
+		s.n += k
+		written += k
+		p = p[k:]
+	}
+	return written, nil
+}
+
+// flush writes the buffered bytes as a frame.
+func (s *frameSink) flush(fin bool) error {
+	if s.failed != nil {
+		return s.failed
+	}
+	var payload []byte
+	if s.bufp != nil {
+		payload = (*s.bufp)[:s.n]
+	}
+	c := s.c
+	if err := c.lock(s.ctx, c.wsem); err != nil {
+		s.failed = err
+		return err
+	}
+	err := c.writeFrame(s.ctx, fin, s.rsv, s.op, payload)
+	unlock(c.wsem)
+	if err != nil {
+		s.failed = err
+		return err
+	}
+	s.n = 0
+	s.op, s.rsv = frame.OpContinuation, 0
+	return nil
+}
+
+func (s *frameSink) release() {
+	putBuffer(s.bufp)
+	s.bufp = nil
+	s.n = 0
+}
