@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/twoway/websocket/frame"
@@ -16,6 +17,7 @@ import (
 var (
 	errWriterClosed  = errors.New("websocket: write to a closed message writer")
 	errCloseTimedOut = errors.New("websocket: peer did not complete the closing handshake in time")
+	errCloseLost     = fmt.Errorf("websocket: connection lost during the closing handshake: %w", io.ErrUnexpectedEOF)
 )
 
 // Close runs the closing handshake (RFC 6455 §7.1.2): it sends a Close
@@ -45,17 +47,16 @@ func (c *Conn) Close(code CloseCode, reason string) error {
 	case <-c.closed:
 	case <-ctx.Done():
 	}
-	select {
-	case <-c.closed:
-	case <-ctx.Done():
-	}
 	c.closeTCP(ErrClosed)
 	select {
 	case <-c.peerClosed:
 		return nil
 	default:
+	}
+	if ctx.Err() != nil {
 		return errCloseTimedOut
 	}
+	return errCloseLost
 }
 
 // sendClose writes a Close frame once; later calls return ErrClosed.

@@ -502,3 +502,20 @@ func TestNetConn(t *testing.T) {
 		t.Fatalf("Read past deadline = %v", err)
 	}
 }
+
+// TestCloseAfterPeerDropped checks that Close returns at once, with an
+// error, when the peer has already dropped the TCP connection.
+func TestCloseAfterPeerDropped(t *testing.T) {
+	url, peers := serveRaw(t)
+	c := dial(t, url, nil)
+	p := <-peers
+	p.nc.Close()
+	start := time.Now()
+	err := c.Close(CloseNormal, "")
+	if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrClosed) {
+		t.Errorf("Close = %v, want a lost-connection error", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Close took %v", d)
+	}
+}
