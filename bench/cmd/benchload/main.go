@@ -1,0 +1,464 @@
+// Command benchload is the load generator of the side-by-side benchmark.
+// It runs one workload against one benchserver and prints the result as
+// one JSON line (see package workload). It speaks the benchmark's own
+// minimal WebSocket client (package wsclient), so that every server faces
+// the same client, or the raw length-prefixed protocol.
+//
+// Given the server's -pid, it also reports the server's CPU time per
+// message and, for the idle workload, its resident memory per connection.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/twoway/websocket/bench/internal/hist"
+	"github.com/twoway/websocket/bench/internal/procstat"
+	"github.com/twoway/websocket/bench/internal/workload"
+	"github.com/twoway/websocket/bench/internal/wsclient"
+)
+
+// config is the parsed command line.
+type config struct {
+	addr     string
+	proto    wsclient.Proto
+	spec     workload.Spec
+	lib      string
+	pid      int
+	duration time.Duration
+	warmup   time.Duration
+	settle   time.Duration
+	sources  int
+	dialers  int
+}
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("benchload: ")
+	var (
+		cfg      config
+		proto    = flag.String("proto", "ws", "protocol: ws or raw")
+		name     = flag.String("workload", "latency", "workload name")
+		conns    = flag.Int("conns", 0, "override the workload's connection count")
+		inflight = flag.Int("inflight", 0, "override the workload's messages in flight per connection")
+		size     = flag.Int("size", 0, "override the workload's message size")
+	)
+	flag.StringVar(&cfg.addr, "addr", "", "server address host:port")
+	flag.StringVar(&cfg.lib, "lib", "", "server library, only copied into the result")
+	flag.IntVar(&cfg.pid, "pid", 0, "server process id, for CPU and memory figures (0: none)")
+	flag.DurationVar(&cfg.duration, "d", 3*time.Second, "measured duration of a timed workload")
+	flag.DurationVar(&cfg.warmup, "warmup", 500*time.Millisecond, "unmeasured run before the measured duration")
+	flag.DurationVar(&cfg.settle, "settle", time.Second, "idle workload: pause before each memory reading")
+	flag.IntVar(&cfg.sources, "sources", 8, "loopback source addresses to spread connections over (127.0.0.1..N) when the server is on 127.0.0.1")
+	flag.IntVar(&cfg.dialers, "dialers", 32, "concurrent dials when opening connections")
+	flag.Parse()
+
+	var err error
+	switch *proto {
+	case "ws":
+		cfg.proto = wsclient.WebSocket
+	case "raw":
+		cfg.proto = wsclient.RawTCP
+	default:
+		log.Fatalf("unknown -proto %q", *proto)
+	}
+	if cfg.spec, err = workload.Lookup(*name); err != nil {
+		log.Fatal(err)
+	}
+	for _, o := range []struct {
+		v   int
+		dst *int
+	}{{*conns, &cfg.spec.Conns}, {*inflight, &cfg.spec.InFlight}, {*size, &cfg.spec.Size}} {
+		if o.v > 0 {
+			*o.dst = o.v
+		}
+	}
+	if cfg.addr == "" || cfg.dialers < 1 || cfg.duration <= 0 || cfg.warmup < 0 {
+		log.Fatal("need -addr, -dialers >= 1, -d > 0, -warmup >= 0")
+	}
+	if limit, err := procstat.RaiseNoFile(); err != nil {
+		log.Printf("raising RLIMIT_NOFILE: %v", err)
+	} else if uint64(cfg.spec.Conns)+64 > limit {
+		log.Fatalf("%d connections need more than RLIMIT_NOFILE %d", cfg.spec.Conns, limit)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	res := workload.Result{Lib: cfg.lib, Workload: cfg.spec.Name, Conns: cfg.spec.Conns, InFlight: cfg.spec.InFlight, Size: cfg.spec.Size}
+	if cfg.spec.Idle {
+		err = runIdle(ctx, &cfg, &res)
+	} else {
+		err = runFlow(ctx, &cfg, &res)
+	}
+	stop()
+	if err != nil {
+		res.Err = err.Error()
+	}
+	out, _ := json.Marshal(res)
+	fmt.Println(string(out))
+	if err != nil {
+		os.Exit(1)
+	}
+}
+
+// dialer returns the dialer for the i-th connection. Connections are
+// spread over several loopback source addresses so that many thousands of
+// them never run short of ephemeral ports.
+func (cfg *config) dialer(i int) *wsclient.Dialer {
+	d := &wsclient.Dialer{}
+	if cfg.spec.Size > 64<<10 {
+		d.ReadBufferSize = 1 << 20
+	} else if cfg.spec.Idle {
+		d.ReadBufferSize = 4 << 10
+	}
+	host, _, err := net.SplitHostPort(cfg.addr)
+	if err == nil && host == "127.0.0.1" && cfg.sources > 1 {
+		d.Net.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%cfg.sources))}
+	}
+	return d
+}
+
+// dialAll opens n connections, cfg.dialers at a time, each bounded by a
+// 10-second handshake timeout. On error it closes what it opened.
+func dialAll(ctx context.Context, cfg *config, n int, p *wsclient.Payload) ([]*wsclient.Conn, error) {
+	conns := make([]*wsclient.Conn, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, cfg.dialers)
+	for w := range cfg.dialers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				c, err := cfg.dialer(i).Dial(dctx, cfg.addr, cfg.proto, p)
+				cancel()
+				if err != nil {
+					errs[w] = fmt.Errorf("connection %d: %w", i, err)
+					next.Store(int64(n)) // stop the other dialers
+					return
+				}
+				conns[i] = c
+			}
+		})
+	}
+	wg.Wait()
+	err := errors.Join(errs...)
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		abortAll(conns)
+		return nil, err
+	}
+	return conns, nil
+}
+
+func abortAll(conns []*wsclient.Conn) {
+	for _, c := range conns {
+		if c != nil {
+			c.Abort()
+		}
+	}
+}
+
+// serverCPU returns the server's CPU time, or 0 without a -pid.
+func (cfg *config) serverCPU() (time.Duration, error) {
+	if cfg.pid == 0 {
+		return 0, nil
+	}
+	return procstat.CPUTime(cfg.pid)
+}
+
+// counter is a per-connection message counter on its own cache line, so
+// that a thousand connections do not contend.
+type counter struct {
+	n atomic.Uint64
+	_ [56]byte
+}
+
+// runFlow runs a timed message flow: every connection keeps InFlight
+// messages outstanding, sending one more for each echo, and batching the
+// refills of echoes that arrived together into one write.
+func runFlow(ctx context.Context, cfg *config, res *workload.Result) error {
+	spec := cfg.spec
+	p, err := wsclient.NewPayload(spec.Size, 1)
+	if err != nil {
+		return err
+	}
+	conns, err := dialAll(ctx, cfg, spec.Conns, p)
+	if err != nil {
+		return err
+	}
+	defer abortAll(conns)
+
+	var (
+		stop, measuring atomic.Bool
+		counts          = make([]counter, len(conns))
+		hists           = make([]hist.Histogram, len(conns))
+		errs            = make([]error, len(conns))
+		failed          = make(chan struct{})
+		failOnce        sync.Once
+		wg              sync.WaitGroup
+		base            = time.Now()
+	)
+	for i, c := range conns {
+		wg.Go(func() {
+			err := flow(c, spec.InFlight, spec.Size > 64<<10, base, &stop, &measuring, &counts[i].n, &hists[i])
+			if err != nil && !stop.Load() {
+				errs[i] = fmt.Errorf("connection %d: %w", i, err)
+				failOnce.Do(func() { close(failed) })
+			}
+		})
+	}
+	total := func() (n uint64) {
+		for i := range counts {
+			n += counts[i].n.Load()
+		}
+		return n
+	}
+	wait := func(d time.Duration) bool {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return true
+		case <-failed:
+		case <-ctx.Done():
+		}
+		return false
+	}
+
+	ok := wait(cfg.warmup)
+	var n0, n1 uint64
+	var cpu0, cpu1, self0, self1 time.Duration
+	var t0, t1 time.Time
+	if ok {
+		measuring.Store(true)
+		n0, t0 = total(), time.Now()
+		self0, _ = procstat.CPUTime(os.Getpid())
+		cpu0, err = cfg.serverCPU()
+		ok = err == nil && wait(cfg.duration)
+		// A slow server may not finish one big echo within the window:
+		// extend it, boundedly, until at least one has completed.
+		for ext := 0; ok && total() == n0 && ext < 3000; ext++ {
+			ok = wait(10 * time.Millisecond)
+		}
+		n1, t1 = total(), time.Now()
+		if ok {
+			cpu1, err = cfg.serverCPU()
+			self1, _ = procstat.CPUTime(os.Getpid())
+		}
+		measuring.Store(false)
+	}
+	// Stop the workers: a past deadline unblocks any pending read or write.
+	stop.Store(true)
+	for _, c := range conns {
+		c.SetDeadline(time.Unix(1, 0))
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	var h hist.Histogram
+	for i := range hists {
+		h.Merge(&hists[i])
+	}
+	secs := t1.Sub(t0).Seconds()
+	res.Seconds = secs
+	res.Msgs = n1 - n0
+	res.MsgsPerSec = float64(res.Msgs) / secs
+	res.MBPerSec = res.MsgsPerSec * float64(spec.Size) / 1e6
+	res.P50 = float64(h.Quantile(0.50))
+	res.P99 = float64(h.Quantile(0.99))
+	if cfg.pid != 0 && res.Msgs > 0 {
+		res.CPUPerMsg = float64(cpu1-cpu0) / float64(res.Msgs)
+		res.ServerBusy = (cpu1 - cpu0).Seconds() / secs
+	}
+	res.LoadBusy = (self1 - self0).Seconds() / secs
+	if res.Msgs == 0 {
+		return errors.New("no echo completed in the measured window")
+	}
+	return nil
+}
+
+// flow drives one connection until stop is set or an error occurs.
+func flow(c *wsclient.Conn, inflight int, big bool, base time.Time, stop, measuring *atomic.Bool, count *atomic.Uint64, h *hist.Histogram) (err error) {
+	// Big messages are written in the background while the echo is read,
+	// as a server may stream the echo back before it has read everything.
+	var pending <-chan error
+	send := func(k int) error {
+		if big {
+			pending = c.SendAsync(k)
+			return nil
+		}
+		return c.Send(k)
+	}
+	sent := func() error {
+		if pending == nil {
+			return nil
+		}
+		err := <-pending
+		pending = nil
+		return err
+	}
+	defer func() {
+		if werr := sent(); err == nil {
+			err = werr
+		}
+	}()
+
+	sentAt := make([]time.Duration, inflight) // indexed by sequence number mod inflight
+	now := time.Since(base)
+	for i := range inflight {
+		sentAt[i] = now
+	}
+	if err := send(inflight); err != nil {
+		return err
+	}
+	for !stop.Load() {
+		k := 0
+		for k == 0 || k < inflight && c.Buffered() {
+			seq := c.Received()
+			if err := c.Recv(); err != nil {
+				return err
+			}
+			k++
+			if measuring.Load() {
+				h.Record(time.Since(base) - sentAt[seq%uint64(inflight)])
+			}
+		}
+		count.Add(uint64(k))
+		if err := sent(); err != nil {
+			return err
+		}
+		now := time.Since(base)
+		for s := c.Sent(); s < c.Sent()+uint64(k); s++ { // send(k) below numbers them
+			sentAt[s%uint64(inflight)] = now
+		}
+		if err := send(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runIdle opens many connections and leaves them idle, measuring the
+// handshake rate and the server's resident memory before, while idle, and
+// after one echo on every connection.
+func runIdle(ctx context.Context, cfg *config, res *workload.Result) error {
+	spec := cfg.spec
+	p, err := wsclient.NewPayload(spec.Size, 1)
+	if err != nil {
+		return err
+	}
+	rss := func(dst *int64) error {
+		if cfg.pid == 0 {
+			return nil
+		}
+		var err error
+		*dst, err = procstat.RSS(cfg.pid)
+		return err
+	}
+	pause := func() error {
+		t := time.NewTimer(cfg.settle)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := rss(&res.RSSBefore); err != nil {
+		return err
+	}
+	cpu0, err := cfg.serverCPU()
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	conns, err := dialAll(ctx, cfg, spec.Conns, p)
+	if err != nil {
+		return err
+	}
+	defer abortAll(conns)
+	elapsed := time.Since(t0)
+	cpu1, err := cfg.serverCPU()
+	if err != nil {
+		return err
+	}
+	res.Seconds = elapsed.Seconds()
+	res.HandshakesPerSec = float64(len(conns)) / elapsed.Seconds()
+	if cfg.pid != 0 {
+		res.CPUPerMsg = float64(cpu1-cpu0) / float64(len(conns))
+	}
+	if err := pause(); err != nil {
+		return err
+	}
+	if err := rss(&res.RSSIdle); err != nil {
+		return err
+	}
+
+	// One echo on every connection, cfg.dialers connections at a time.
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, cfg.dialers)
+	deadline := time.Now().Add(30 * time.Second)
+	for w := range cfg.dialers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(conns) || ctx.Err() != nil {
+					return
+				}
+				c := conns[i]
+				c.SetDeadline(deadline)
+				err := c.Send(1)
+				if err == nil {
+					err = c.Recv()
+				}
+				if err != nil {
+					errs[w] = fmt.Errorf("echo on connection %d: %w", i, err)
+					next.Store(int64(len(conns)))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	res.Msgs = uint64(len(conns))
+	if err := pause(); err != nil {
+		return err
+	}
+	if err := rss(&res.RSSEcho); err != nil {
+		return err
+	}
+	if cfg.pid != 0 {
+		res.IdleBytesPerConn = float64(res.RSSIdle-res.RSSBefore) / float64(len(conns))
+		res.EchoBytesPerConn = float64(res.RSSEcho-res.RSSBefore) / float64(len(conns))
+	}
+	return nil
+}

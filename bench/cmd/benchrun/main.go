@@ -1,0 +1,244 @@
+// Command benchrun drives the side-by-side benchmark: it builds benchserver
+// and benchload, then for each workload runs rounds in which every library's
+// server is measured once, in an order rotated from round to round. Each
+// server runs as a fresh child process pinned to CPU 1 and the load
+// generator to CPU 0 (with taskset, when available). After the rounds of a
+// workload it prints a table of medians, spreads and ratios to a base
+// library, twoway by default.
+//
+// Usage, from the bench directory:
+//
+//	go run ./cmd/benchrun -short
+//
+// Children are always stopped by process id, also on error or interrupt.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/twoway/websocket/bench/internal/workload"
+)
+
+// allLibs returns the servers in the default order, base first.
+func allLibs() []string {
+	return []string{"twoway", "gorilla", "coder", "gobwas", "gws", "rawtcp"}
+}
+
+// extraLibs returns the variants run only when asked for: twoway's
+// streaming API, twoway with its echo loop in a fresh goroutine, and raw
+// TCP with write coalescing.
+func extraLibs() []string {
+	return []string{"twoway-stream", "twoway-go", "rawtcp-batch"}
+}
+
+// options holds the settings of one run.
+type options struct {
+	libs       []string
+	workloads  []workload.Spec
+	base       string
+	rounds     int
+	duration   time.Duration
+	warmup     time.Duration
+	settle     time.Duration
+	idleConns  int
+	binDir     string
+	jsonPath   string
+	profileLib string
+	profileDir string
+}
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("benchrun: ")
+	if err := run(); err != nil {
+		log.Print(err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		o         options
+		short     = flag.Bool("short", false, "quick run: 3 rounds of short cells, 2,000 idle connections (under 3 minutes)")
+		smoke     = flag.Bool("smoke", false, "a few seconds: one short cell per workload, twoway and rawtcp only (for CI)")
+		libs      = flag.String("libs", "", "comma-separated libraries (default: "+strings.Join(allLibs(), ",")+"; with -smoke: twoway,rawtcp)")
+		workloads = flag.String("workloads", "", "comma-separated workloads (default: all)")
+	)
+	flag.StringVar(&o.base, "base", "twoway", "library the ratios are relative to (the first listed if absent)")
+	flag.IntVar(&o.rounds, "rounds", 0, "rounds per workload (default 3; 1 with -smoke)")
+	flag.DurationVar(&o.duration, "d", 0, "measured duration per cell (default 3s; -short 1s; -smoke 200ms)")
+	flag.IntVar(&o.idleConns, "idle-conns", 0, "connections of the idle workload (default 10000; -short 2000; -smoke 200)")
+	flag.StringVar(&o.binDir, "bindir", "", "use prebuilt benchserver and benchload from this directory instead of building them")
+	flag.StringVar(&o.jsonPath, "json", "", "also write every cell's raw result as JSON lines to this file")
+	flag.StringVar(&o.profileLib, "cpuprofile", "", "write a CPU profile of this library's server for every cell, into -profdir")
+	flag.StringVar(&o.profileDir, "profdir", ".", "directory for -cpuprofile files")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", flag.Args())
+	}
+
+	// Mode defaults; explicit flags win.
+	rounds, dur, warm, settle, idle := 3, 3*time.Second, 500*time.Millisecond, time.Second, 10000
+	o.libs = allLibs()
+	switch {
+	case *smoke:
+		rounds, dur, warm, settle, idle = 1, 200*time.Millisecond, 50*time.Millisecond, 100*time.Millisecond, 200
+		o.libs = []string{"twoway", "rawtcp"}
+	case *short:
+		dur, warm, settle, idle = time.Second, 250*time.Millisecond, 300*time.Millisecond, 2000
+	}
+	if o.rounds == 0 {
+		o.rounds = rounds
+	}
+	if o.duration == 0 {
+		o.duration = dur
+	}
+	if o.idleConns == 0 {
+		o.idleConns = idle
+	}
+	o.warmup, o.settle = warm, settle
+	if *libs != "" {
+		o.libs = strings.Split(*libs, ",")
+	}
+	for _, l := range o.libs {
+		if !slices.Contains(append(allLibs(), extraLibs()...), l) {
+			return fmt.Errorf("unknown library %q; want some of %v or of the variants %v", l, allLibs(), extraLibs())
+		}
+	}
+	if !slices.Contains(o.libs, o.base) {
+		o.base = o.libs[0]
+	}
+	if *workloads == "" {
+		o.workloads = workload.All()
+	} else {
+		for _, name := range strings.Split(*workloads, ",") {
+			s, err := workload.Lookup(name)
+			if err != nil {
+				return err
+			}
+			o.workloads = append(o.workloads, s)
+		}
+	}
+	if o.rounds < 1 || o.duration <= 0 || o.idleConns < 1 {
+		return errors.New("need -rounds >= 1, -d > 0, -idle-conns >= 1")
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	if o.binDir == "" {
+		dir, err := os.MkdirTemp("", "benchrun-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if err := build(ctx, dir); err != nil {
+			return err
+		}
+		o.binDir = dir
+	}
+	r := &runner{
+		options:   o,
+		serverBin: filepath.Join(o.binDir, "benchserver"),
+		loadBin:   filepath.Join(o.binDir, "benchload"),
+		pin:       canPin(ctx),
+		progress:  os.Stderr,
+	}
+
+	var jsonOut io.Writer
+	if o.jsonPath != "" {
+		f, err := os.Create(o.jsonPath)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		jsonOut = f
+	}
+
+	host, _ := os.Hostname()
+	fmt.Printf("benchrun %s on %s: %d CPUs, %s; %d rounds, %v per cell, pinning %s\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), host, numCPU(), cpuModel(), o.rounds, o.duration, pinNote(r.pin))
+	start := time.Now()
+	var failed int
+	var tables []*table
+	for _, spec := range o.workloads {
+		if spec.Idle {
+			spec.Conns = o.idleConns
+		}
+		t := newTable(spec, o.libs, o.base, o.rounds)
+		for round := range o.rounds {
+			for i := range o.libs {
+				lib := o.libs[(i+round)%len(o.libs)]
+				res := r.cell(ctx, lib, spec, round)
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if res.Err != "" {
+					failed++
+				}
+				fmt.Fprintf(r.progress, "  round %d/%d %-9s %-13s %s\n", round+1, o.rounds, spec.Name, lib, summary(res))
+				t.add(round, res)
+				if jsonOut != nil {
+					b, _ := json.Marshal(res)
+					fmt.Fprintf(jsonOut, "%s\n", b)
+				}
+			}
+		}
+		t.print(os.Stdout)
+		tables = append(tables, t)
+	}
+	printTargets(os.Stdout, tables)
+	fmt.Printf("total %v\n", time.Since(start).Round(time.Second))
+	if failed > 0 {
+		return fmt.Errorf("%d cells failed", failed)
+	}
+	return nil
+}
+
+// build compiles benchserver and benchload of this module into dir.
+func build(ctx context.Context, dir string) error {
+	gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(gomod))
+	if !strings.HasSuffix(mod, "go.mod") {
+		return errors.New("run benchrun inside the bench module (cd bench)")
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(filepath.Separator), "./cmd/benchserver", "./cmd/benchload")
+	cmd.Dir = filepath.Dir(mod)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("building benchserver and benchload: %w", err)
+	}
+	return nil
+}
+
+// summary is the one-line progress report of a cell.
+func summary(r workload.Result) string {
+	switch {
+	case r.Err != "":
+		return "ERROR: " + r.Err
+	case r.RSSIdle != 0 || r.HandshakesPerSec != 0:
+		return fmt.Sprintf("%s handshakes/s, %s/conn idle, %s/conn echoed",
+			fmtCount(r.HandshakesPerSec), fmtBytes(r.IdleBytesPerConn), fmtBytes(r.EchoBytesPerConn))
+	default:
+		return fmt.Sprintf("%s msgs/s, %s MB/s, p50 %s, p99 %s, CPU %s/msg; busy: server %.0f%%, load %.0f%%",
+			fmtCount(r.MsgsPerSec), fmtCount(r.MBPerSec), fmtDur(r.P50), fmtDur(r.P99), fmtDur(r.CPUPerMsg),
+			100*r.ServerBusy, 100*r.LoadBusy)
+	}
+}

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+
+	"github.com/coder/websocket"
+)
+
+// coderHandler streams each message through Reader into a reused buffer
+// and sends it back with Write.
+func coderHandler() http.Handler {
+	opts := &websocket.AcceptOptions{
+		InsecureSkipVerify: true, // the benchmark client sends no Origin anyway
+		CompressionMode:    websocket.CompressionDisabled,
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, opts)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		c.SetReadLimit(readLimit)
+		ctx := context.Background()
+		var buf bytes.Buffer
+		for {
+			typ, rd, err := c.Reader(ctx)
+			if err != nil {
+				return
+			}
+			buf.Reset()
+			if _, err := buf.ReadFrom(rd); err != nil {
+				return
+			}
+			if err := c.Write(ctx, typ, buf.Bytes()); err != nil {
+				return
+			}
+		}
+	})
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+
+	"github.com/twoway/websocket/conn"
+)
+
+func twowayOptions() *conn.AcceptOptions {
+	return &conn.AcceptOptions{
+		InsecureSkipOriginCheck: true, // the benchmark client sends no Origin anyway
+		ReadLimit:               readLimit,
+	}
+}
+
+// twowayHandler reads each message with ReadInto into a reused buffer and
+// sends it back with Write, in the handler's goroutine.
+func twowayHandler() http.Handler {
+	opts := twowayOptions()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := conn.Accept(w, r, opts)
+		if err != nil {
+			return
+		}
+		echoTwoway(c)
+	})
+}
+
+// twowayGoHandler is twowayHandler with the echo loop in a new goroutine,
+// so that the handler's goroutine and the stack net/http grew in it are
+// released: this shows what an idle connection costs the library itself.
+func twowayGoHandler() http.Handler {
+	opts := twowayOptions()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := conn.Accept(w, r, opts)
+		if err != nil {
+			return
+		}
+		go echoTwoway(c)
+	})
+}
+
+func echoTwoway(c *conn.Conn) {
+	defer c.CloseNow()
+	ctx := context.Background()
+	var buf []byte
+	for {
+		typ, msg, err := c.ReadInto(ctx, buf)
+		if err != nil {
+			return
+		}
+		buf = msg
+		if err := c.Write(ctx, typ, msg); err != nil {
+			return
+		}
+	}
+}
+
+// twowayStreamHandler copies each message from Reader to Writer, never
+// holding a whole message.
+func twowayStreamHandler() http.Handler {
+	opts := twowayOptions()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := conn.Accept(w, r, opts)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		ctx := context.Background()
+		for {
+			typ, rd, err := c.Reader(ctx)
+			if err != nil {
+				return
+			}
+			wr, err := c.Writer(ctx, typ)
+			if err != nil {
+				return
+			}
+			if _, err := io.Copy(wr, rd); err != nil {
+				return
+			}
+			if err := wr.Close(); err != nil {
+				return
+			}
+		}
+	})
+}

@@ -1,0 +1,413 @@
+package wsclient
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestAcceptKey(t *testing.T) {
+	// The example of RFC 6455 §1.3.
+	if got, want := AcceptKey("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="; got != want {
+		t.Errorf("AcceptKey = %q, want %q", got, want)
+	}
+}
+
+func TestCheckResponse(t *testing.T) {
+	accept := AcceptKey("x")
+	tests := []struct {
+		name, head string
+		ok         bool
+	}{
+		{"good", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept, true},
+		{"status", "HTTP/1.1 400 Bad Request\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: " + accept, false},
+		{"wrong accept", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: AAAA", false},
+		{"no upgrade", "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: " + accept, false},
+		{"extension", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: " + accept + "\r\nSec-WebSocket-Extensions: permessage-deflate", false},
+		{"bad line", "HTTP/1.1 101 Switching Protocols\r\nUpgrade websocket", false},
+	}
+	for _, tt := range tests {
+		called := false
+		err := checkResponse([]byte(tt.head), accept, func() { called = true })
+		if (err == nil) != tt.ok || called != tt.ok {
+			t.Errorf("%s: err = %v, called = %v; want ok = %v", tt.name, err, called, tt.ok)
+		}
+	}
+}
+
+// echoMode selects how the test server mangles its echo.
+type echoMode int
+
+const (
+	echoPlain    echoMode = iota
+	echoFragment          // three frames with a ping in between
+	echoCorrupt           // flip the last byte
+	echoReorder           // swap the first two messages
+	echoStream            // echo each chunk of a frame as soon as it is read
+)
+
+// serveTest is a deliberately separate, simple server: one goroutine per
+// connection, reading a whole frame at a time.
+func serveTest(t *testing.T, proto Proto, mode echoMode) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait() // the client has closed its connections by now
+	})
+	wg.Go(func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer nc.Close()
+				echoConn(nc, proto, mode) // fails once the client hangs up
+			})
+		}
+	})
+	return ln.Addr().String()
+}
+
+func echoConn(nc net.Conn, proto Proto, mode echoMode) error {
+	br := bufio.NewReader(nc)
+	if proto == WebSocket {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return err
+		}
+		resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+			AcceptKey(req.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n"
+		if _, err := io.WriteString(nc, resp); err != nil {
+			return err
+		}
+	}
+	var held []byte
+	for n := 0; ; n++ {
+		var msg []byte
+		if mode == echoStream {
+			if err := streamFrame(nc, br); err != nil {
+				return err
+			}
+			continue
+		}
+		if proto == RawTCP {
+			var l [4]byte
+			if _, err := io.ReadFull(br, l[:]); err != nil {
+				return err
+			}
+			msg = make([]byte, binary.BigEndian.Uint32(l[:]))
+			if _, err := io.ReadFull(br, msg); err != nil {
+				return err
+			}
+		} else {
+			var h [2]byte
+			if _, err := io.ReadFull(br, h[:]); err != nil {
+				return err
+			}
+			if h[0] != 0x82 || h[1]&0x80 == 0 {
+				return errors.New("unexpected client frame header")
+			}
+			length := uint64(h[1] & 0x7f)
+			switch length {
+			case 126:
+				var e [2]byte
+				io.ReadFull(br, e[:])
+				length = uint64(binary.BigEndian.Uint16(e[:]))
+			case 127:
+				var e [8]byte
+				io.ReadFull(br, e[:])
+				length = binary.BigEndian.Uint64(e[:])
+			}
+			var key [4]byte
+			io.ReadFull(br, key[:])
+			msg = make([]byte, length)
+			if _, err := io.ReadFull(br, msg); err != nil {
+				return err
+			}
+			for i := range msg {
+				msg[i] ^= key[i&3]
+			}
+		}
+		switch mode {
+		case echoCorrupt:
+			msg[len(msg)-1] ^= 1
+		case echoReorder:
+			if n == 0 {
+				held = msg
+				continue
+			}
+			if n == 1 {
+				if err := writeFrames(nc, proto, msg, false); err != nil {
+					return err
+				}
+				msg = held
+			}
+		}
+		if err := writeFrames(nc, proto, msg, mode == echoFragment); err != nil {
+			return err
+		}
+	}
+}
+
+// streamFrame echoes one masked client frame unmasked, 64 KiB at a time,
+// without waiting for its end.
+func streamFrame(w io.Writer, br *bufio.Reader) error {
+	var h [14]byte
+	if _, err := io.ReadFull(br, h[:2]); err != nil {
+		return err
+	}
+	n, ext := uint64(h[1]&0x7f), 0
+	switch n {
+	case 126:
+		ext = 2
+	case 127:
+		ext = 8
+	}
+	if _, err := io.ReadFull(br, h[2:2+ext+4]); err != nil {
+		return err
+	}
+	switch ext {
+	case 2:
+		n = uint64(binary.BigEndian.Uint16(h[2:]))
+	case 8:
+		n = binary.BigEndian.Uint64(h[2:])
+	}
+	key := h[2+ext : 2+ext+4]
+	out := []byte{h[0], h[1] &^ 0x80}
+	out = append(out, h[2:2+ext]...)
+	if _, err := w.Write(out); err != nil {
+		return err
+	}
+	buf := make([]byte, 64<<10)
+	for off := uint64(0); off < n; {
+		k, err := br.Read(buf[:min(uint64(len(buf)), n-off)])
+		for i := range buf[:k] {
+			buf[i] ^= key[(off+uint64(i))&3]
+		}
+		if _, err := w.Write(buf[:k]); err != nil {
+			return err
+		}
+		off += uint64(k)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func frame(op byte, fin bool, p []byte) []byte {
+	b0 := op
+	if fin {
+		b0 |= 0x80
+	}
+	var f []byte
+	switch {
+	case len(p) <= 125:
+		f = []byte{b0, byte(len(p))}
+	case len(p) <= 0xffff:
+		f = binary.BigEndian.AppendUint16([]byte{b0, 126}, uint16(len(p)))
+	default:
+		f = binary.BigEndian.AppendUint64([]byte{b0, 127}, uint64(len(p)))
+	}
+	return append(f, p...)
+}
+
+func writeFrames(w io.Writer, proto Proto, msg []byte, fragment bool) error {
+	var out []byte
+	switch {
+	case proto == RawTCP:
+		out = append(binary.BigEndian.AppendUint32(nil, uint32(len(msg))), msg...)
+	case fragment:
+		a, b := len(msg)/3, 2*len(msg)/3
+		out = frame(2, false, msg[:a])
+		out = append(out, frame(9, true, []byte("ping"))...)
+		out = append(out, frame(0, false, msg[a:b])...)
+		out = append(out, frame(0, true, msg[b:])...)
+	default:
+		out = frame(2, true, msg)
+	}
+	_, err := w.Write(out)
+	return err
+}
+
+func TestEcho(t *testing.T) {
+	tests := []struct {
+		name    string
+		proto   Proto
+		mode    echoMode
+		size    int
+		wantErr error // nil: every echo checks out
+	}{
+		{"ws small", WebSocket, echoPlain, 64, nil},
+		{"ws 126..64K", WebSocket, echoPlain, 1000, nil},
+		{"ws big", WebSocket, echoPlain, 200 << 10, nil},
+		{"ws fragmented", WebSocket, echoFragment, 1000, nil},
+		{"ws fragmented big", WebSocket, echoFragment, 200 << 10, nil},
+		{"ws corrupt", WebSocket, echoCorrupt, 128, ErrMismatch},
+		{"ws corrupt big", WebSocket, echoCorrupt, 200 << 10, ErrMismatch},
+		{"ws reorder", WebSocket, echoReorder, 128, ErrMismatch},
+		{"ws streamed 16 MiB", WebSocket, echoStream, 16 << 20, nil},
+		{"raw small", RawTCP, echoPlain, 128, nil},
+		{"raw big", RawTCP, echoPlain, 200 << 10, nil},
+		{"raw corrupt", RawTCP, echoCorrupt, 128, ErrMismatch},
+		{"raw reorder", RawTCP, echoReorder, 128, ErrMismatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if testing.Short() && tt.size > 1<<20 {
+				t.Skip("big message skipped in -short mode")
+			}
+			addr := serveTest(t, tt.proto, tt.mode)
+			p, err := NewPayload(tt.size, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var d Dialer
+			c, err := d.Dial(ctx, addr, tt.proto, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Abort()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			if tt.size > bigMessage {
+				// Ping-pong, writing while reading, as benchload does: a
+				// streaming echo of 16 MiB would deadlock a plain Send.
+				var recvErr error
+				for range 3 {
+					done := c.SendAsync(1)
+					recvErr = c.Recv()
+					if werr := <-done; recvErr == nil {
+						recvErr = werr
+					}
+					if recvErr != nil {
+						break
+					}
+				}
+				if !errors.Is(recvErr, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", recvErr, tt.wantErr)
+				}
+				return
+			}
+			// Pipelined: 4 in flight, refilled as echoes come back.
+			if err := c.Send(4); err != nil {
+				t.Fatal(err)
+			}
+			var recvErr error
+			for c.Received() < 12 && recvErr == nil {
+				if recvErr = c.Recv(); recvErr == nil && c.Sent() < 12 {
+					recvErr = c.Send(1)
+				}
+			}
+			if tt.wantErr == nil {
+				if recvErr != nil {
+					t.Fatalf("after %d echoes: %v", c.Received(), recvErr)
+				}
+				if c.Buffered() {
+					t.Error("Buffered with nothing in flight")
+				}
+				return
+			}
+			if !errors.Is(recvErr, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", recvErr, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestBuffered(t *testing.T) {
+	addr := serveTest(t, WebSocket, echoPlain)
+	p, _ := NewPayload(128, 2)
+	var d Dialer
+	c, err := d.Dial(context.Background(), addr, WebSocket, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Abort()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := c.Send(3); err != nil {
+		t.Fatal(err)
+	}
+	// After the first Recv, the other two echoes arrive without further
+	// sends; Buffered must eventually report them without blocking.
+	if err := c.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	for c.Received() < 3 {
+		if err := c.Recv(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.Buffered() {
+		t.Error("Buffered after all echoes were read")
+	}
+}
+
+func TestServerClose(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		req, err := http.ReadRequest(bufio.NewReader(nc))
+		if err != nil {
+			return
+		}
+		io.WriteString(nc, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: "+
+			AcceptKey(req.Header.Get("Sec-WebSocket-Key"))+"\r\n\r\n")
+		nc.Write(frame(8, true, []byte{0x03, 0xf1, 'b', 'y', 'e'}))
+	}()
+	p, _ := NewPayload(64, 3)
+	var d Dialer
+	c, err := d.Dial(context.Background(), ln.Addr().String(), WebSocket, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Abort()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.Send(1)
+	if err := c.Recv(); err == nil || !strings.Contains(err.Error(), "close 1009") {
+		t.Fatalf("err = %v, want server close 1009", err)
+	}
+}
+
+func TestNewPayload(t *testing.T) {
+	for _, size := range []int{-1, 0, 7} {
+		if _, err := NewPayload(size, 1); err == nil {
+			t.Errorf("NewPayload(%d) succeeded", size)
+		}
+	}
+	p, err := NewPayload(1<<16+1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Size() != 1<<16+1 || len(p.wsHdr) != 14 || p.wsHdr[1] != 0x80|127 {
+		t.Errorf("size %d, header % x", p.Size(), p.wsHdr)
+	}
+	for i := range p.plain {
+		if p.plain[i]^p.key[i&3] != p.masked[i] {
+			t.Fatalf("masked[%d] wrong", i)
+		}
+	}
+}
