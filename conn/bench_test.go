@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -83,7 +84,7 @@ func benchPair(tb testing.TB, server bool) (*Conn, *rawPeer) {
 	bnc := <-accepted
 	c := newConn(a, nil, !server, "", newSettings(0, 0, 0, 0, 0, 0))
 	tb.Cleanup(func() { c.CloseNow(); bnc.Close() })
-	return c, &rawPeer{t: tb, nc: bnc, client: server}
+	return c, &rawPeer{t: tb, nc: bnc, br: bufio.NewReader(bnc), client: server}
 }
 
 // TestSteadyStateAllocs pins the promise that reading into a reused buffer

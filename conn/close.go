@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/twoway/websocket/frame"
@@ -40,9 +41,10 @@ func (c *Conn) Close(code CloseCode, reason string) error {
 	}
 	// Wait for the peer's Close: read it ourselves unless a reader is
 	// active, in which case that reader sees it and closes the connection.
+	timedOut := false
 	select {
 	case c.rsem <- struct{}{}:
-		c.awaitPeerClose(ctx)
+		timedOut = errors.Is(c.awaitPeerClose(ctx), os.ErrDeadlineExceeded)
 		unlock(c.rsem)
 	case <-c.closed:
 	case <-ctx.Done():
@@ -53,7 +55,7 @@ func (c *Conn) Close(code CloseCode, reason string) error {
 		return nil
 	default:
 	}
-	if ctx.Err() != nil {
+	if timedOut || ctx.Err() != nil {
 		return errCloseTimedOut
 	}
 	return errCloseLost
@@ -66,7 +68,7 @@ func (c *Conn) sendClose(ctx context.Context, code CloseCode, reason string) err
 	}
 	defer unlock(c.wsem)
 	var buf [frame.MaxControlPayload]byte
-	err := c.writeFrame(ctx, true, 0, frame.OpClose, frame.AppendClosePayload(buf[:0], code, reason))
+	err := c.writeFrame(ctx, true, 0, frame.OpClose, frame.AppendClosePayload(buf[:0], code, reason), false)
 	c.closeSent = true
 	return err
 }
@@ -130,30 +132,28 @@ func (c *Conn) fail(err error) error {
 }
 
 // awaitPeerClose reads and discards frames until the peer's Close frame,
-// and for a client until the server closes TCP, or until ctx expires. The
-// caller holds the read lock.
-func (c *Conn) awaitPeerClose(ctx context.Context) {
+// and for a client until the server closes TCP, or until ctx expires. It
+// returns the read error that ended the wait early, if any. The caller
+// holds the read lock.
+func (c *Conn) awaitPeerClose(ctx context.Context) error {
 	select {
 	case <-c.peerClosed:
-		c.finishClose(ctx)
-		return
 	default:
-	}
-	if c.drain(ctx, true) {
-		select {
-		case <-c.peerClosed:
-		default:
-			close(c.peerClosed)
+		if err := c.drain(ctx, true); err != nil {
+			return err
 		}
-		c.finishClose(ctx)
+		close(c.peerClosed)
 	}
+	c.finishClose(ctx)
+	return nil
 }
 
 // drain discards incoming bytes until a Close frame (when untilClose) or
-// EOF, an error, or ctx's deadline. It reports whether it saw a Close.
-func (c *Conn) drain(ctx context.Context, untilClose bool) bool {
+// EOF, an error, or ctx's deadline. It returns nil when it saw the Close,
+// else the error that ended it.
+func (c *Conn) drain(ctx context.Context, untilClose bool) error {
 	if c.isClosed() {
-		return false
+		return c.closedError()
 	}
 	if d, ok := ctx.Deadline(); ok {
 		c.nc.SetReadDeadline(d)
@@ -165,8 +165,8 @@ func (c *Conn) drain(ctx context.Context, untilClose bool) bool {
 		// Skip what is left of the frame being read.
 		for r.remaining > 0 {
 			if r.pos == r.end {
-				if c.readMore(1) != nil {
-					return false
+				if err := c.readMore(1); err != nil {
+					return err
 				}
 			}
 			k := min(int64(r.end-r.pos), r.remaining)
@@ -174,22 +174,24 @@ func (c *Conn) drain(ctx context.Context, untilClose bool) bool {
 			r.remaining -= k
 		}
 		if !untilClose {
-			if r.pos == r.end && c.readMore(1) != nil {
-				return false
+			if r.pos == r.end {
+				if err := c.readMore(1); err != nil {
+					return err
+				}
 			}
 			r.pos = r.end
 			continue
 		}
 		h, err := c.readHeader()
 		if err != nil {
-			return false
+			return err
 		}
 		if h.Opcode == frame.OpClose && h.Length <= frame.MaxControlPayload {
-			if c.fill(int(h.Length)) != nil {
-				return false
+			if err := c.fill(int(h.Length)); err != nil {
+				return err
 			}
 			r.pos += int(h.Length)
-			return true
+			return nil
 		}
 		r.remaining = h.Length
 	}

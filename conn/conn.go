@@ -98,6 +98,15 @@ type Conn struct {
 	mw        messageWriter
 	mr        messageReader
 	maskKey   [4]byte // guarded by wsem; scratch for crypto/rand
+	out       *[]byte // guarded by wsem: pooled output buffer, nil when empty
+	outN      int     // guarded by wsem: bytes in out
+	iov       [2][]byte
+	vec       net.Buffers
+	// held reports bytes waiting in out; readAhead that the reader holds a
+	// whole frame, so its next read will not wait (see writeFrame).
+	held       atomic.Bool
+	readAhead  atomic.Bool
+	flushTimer *time.Timer // guarded by wsem
 
 	compress *compression // nil unless permessage-deflate was negotiated
 

@@ -519,3 +519,49 @@ func TestCloseAfterPeerDropped(t *testing.T) {
 		t.Errorf("Close took %v", d)
 	}
 }
+
+// TestPipelinedEcho sends a burst of messages in one write; the echo loop
+// answers them, coalescing its writes, and every answer arrives in order.
+func TestPipelinedEcho(t *testing.T) {
+	url, _ := echoServer(t, nil)
+	p := dialRaw(t, url)
+	const n = 50
+	var burst []byte
+	for i := range n {
+		burst = append(burst, p.encode(true, 0, 0x2, bytes.Repeat([]byte{byte(i)}, 100+i))...)
+	}
+	p.write(burst)
+	for i := range n {
+		f, err := p.recv()
+		if err != nil {
+			t.Fatalf("echo %d: %v", i, err)
+		}
+		if want := bytes.Repeat([]byte{byte(i)}, 100+i); !bytes.Equal(f.payload, want) {
+			t.Fatalf("echo %d: got %d bytes of %d", i, len(f.payload), f.payload[0])
+		}
+	}
+}
+
+// TestHeldWriteIsDelivered checks that a reply held back because another
+// message was already buffered still goes out when the application stops
+// reading.
+func TestHeldWriteIsDelivered(t *testing.T) {
+	c, p := benchPair(t, true)
+	p.write(append(p.encode(true, 0, 0x1, []byte("one")), p.encode(true, 0, 0x1, []byte("two"))...))
+	ctx := context.Background()
+	_, msg, err := c.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.readAhead.Load() {
+		t.Fatal("the second message is buffered, but readAhead is false")
+	}
+	if err := c.Write(ctx, Text, msg); err != nil {
+		t.Fatal(err)
+	}
+	// No more reads: the flush timer must send the reply.
+	f, err := p.recv()
+	if err != nil || string(f.payload) != "one" {
+		t.Fatalf("reply: %q %v", f.payload, err)
+	}
+}

@@ -28,6 +28,7 @@ type reader struct {
 	pos, end int     // unread bytes are buf[pos:end]
 	size     int     // size of the pooled buffer
 	lastFull bool    // the last network read filled the room offered
+	lastRead int     // bytes the last network read returned
 	small    [smallReadSize]byte
 
 	rules frame.Rules
@@ -78,16 +79,33 @@ func (r *reader) release() {
 	}
 }
 
+// frameBuffered reports whether a whole frame is buffered, so that the
+// next read will not wait for the network.
+func (r *reader) frameBuffered() bool {
+	avail := r.end - r.pos
+	if avail < 2 {
+		return false
+	}
+	h, n, err := frame.ParseHeader(r.buf[r.pos:r.end])
+	return err == nil && int64(avail-n) >= h.Length
+}
+
 // readMore does one network read, first making room so that at least n
 // bytes can be buffered.
 func (c *Conn) readMore(n int) error {
 	r := &c.rd
+	// This read may wait for the peer: send what writes held back first.
+	c.readAhead.Store(false)
+	if c.held.Load() {
+		c.flushHeld()
+	}
 	avail := r.end - r.pos
 	if avail == 0 {
 		r.pos, r.end = 0, 0
-		if !r.lastFull {
-			// The socket was drained by the last read, so this one will
-			// probably wait: wait without holding a pooled buffer.
+		if !r.lastFull && r.lastRead <= len(r.small) {
+			// The last read drained the socket and was small, so this
+			// one will probably wait, and for little: wait without
+			// holding a pooled buffer.
 			r.release()
 		}
 	}
@@ -105,6 +123,7 @@ func (c *Conn) readMore(n int) error {
 	for {
 		m, err := c.nc.Read(r.buf[r.end:])
 		r.lastFull = r.end+m == len(r.buf)
+		r.lastRead = m
 		r.end += m
 		if m > 0 {
 			return nil
@@ -263,6 +282,10 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 	}
 	if r.pos == r.end && n >= r.size {
 		// A large read goes straight into p, as bufio does.
+		c.readAhead.Store(false)
+		if c.held.Load() {
+			c.flushHeld()
+		}
 		m, err := c.nc.Read(p[:n])
 		if m == 0 {
 			if err == nil {
@@ -398,6 +421,9 @@ func (c *Conn) ReadInto(ctx context.Context, buf []byte) (MessageType, []byte, e
 		return 0, buf[:0], err
 	}
 	typ, buf, err := c.readWhole(buf[:0])
+	if err == nil {
+		c.readAhead.Store(c.rd.frameBuffered())
+	}
 	err = c.endRead(ctx, stop, err)
 	if err != nil {
 		return 0, buf[:0], err

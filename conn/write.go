@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"io"
+	"time"
 
 	"github.com/twoway/websocket/frame"
 	"github.com/twoway/websocket/mask"
@@ -13,9 +14,19 @@ import (
 // caller's slice is never modified.
 const maskChunkSize = 64 << 10
 
-// writeFrame writes one frame in as few writes as it can. The caller holds
-// wsem.
-func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op frame.Opcode, payload []byte) error {
+// flushDelay bounds how long a held write waits when the reader, against
+// expectation, does not come back to read (see hold in writeFrame).
+const flushDelay = 200 * time.Microsecond
+
+// writeFrame writes one frame. The caller holds wsem.
+//
+// With hold set, a frame that fits the output buffer may stay there instead
+// of being written: Write holds when the reader already has the next
+// message buffered, so an echo loop answering a burst of pipelined
+// messages writes all the answers in one system call. Held bytes go out
+// with the next write that does not hold, when the reader is about to wait
+// for input, or after flushDelay, whichever comes first.
+func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op frame.Opcode, payload []byte, hold bool) error {
 	if c.writeErr != nil {
 		return c.writeErr
 	}
@@ -23,7 +34,7 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op frame.Opco
 		return c.closedError()
 	}
 	stop := c.watch(ctx, false)
-	err := c.writeFrameRaw(fin, rsv, op, payload)
+	err := c.writeFrameRaw(fin, rsv, op, payload, hold)
 	fired := stop != nil && stop()
 	if err != nil || fired {
 		c.writeErr = c.ioError(ctx, fired, err)
@@ -33,48 +44,114 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op frame.Opco
 	return nil
 }
 
-func (c *Conn) writeFrameRaw(fin bool, rsv byte, op frame.Opcode, payload []byte) error {
+func (c *Conn) writeFrameRaw(fin bool, rsv byte, op frame.Opcode, payload []byte, hold bool) error {
 	h := frame.Header{Fin: fin, RSV: rsv, Opcode: op, Length: int64(len(payload))}
-	size := frame.MaxHeaderSize + len(payload)
 	if c.client {
 		// RFC 6455 §5.3: a fresh, unpredictable key for every frame.
 		rand.Read(c.maskKey[:])
 		h.Masked, h.Key = true, c.maskKey
-		size = min(size, max(c.cfg.writeBufferSize, maskChunkSize))
-	} else {
-		size = min(size, c.cfg.writeBufferSize)
 	}
-	bufp := getBuffer(size)
-	defer putBuffer(bufp)
-	buf := frame.AppendHeader((*bufp)[:0], h)
-	hl := len(buf)
-	k := min(len(payload), cap(buf)-hl)
-	buf = append(buf, payload[:k]...)
-	pos := 0
-	if h.Masked {
-		pos = mask.Apply(buf[hl:], h.Key, 0)
+	if c.out == nil {
+		c.out = getBuffer(c.cfg.writeBufferSize)
 	}
-	if _, err := c.nc.Write(buf); err != nil {
-		return err
+	out := *c.out
+	need := frame.MaxHeaderSize + len(payload)
+	if c.outN > 0 && need > len(out)-c.outN {
+		if err := c.flushOut(); err != nil {
+			return err
+		}
+		c.out = getBuffer(c.cfg.writeBufferSize)
+		out = *c.out
 	}
-	rest := payload[k:]
-	if len(rest) == 0 {
-		return nil
+	b := frame.AppendHeader(out[c.outN:c.outN], h)
+	hl := len(b)
+	if need <= len(out)-c.outN {
+		b = append(b, payload...)
+		if h.Masked {
+			mask.Apply(b[hl:], h.Key, 0)
+		}
+		c.outN += len(b)
+		if hold {
+			c.armFlush()
+			return nil
+		}
+		return c.flushOut()
 	}
+	// A payload larger than the buffer.
+	c.outN += hl
 	if !h.Masked {
-		_, err := c.nc.Write(rest)
+		// One writev for what is pending, the header and the payload.
+		c.iov[0], c.iov[1] = out[:c.outN], payload
+		c.vec = c.iov[:]
+		_, err := c.vec.WriteTo(c.nc)
+		c.iov[0], c.iov[1] = nil, nil
+		c.releaseOut()
 		return err
 	}
-	buf = buf[:cap(buf)]
-	for len(rest) > 0 {
-		k = copy(buf, rest)
-		pos = mask.Apply(buf[:k], h.Key, pos)
-		if _, err := c.nc.Write(buf[:k]); err != nil {
+	if err := c.flushOut(); err != nil {
+		return err
+	}
+	chunkp := getBuffer(maskChunkSize)
+	defer putBuffer(chunkp)
+	pos := 0
+	for rest := payload; len(rest) > 0; {
+		k := copy(*chunkp, rest)
+		pos = mask.Apply((*chunkp)[:k], h.Key, pos)
+		if _, err := c.nc.Write((*chunkp)[:k]); err != nil {
 			return err
 		}
 		rest = rest[k:]
 	}
 	return nil
+}
+
+// flushOut writes the output buffer and returns it to the pool. The caller
+// holds wsem.
+func (c *Conn) flushOut() error {
+	var err error
+	if c.outN > 0 {
+		_, err = c.nc.Write((*c.out)[:c.outN])
+	}
+	c.releaseOut()
+	return err
+}
+
+func (c *Conn) releaseOut() {
+	putBuffer(c.out)
+	c.out, c.outN = nil, 0
+	c.held.Store(false)
+}
+
+// armFlush notes that bytes are held and makes sure they go out in time.
+func (c *Conn) armFlush() {
+	if c.held.Swap(true) {
+		return
+	}
+	if c.flushTimer == nil {
+		c.flushTimer = time.AfterFunc(flushDelay, c.flushHeld)
+		return
+	}
+	c.flushTimer.Reset(flushDelay)
+}
+
+// flushHeld writes held bytes, unless a writer is busy: that writer sends
+// them along with its own frame.
+func (c *Conn) flushHeld() {
+	if !c.held.Load() {
+		return
+	}
+	select {
+	case c.wsem <- struct{}{}:
+	default:
+		return
+	}
+	if c.held.Load() && c.writeErr == nil {
+		if err := c.flushOut(); err != nil {
+			c.writeErr = c.ioError(context.Background(), false, err)
+			c.closeTCP(c.writeErr)
+		}
+	}
+	unlock(c.wsem)
 }
 
 // writeControl writes a control frame (RFC 6455 §5.5). It may go out
@@ -87,7 +164,7 @@ func (c *Conn) writeControl(ctx context.Context, op frame.Opcode, payload []byte
 		return err
 	}
 	defer unlock(c.wsem)
-	return c.writeFrame(ctx, true, 0, op, payload)
+	return c.writeFrame(ctx, true, 0, op, payload, false)
 }
 
 // Write writes p as one message of type typ. It is safe to call from many
@@ -109,7 +186,7 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 		return err
 	}
 	defer unlock(c.wsem)
-	return c.writeFrame(ctx, true, 0, frame.Opcode(typ), p)
+	return c.writeFrame(ctx, true, 0, frame.Opcode(typ), p, c.readAhead.Load())
 }
 
 // Writer returns a writer for one message of type typ, sent in frames of up
@@ -232,7 +309,7 @@ func (s *frameSink) flush(fin bool) error {
 		s.failed = err
 		return err
 	}
-	err := c.writeFrame(s.ctx, fin, s.rsv, s.op, payload)
+	err := c.writeFrame(s.ctx, fin, s.rsv, s.op, payload, false)
 	unlock(c.wsem)
 	if err != nil {
 		s.failed = err
