@@ -565,3 +565,37 @@ func TestHeldWriteIsDelivered(t *testing.T) {
 		t.Fatalf("reply: %q %v", f.payload, err)
 	}
 }
+
+// TestStreamingCopy moves messages with io.Copy in both directions, through
+// messageWriter.ReadFrom and messageReader.WriteTo, for sizes around the
+// buffer size.
+func TestStreamingCopy(t *testing.T) {
+	url, _ := echoServer(t, nil)
+	c := dial(t, wsURL(url), nil)
+	ctx := context.Background()
+	for _, size := range []int{0, 10, 4095, 4096, 4097, 100000} {
+		want := bytes.Repeat([]byte("z"), size)
+		w, err := c.Writer(ctx, Binary)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// LimitReader hides bytes.Reader's WriteTo, so ReadFrom is used.
+		if n, err := io.Copy(w, io.LimitReader(bytes.NewReader(want), int64(size))); err != nil || n != int64(size) {
+			t.Fatalf("copy in: %d %v", n, err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		_, r, err := c.Reader(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		if _, err := io.Copy(&got, r); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want) {
+			t.Fatalf("size %d: got %d bytes", size, got.Len())
+		}
+	}
+}

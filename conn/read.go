@@ -497,6 +497,30 @@ func (mr *messageReader) Read(p []byte) (int, error) {
 	return n, c.endRead(mr.ctx, stop, err)
 }
 
+// WriteTo implements io.WriterTo, so that io.Copy moves the rest of the
+// message through a pooled buffer rather than allocating one.
+func (mr *messageReader) WriteTo(w io.Writer) (int64, error) {
+	bufp := getBuffer(mr.c.cfg.readBufferSize)
+	defer putBuffer(bufp)
+	var total int64
+	for {
+		n, err := mr.Read(*bufp)
+		if n > 0 {
+			m, werr := w.Write((*bufp)[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
 // readFailed records a failure of the network connection while reading.
 func (c *Conn) readFailed(err error) error {
 	r := &c.rd

@@ -232,6 +232,32 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	return w.sink.Write(p)
 }
 
+// ReadFrom implements io.ReaderFrom: it reads r to EOF straight into the
+// frame buffer, so io.Copy needs no buffer of its own.
+func (w *messageWriter) ReadFrom(r io.Reader) (int64, error) {
+	if !w.active {
+		return 0, errWriterClosed
+	}
+	bufp := getBuffer(w.c.cfg.writeBufferSize)
+	defer putBuffer(bufp)
+	var total int64
+	for {
+		n, err := r.Read(*bufp)
+		if n > 0 {
+			if _, werr := w.Write((*bufp)[:n]); werr != nil {
+				return total, werr
+			}
+			total += int64(n)
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
 // Close sends the final frame of the message.
 func (w *messageWriter) Close() error {
 	if !w.active {
@@ -276,6 +302,14 @@ func (s *frameSink) Write(p []byte) (int, error) {
 	if s.failed != nil {
 		return 0, s.failed
 	}
+	if s.n == 0 && len(p) >= s.c.cfg.writeBufferSize {
+		// Nothing to join it with: send p as a frame of its own rather
+		// than copying it through the buffer.
+		if err := s.flushFrame(false, p); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
 	written := 0
 	for len(p) > 0 {
 		if s.bufp == nil {
@@ -297,12 +331,17 @@ func (s *frameSink) Write(p []byte) (int, error) {
 
 // flush writes the buffered bytes as a frame.
 func (s *frameSink) flush(fin bool) error {
-	if s.failed != nil {
-		return s.failed
-	}
 	var payload []byte
 	if s.bufp != nil {
 		payload = (*s.bufp)[:s.n]
+	}
+	return s.flushFrame(fin, payload)
+}
+
+// flushFrame writes payload as the next frame of the message.
+func (s *frameSink) flushFrame(fin bool, payload []byte) error {
+	if s.failed != nil {
+		return s.failed
 	}
 	c := s.c
 	if err := c.lock(s.ctx, c.wsem); err != nil {
