@@ -1,6 +1,7 @@
 package handshake
 
 import (
+	"bufio"
 	"encoding/base64"
 	"fmt"
 	"maps"
@@ -177,6 +178,12 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *ServerOptions) (*Serv
 		conn.Close()
 		return nil, fmt.Errorf("websocket: clearing deadlines of the hijacked connection: %w", err)
 	}
+	// The hijacked buffers are ours now, but net/http keeps pointers to
+	// them until the handler returns, and WebSocket handlers usually run
+	// for the life of the connection. Dropping their 8 KiB here is most of
+	// what an idle connection would otherwise cost.
+	*brw.Reader = bufio.Reader{}
+	*brw.Writer = bufio.Writer{}
 	return sc, nil
 }
 
