@@ -86,8 +86,10 @@ type Conn struct {
 	cfg         settings
 
 	// rsem is held by the one goroutine reading.
-	rsem chan struct{}
-	rd   reader
+	rsem   chan struct{}
+	rd     reader
+	rwatch ctxWatch // guarded by rsem
+	wwatch ctxWatch // guarded by wsem
 
 	// msem is held for the whole of a data message, wsem while one frame
 	// is written.
@@ -135,6 +137,8 @@ func newConn(nc net.Conn, buffered []byte, client bool, subprotocol string, cfg 
 		closed:      make(chan struct{}),
 	}
 	c.rd.init(client, buffered, cfg.readBufferSize)
+	c.rwatch.init(nc.SetReadDeadline)
+	c.wwatch.init(nc.SetWriteDeadline)
 	c.mw.c = c
 	if cfg.pingInterval > 0 {
 		c.ping.startKeepalive(c)
@@ -288,32 +292,11 @@ func (c *Conn) lock(ctx context.Context, sem chan struct{}) error {
 
 func unlock(sem chan struct{}) { <-sem }
 
-// aLongTimeAgo is a deadline in the past, to interrupt blocked I/O.
-var aLongTimeAgo = time.Unix(1, 0)
-
-// watch arranges for ctx to interrupt blocked reads (or writes) on the
-// connection. The returned function ends the watch and reports whether ctx
-// fired; it is nil when ctx can never fire, so that such contexts cost
-// nothing.
-func (c *Conn) watch(ctx context.Context, read bool) func() bool {
-	if ctx.Done() == nil {
-		return nil
-	}
-	stop := context.AfterFunc(ctx, func() {
-		if read {
-			c.nc.SetReadDeadline(aLongTimeAgo)
-		} else {
-			c.nc.SetWriteDeadline(aLongTimeAgo)
-		}
-	})
-	return func() bool { return !stop() }
-}
-
 // ioError turns an error from the network connection into what callers
 // see: the context's error when ctx interrupted the call, ErrClosed after
 // a close, and otherwise the error itself.
-func (c *Conn) ioError(ctx context.Context, fired bool, err error) error {
-	if fired || (ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded)) {
+func (c *Conn) ioError(ctx context.Context, err error) error {
+	if ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		c.closeTCP(ctx.Err())
 		return fmt.Errorf("websocket: %w", ctx.Err())
 	}

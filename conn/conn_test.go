@@ -599,3 +599,69 @@ func TestStreamingCopy(t *testing.T) {
 		}
 	}
 }
+
+// TestContextPerCall uses a fresh, then canceled, context for every call,
+// the common pattern with context.WithTimeout, and a long-lived one, and
+// checks that neither a canceled context of an earlier call nor a held
+// write is disturbed by it.
+func TestContextPerCall(t *testing.T) {
+	url, _ := echoServer(t, nil)
+	c := dial(t, wsURL(url), nil)
+	long, cancelLong := context.WithCancel(context.Background())
+	defer cancelLong()
+	for i := range 200 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if i%2 == 0 {
+			ctx = long
+		}
+		if err := c.Write(ctx, Text, []byte("ping")); err != nil {
+			t.Fatalf("Write %d: %v", i, err)
+		}
+		cancel()
+		ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+		if i%3 == 0 {
+			ctx = long
+		}
+		if _, msg, err := c.Read(ctx); err != nil || string(msg) != "ping" {
+			t.Fatalf("Read %d: %q %v", i, msg, err)
+		}
+		cancel()
+	}
+	cancelLong()
+	if _, _, err := c.Read(long); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Read with a canceled context = %v", err)
+	}
+	// Nothing was in flight, so the connection is still usable.
+	if err := c.Write(context.Background(), Text, []byte("after")); err != nil {
+		t.Fatalf("Write after a canceled Read: %v", err)
+	}
+}
+
+// TestRequestContextAllocs checks that a long-lived context with a Done
+// channel, such as an http.Request's, costs no allocation per message.
+func TestRequestContextAllocs(t *testing.T) {
+	c, p := benchPair(t, true)
+	msg := bytes.Repeat([]byte("y"), 100)
+	const runs = 100
+	go p.nc.Write(bytes.Repeat(p.encode(true, 0, 0x1, msg), runs+1))
+	go io.Copy(io.Discard, p.nc)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, buf, err := c.ReadInto(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write(ctx, Text, buf)
+	allocs := testing.AllocsPerRun(runs-1, func() {
+		typ, m, err := c.ReadInto(ctx, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Write(ctx, typ, m); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per echoed message with a cancelable context, want 0", allocs)
+	}
+}

@@ -379,27 +379,27 @@ func (c *Conn) beginMessage() error {
 }
 
 // startRead takes the read lock and binds ctx to the network reads.
-func (c *Conn) startRead(ctx context.Context) (func() bool, error) {
+func (c *Conn) startRead(ctx context.Context) error {
 	if err := c.lock(ctx, c.rsem); err != nil {
-		return nil, err
+		return err
+	}
+	if err := c.rwatch.watch(ctx); err != nil {
+		unlock(c.rsem)
+		return err
 	}
 	c.rd.ctx = ctx
-	return c.watch(ctx, true), nil
+	return nil
 }
 
 // endRead undoes startRead and settles the error a read returns.
-func (c *Conn) endRead(ctx context.Context, stop func() bool, err error) error {
-	if stop != nil && stop() {
-		// ctx fired: the frame stream is in an unknown state.
-		err = c.ioError(ctx, true, err)
-		if c.rd.err == nil {
-			c.rd.err = err
-		}
-	}
+func (c *Conn) endRead(err error) error {
 	c.rd.ctx = nil
 	c.rd.release()
-	if c.compress != nil && c.isClosed() {
-		c.compress.inflate.Release()
+	if c.isClosed() {
+		c.rwatch.unwatch()
+		if c.compress != nil {
+			c.compress.inflate.Release()
+		}
 	}
 	unlock(c.rsem)
 	return err
@@ -416,15 +416,14 @@ func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 // nothing. The message is discarded, and the connection fails with
 // CloseMessageTooBig, when it exceeds the read limit.
 func (c *Conn) ReadInto(ctx context.Context, buf []byte) (MessageType, []byte, error) {
-	stop, err := c.startRead(ctx)
-	if err != nil {
+	if err := c.startRead(ctx); err != nil {
 		return 0, buf[:0], err
 	}
 	typ, buf, err := c.readWhole(buf[:0])
 	if err == nil {
 		c.readAhead.Store(c.rd.frameBuffered())
 	}
-	err = c.endRead(ctx, stop, err)
+	err = c.endRead(err)
 	if err != nil {
 		return 0, buf[:0], err
 	}
@@ -465,11 +464,10 @@ func (c *Conn) readWhole(buf []byte) (MessageType, []byte, error) {
 // whatever of the message was left unread. ctx bounds the reads made
 // through the returned reader too.
 func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
-	stop, err := c.startRead(ctx)
-	if err != nil {
+	if err := c.startRead(ctx); err != nil {
 		return 0, nil, err
 	}
-	err = c.endRead(ctx, stop, c.beginMessage())
+	err := c.endRead(c.beginMessage())
 	if err != nil {
 		return 0, nil, err
 	}
@@ -485,16 +483,15 @@ type messageReader struct {
 
 func (mr *messageReader) Read(p []byte) (int, error) {
 	c := mr.c
-	stop, err := c.startRead(mr.ctx)
-	if err != nil {
+	if err := c.startRead(mr.ctx); err != nil {
 		return 0, err
 	}
 	n, err := c.readData(p)
 	if err == io.EOF {
-		c.endRead(mr.ctx, stop, nil)
+		c.endRead(nil)
 		return n, io.EOF
 	}
-	return n, c.endRead(mr.ctx, stop, err)
+	return n, c.endRead(err)
 }
 
 // WriteTo implements io.WriterTo, so that io.Copy moves the rest of the
@@ -538,7 +535,7 @@ func (c *Conn) readFailed(err error) error {
 	if err == io.EOF && !r.inMessage {
 		err = io.ErrUnexpectedEOF
 	}
-	r.err = c.ioError(ctx, false, err)
+	r.err = c.ioError(ctx, err)
 	c.closeTCP(r.err)
 	return r.err
 }

@@ -33,12 +33,13 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op frame.Opco
 	if c.closeSent {
 		return c.closedError()
 	}
-	stop := c.watch(ctx, false)
-	err := c.writeFrameRaw(fin, rsv, op, payload, hold)
-	fired := stop != nil && stop()
-	if err != nil || fired {
-		c.writeErr = c.ioError(ctx, fired, err)
+	if err := c.wwatch.watch(ctx); err != nil {
+		return err
+	}
+	if err := c.writeFrameRaw(fin, rsv, op, payload, hold); err != nil {
+		c.writeErr = c.ioError(ctx, err)
 		c.closeTCP(c.writeErr)
+		c.wwatch.unwatch()
 		return c.writeErr
 	}
 	return nil
@@ -146,8 +147,11 @@ func (c *Conn) flushHeld() {
 		return
 	}
 	if c.held.Load() && c.writeErr == nil {
+		// The held bytes belong to a Write that has returned: its context
+		// must not interrupt them.
+		c.wwatch.unwatch()
 		if err := c.flushOut(); err != nil {
-			c.writeErr = c.ioError(context.Background(), false, err)
+			c.writeErr = c.ioError(context.Background(), err)
 			c.closeTCP(c.writeErr)
 		}
 	}

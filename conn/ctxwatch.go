@@ -1,0 +1,80 @@
+package conn
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// aLongTimeAgo is a deadline in the past, to interrupt blocked I/O.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// ctxWatch makes a context interrupt blocked I/O in one direction of the
+// connection by moving that direction's deadline into the past. It stays
+// registered across calls that pass the same context, so a loop that gives
+// every Read the request's context pays for the registration once, not per
+// message. Its methods other than fire are called with the direction's
+// lock held.
+type ctxWatch struct {
+	setDeadline func(time.Time) error
+
+	ctx  context.Context
+	stop func() bool
+
+	// context.AfterFunc runs its function in a goroutine of its own, which
+	// may start after unwatch has returned: gen tells it whether its
+	// context is still the one watched.
+	mu    sync.Mutex
+	gen   uint64
+	fired bool
+}
+
+func (w *ctxWatch) init(setDeadline func(time.Time) error) {
+	w.setDeadline = setDeadline
+}
+
+// watch arranges for ctx to interrupt the I/O that follows. It returns
+// ctx's error when ctx is already done. A context that can never be done
+// costs nothing.
+func (w *ctxWatch) watch(ctx context.Context) error {
+	if ctx == w.ctx {
+		return ctx.Err()
+	}
+	w.unwatch()
+	if ctx.Done() == nil {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	gen := w.gen
+	w.mu.Unlock()
+	w.ctx = ctx
+	w.stop = context.AfterFunc(ctx, func() {
+		w.mu.Lock()
+		if w.gen == gen {
+			w.fired = true
+			w.setDeadline(aLongTimeAgo)
+		}
+		w.mu.Unlock()
+	})
+	return nil
+}
+
+// unwatch ends the watch of the current context and undoes its deadline
+// if it fired.
+func (w *ctxWatch) unwatch() {
+	if w.stop == nil {
+		return
+	}
+	w.stop()
+	w.mu.Lock()
+	w.gen++
+	if w.fired {
+		w.fired = false
+		w.setDeadline(time.Time{})
+	}
+	w.mu.Unlock()
+	w.ctx, w.stop = nil, nil
+}
