@@ -108,8 +108,12 @@ func (c *Conn) finishClose(ctx context.Context) {
 }
 
 // fail fails the connection on a protocol error (RFC 6455 §7.1.7): it sends
-// a Close frame with the error's code, waits briefly for the peer's Close,
-// and closes TCP. It returns err, which reads return from then on.
+// a Close frame with the error's code and closes the connection. Nothing
+// more is parsed: the stream may be out of step (a frame half read) and
+// the RFC forbids processing further data. To keep our Close frame from
+// being lost to a TCP reset, the write side is shut first and what still
+// arrives is discarded until the peer closes, or briefly. It returns err,
+// which reads return from then on.
 func (c *Conn) fail(err error) error {
 	r := &c.rd
 	if r.err != nil {
@@ -122,14 +126,22 @@ func (c *Conn) fail(err error) error {
 	if errors.As(err, &pe) {
 		code, reason = pe.Code, pe.Reason
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.closeTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), min(c.cfg.closeTimeout, failLinger))
 	defer cancel()
 	if c.sendClose(ctx, code, reason) == nil {
-		c.awaitPeerClose(ctx)
+		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		}
+		r.remaining = 0
+		c.drain(ctx, false)
 	}
 	c.closeTCP(err)
 	return err
 }
+
+// failLinger bounds how long a failed connection waits for the peer to
+// close after our Close frame.
+const failLinger = 2 * time.Second
 
 // awaitPeerClose reads and discards frames until the peer's Close frame,
 // and for a client until the server closes TCP, or until ctx expires. It

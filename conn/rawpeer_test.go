@@ -151,6 +151,7 @@ func (p *rawPeer) expectEOF() {
 	if err != nil && !strings.Contains(err.Error(), "reset") {
 		p.t.Fatalf("waiting for EOF: read %d bytes, then %v", len(b), err)
 	}
+	p.nc.Close()
 }
 
 // dialRaw connects a raw client peer to a server URL (http://...).
