@@ -44,6 +44,8 @@ func (c *Conn) Close(code CloseCode, reason string) error {
 	timedOut := false
 	select {
 	case c.rsem <- struct{}{}:
+		// A context of an earlier read must not cut this wait short.
+		c.rwatch.unwatch()
 		timedOut = errors.Is(c.awaitPeerClose(ctx), os.ErrDeadlineExceeded)
 		unlock(c.rsem)
 	case <-c.closed:

@@ -665,3 +665,23 @@ func TestRequestContextAllocs(t *testing.T) {
 		t.Errorf("%v allocations per echoed message with a cancelable context, want 0", allocs)
 	}
 }
+
+// TestCloseAfterCanceledRead checks that the context of an earlier read,
+// canceled since, does not cut Close's wait for the peer short.
+func TestCloseAfterCanceledRead(t *testing.T) {
+	url, _ := echoServer(t, nil)
+	for range 20 {
+		c := dial(t, wsURL(url), nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		if err := c.Write(ctx, Text, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.Read(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if err := c.Close(CloseNormal, ""); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	}
+}

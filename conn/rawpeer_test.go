@@ -215,10 +215,16 @@ func serveRaw(t testing.TB) (string, <-chan *rawPeer) {
 func echoServer(t testing.TB, opts *AcceptOptions) (string, <-chan error) {
 	t.Helper()
 	errs := make(chan error, 16)
+	report := func(err error) {
+		select {
+		case errs <- err:
+		default: // nobody is listening
+		}
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := Accept(w, r, opts)
 		if err != nil {
-			errs <- err
+			report(err)
 			return
 		}
 		defer c.CloseNow()
@@ -227,12 +233,12 @@ func echoServer(t testing.TB, opts *AcceptOptions) (string, <-chan error) {
 		for {
 			typ, msg, err := c.ReadInto(ctx, buf)
 			if err != nil {
-				errs <- err
+				report(err)
 				return
 			}
 			buf = msg
 			if err := c.Write(ctx, typ, msg); err != nil {
-				errs <- err
+				report(err)
 				return
 			}
 		}
