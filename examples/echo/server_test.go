@@ -1,0 +1,310 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/twoway/websocket/conn"
+	"github.com/twoway/websocket/handshake"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// testLogger discards logs unless -v is given.
+func testLogger(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(t.Output(), nil))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func defaultConfig() config {
+	cfg, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		panic(err)
+	}
+	return cfg
+}
+
+// startServer runs an echo server on loopback and returns it with its
+// ws:// URL. It is shut down when the test ends.
+func startServer(t testing.TB, cfg config) (*server, string) {
+	t.Helper()
+	s := newServer(cfg, testLogger(t))
+	hs := httptest.NewServer(s)
+	t.Cleanup(func() {
+		hs.Close()
+		s.Shutdown(context.Background())
+	})
+	return s, "ws" + strings.TrimPrefix(hs.URL, "http") + cfg.Path
+}
+
+func dial(t testing.TB, url string, opts *conn.DialOptions) *conn.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := conn.Dial(ctx, url, opts)
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	return c
+}
+
+func TestEcho(t *testing.T) {
+	big := bytes.Repeat([]byte("all work and no play makes jack a dull boy\n"), 20000)
+	messages := []struct {
+		typ  conn.MessageType
+		data []byte
+	}{
+		{conn.Text, []byte("hello")},
+		{conn.Text, []byte("héllo wörld ✓")},
+		{conn.Text, nil},
+		{conn.Binary, []byte{0, 1, 2, 0xff, 0xfe}},
+		{conn.Binary, nil},
+		{conn.Text, big},
+		{conn.Binary, big},
+	}
+	for _, compress := range []bool{false, true} {
+		name := map[bool]string{false: "plain", true: "deflate"}[compress]
+		t.Run(name, func(t *testing.T) {
+			cfg := defaultConfig()
+			cfg.Compress = compress
+			_, url := startServer(t, cfg)
+			c := dial(t, url, &conn.DialOptions{Compression: &conn.CompressionOptions{}})
+			if c.Compressed() != compress {
+				t.Errorf("Compressed() = %v, want %v", c.Compressed(), compress)
+			}
+			ctx := context.Background()
+			for _, m := range messages {
+				if err := c.Write(ctx, m.typ, m.data); err != nil {
+					t.Fatalf("Write: %v", err)
+				}
+				typ, got, err := c.Read(ctx)
+				if err != nil {
+					t.Fatalf("Read: %v", err)
+				}
+				if typ != m.typ || !bytes.Equal(got, m.data) {
+					t.Errorf("sent %v %d bytes, got back %v %d bytes", m.typ, len(m.data), typ, len(got))
+				}
+			}
+			if err := c.Close(conn.CloseNormal, ""); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+	}
+}
+
+func TestReadLimit(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.ReadLimit = 1000
+	_, url := startServer(t, cfg)
+	c := dial(t, url, nil)
+	ctx := context.Background()
+	if err := c.Write(ctx, conn.Binary, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Read(ctx); err != nil {
+		t.Fatalf("message at the limit: %v", err)
+	}
+	if err := c.Write(ctx, conn.Binary, make([]byte, 1001)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := c.Read(ctx)
+	if got := conn.CloseStatus(err); got != conn.CloseMessageTooBig {
+		t.Errorf("message over the limit: Read error %v, close code %d; want %d", err, got, conn.CloseMessageTooBig)
+	}
+}
+
+func TestOrigins(t *testing.T) {
+	tests := []struct {
+		patterns []string
+		origin   string // "" sends none
+		want     int    // HTTP status of the handshake
+	}{
+		{nil, "", http.StatusSwitchingProtocols},
+		{nil, "http://evil.example", http.StatusForbidden},
+		{nil, "null", http.StatusForbidden},
+		{[]string{"*.example.com"}, "https://app.example.com", http.StatusSwitchingProtocols},
+		{[]string{"*.example.com"}, "https://example.org", http.StatusForbidden},
+		{[]string{"localhost:*"}, "http://localhost:3000", http.StatusSwitchingProtocols},
+		{[]string{"*"}, "http://evil.example", http.StatusSwitchingProtocols},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.patterns, ",")+"/"+tt.origin, func(t *testing.T) {
+			cfg := defaultConfig()
+			cfg.OriginPatterns = tt.patterns
+			_, url := startServer(t, cfg)
+			h := http.Header{}
+			if tt.origin != "" {
+				h.Set("Origin", tt.origin)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, resp, err := conn.Dial(ctx, url, &conn.DialOptions{Header: h})
+			status := 0
+			var re *handshake.ResponseError
+			switch {
+			case err == nil:
+				c.CloseNow()
+				status = resp.StatusCode
+			case errors.As(err, &re):
+				status = re.StatusCode
+			default:
+				t.Fatalf("Dial: %v", err)
+			}
+			if status != tt.want {
+				t.Errorf("status %d, want %d (err %v)", status, tt.want, err)
+			}
+		})
+	}
+}
+
+// TestShutdown checks that Shutdown closes every open connection with
+// 1001 and refuses later handshakes with 503.
+func TestShutdown(t *testing.T) {
+	s, url := startServer(t, defaultConfig())
+	ctx := context.Background()
+	clients := make([]*conn.Conn, 3)
+	for i := range clients {
+		c := dial(t, url, nil)
+		// A round trip shows the server is echoing, hence tracking c.
+		if err := c.Write(ctx, conn.Text, []byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.Read(ctx); err != nil {
+			t.Fatal(err)
+		}
+		clients[i] = c
+	}
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(ctx) }()
+
+	type closed struct {
+		Code   conn.CloseCode
+		Reason string
+	}
+	var got []closed
+	for _, c := range clients {
+		_, _, err := c.Read(ctx)
+		var ce *conn.CloseError
+		if !errors.As(err, &ce) {
+			t.Fatalf("Read: %v, want a close from the server", err)
+		}
+		got = append(got, closed{ce.Code, ce.Reason})
+	}
+	want := make([]closed, len(clients))
+	for i := range want {
+		want[i] = closed{conn.CloseGoingAway, "server shutting down"}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("close frames (-want +got):\n%s", diff)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+
+	late, _, err := conn.Dial(ctx, url, nil)
+	var re *handshake.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("Dial after shutdown: %v, want a 503 response", err)
+	}
+	if late != nil {
+		late.CloseNow()
+	}
+}
+
+func TestPage(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.Path = "/echo/socket"
+	s := newServer(cfg, testLogger(t))
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET /: %d", rec.Code)
+	}
+	body := rec.Body.String()
+	for _, want := range []string{"<title>WebSocket echo</title>", `location.host + "/echo/socket";`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	rec = httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/nothing", nil))
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("GET /nothing: %d, want 404", rec.Code)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		args    []string
+		want    config
+		wantErr bool
+	}{
+		{args: nil, want: config{Addr: "localhost:8080", Path: "/ws", Compress: true, ReadLimit: 1 << 20}},
+		{
+			args: []string{"-addr", ":9000", "-path", "/echo", "-origins", "*.example.com, localhost:*", "-compress", "off", "-read-limit", "-1"},
+			want: config{Addr: ":9000", Path: "/echo", OriginPatterns: []string{"*.example.com", "localhost:*"}, ReadLimit: -1},
+		},
+		{
+			args: []string{"-compress=false", "-tls-cert", "c.pem", "-tls-key", "k.pem"},
+			want: config{Addr: "localhost:8080", Path: "/ws", CertFile: "c.pem", KeyFile: "k.pem", ReadLimit: 1 << 20},
+		},
+		{args: []string{"-compress", "on", "-origins", "*"}, want: config{Addr: "localhost:8080", Path: "/ws", Compress: true, OriginPatterns: []string{"*"}, ReadLimit: 1 << 20}},
+		{args: []string{"-tls-cert", "c.pem"}, wantErr: true},
+		{args: []string{"-path", "ws"}, wantErr: true},
+		{args: []string{"-path", "/"}, wantErr: true},
+		{args: []string{"-read-limit", "0"}, wantErr: true},
+		{args: []string{"-compress=maybe"}, wantErr: true},
+		{args: []string{"extra"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := parseFlags(tt.args, io.Discard)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("parseFlags(%q): error %v, want error %v", tt.args, err, tt.wantErr)
+			continue
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("parseFlags(%q) (-want +got):\n%s", tt.args, diff)
+		}
+	}
+}
+
+func TestPageURL(t *testing.T) {
+	bound := func(port int) *net.TCPAddr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port} }
+	tests := []struct {
+		asked string
+		port  int
+		tls   bool
+		want  string
+	}{
+		{"localhost:8080", 8080, false, "http://localhost:8080/"},
+		{":8080", 8080, false, "http://localhost:8080/"},
+		{"0.0.0.0:0", 41234, false, "http://localhost:41234/"},
+		{"[::]:443", 443, true, "https://localhost:443/"},
+		{"[::1]:8080", 8080, false, "http://[::1]:8080/"},
+		{"example.com:80", 80, false, "http://example.com:80/"},
+	}
+	for _, tt := range tests {
+		if got := pageURL(tt.asked, bound(tt.port), tt.tls); got != tt.want {
+			t.Errorf("pageURL(%q, %d, %v) = %q, want %q", tt.asked, tt.port, tt.tls, got, tt.want)
+		}
+	}
+	if got, want := wsURL("https://localhost:8443/", "/ws"), "wss://localhost:8443/ws"; got != want {
+		t.Errorf("wsURL = %q, want %q", got, want)
+	}
+}

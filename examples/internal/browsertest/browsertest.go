@@ -1,0 +1,174 @@
+// Package browsertest runs test pages in headless Chromium. A page does
+// its checks in JavaScript and posts a JSON result to the test's server,
+// which hands it to the test through a Reporter.
+//
+// Tests using it are skipped under -short and when no Chromium is
+// installed, unless the environment sets TWOWAY_REQUIRE_BROWSER=1, as CI
+// does; then a missing browser fails the test.
+package browsertest
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// RequireEnv is the environment variable that turns a missing browser
+// from a skip into a failure.
+const RequireEnv = "TWOWAY_REQUIRE_BROWSER"
+
+// Chromium returns the path of the Chromium executable, or skips the
+// test (fails it when RequireEnv is set) when there is none. It skips
+// under -short in any case.
+func Chromium(t testing.TB) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv(RequireEnv) == "1" {
+		t.Fatalf("chromium not found on PATH and %s=1", RequireEnv)
+	}
+	t.Skip("chromium not found on PATH; install it (apt-get install chromium) to run browser tests")
+	return ""
+}
+
+// Browser is a running headless Chromium.
+type Browser struct {
+	t   testing.TB
+	cmd *exec.Cmd
+	log string // file holding Chromium's output
+}
+
+// Start launches Chromium at path on url, with a fresh profile. The
+// browser is stopped when the test ends, if not before.
+func Start(t testing.TB, path, url string) *Browser {
+	t.Helper()
+	dir := t.TempDir()
+	logFile, err := os.Create(filepath.Join(dir, "chromium.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	profile := filepath.Join(dir, "profile")
+	cmd := exec.Command(path,
+		"--headless",
+		"--no-sandbox", // needed as root, and in most containers
+		"--disable-gpu",
+		"--disable-dev-shm-usage",
+		"--disable-background-networking",
+		"--disable-component-update",
+		"--disable-sync",
+		"--disable-breakpad",
+		"--no-first-run",
+		"--no-default-browser-check",
+		"--no-proxy-server",
+		"--user-data-dir="+profile,
+		url,
+	)
+	// A file rather than a pipe: Chromium's helper processes inherit it,
+	// and a pipe would keep Wait waiting for them.
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	setProcessGroup(cmd)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	b := &Browser{t: t, cmd: cmd, log: logFile.Name()}
+	t.Cleanup(b.Stop)
+	return b
+}
+
+// Stop kills the browser and all its helper processes, and waits for it.
+// It may be called more than once.
+func (b *Browser) Stop() {
+	if b.cmd.ProcessState != nil {
+		return
+	}
+	killProcessGroup(b.cmd)
+	b.cmd.Wait()
+}
+
+// Log returns the end of the browser's output, for failure messages.
+func (b *Browser) Log() string {
+	out, err := os.ReadFile(b.log)
+	if err != nil {
+		return err.Error()
+	}
+	const max = 4 << 10
+	if len(out) > max {
+		out = append([]byte("…"), out[len(out)-max:]...)
+	}
+	return string(out)
+}
+
+// Result is what a test page posts when it is done.
+type Result struct {
+	OK    bool     `json:"ok"`
+	Error string   `json:"error"` // why the page failed
+	Steps []string `json:"steps"` // what the page did, for failure messages
+	// Data holds whatever else the page reports.
+	Data map[string]any `json:"data"`
+}
+
+// Reporter is an http.Handler that receives the results test pages POST
+// as JSON.
+type Reporter struct {
+	results chan Result
+}
+
+// NewReporter returns a Reporter that buffers up to n results.
+func NewReporter(n int) *Reporter {
+	return &Reporter{results: make(chan Result, n)}
+}
+
+func (rp *Reporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST a JSON result", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	var res Result
+	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&res); err != nil {
+		res = Result{Error: "undecodable result: " + err.Error() + ": " + string(body)}
+	}
+	select {
+	case rp.results <- res:
+	default:
+		http.Error(w, "too many results", http.StatusTooManyRequests)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// Wait waits up to timeout for the next result. It fails the test, with
+// the browsers' output, when none comes in time.
+func (rp *Reporter) Wait(t testing.TB, timeout time.Duration, browsers ...*Browser) Result {
+	t.Helper()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case res := <-rp.results:
+		return res
+	case <-timer.C:
+		for _, b := range browsers {
+			b.Stop()
+			t.Logf("chromium output:\n%s", b.Log())
+		}
+		t.Fatalf("no result from the test page within %v", timeout)
+		return Result{}
+	}
+}
