@@ -26,6 +26,14 @@ var (
 // close timeout), then closes the TCP connection. A code of 0 sends a Close
 // frame without a code. Close returns nil when the handshake completed.
 // Nothing more is written after Close.
+//
+// Messages the peer sends before its Close reach the application only if
+// a goroutine is reading: Close then lets that reader see them, and the
+// peer's Close, which it returns as a *CloseError. Without a reader, Close
+// reads and discards them itself.
+//
+// Close waits for a write in progress; if the peer has stopped reading,
+// that wait lasts until the close timeout. CloseNow does not wait.
 func (c *Conn) Close(code CloseCode, reason string) error {
 	if code != 0 && code != frame.CloseNoStatus && !code.ValidOnWire() {
 		return fmt.Errorf("websocket: close code %d may not be sent", uint16(code))

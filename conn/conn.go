@@ -51,7 +51,8 @@ const (
 var ErrClosed = errors.New("websocket: connection closed")
 
 // CloseError is the Close frame the peer sent (RFC 6455 §5.5.1). Reads
-// return it once the peer has closed the connection.
+// return it once the peer's Close has arrived, whether the peer started
+// the closing handshake or answered our Close.
 type CloseError struct {
 	Code   CloseCode // CloseNoStatus when the frame had no code
 	Reason string
