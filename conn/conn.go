@@ -147,6 +147,17 @@ func newConn(nc net.Conn, buffered []byte, client bool, subprotocol string, cfg 
 	return c
 }
 
+// open makes the Conn for a connection whose opening handshake is done,
+// with the extensions agreed in it.
+func open(nc net.Conn, buffered []byte, client bool, subprotocol string, agreed []handshake.Extension, co *CompressionOptions, cfg settings) (*Conn, error) {
+	c := newConn(nc, buffered, client, subprotocol, cfg)
+	if err := c.setupCompression(agreed, co); err != nil {
+		c.CloseNow()
+		return nil, err
+	}
+	return c, nil
+}
+
 // Accept upgrades an HTTP request to a WebSocket connection (RFC 6455 §4.2).
 // When the request is not a valid WebSocket handshake, or its Origin is not
 // allowed, Accept writes an HTTP error response and returns an error that
@@ -170,12 +181,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		return nil, err
 	}
 	cfg := newSettings(opts.ReadLimit, opts.ReadBufferSize, opts.WriteBufferSize, opts.PingInterval, opts.PingTimeout, opts.CloseTimeout)
-	c := newConn(sc.Conn, sc.Buffered, false, sc.Subprotocol, cfg)
-	if err := c.setupCompression(sc.Extensions, opts.Compression); err != nil {
-		c.CloseNow()
-		return nil, err
-	}
-	return c, nil
+	return open(sc.Conn, sc.Buffered, false, sc.Subprotocol, sc.Extensions, opts.Compression, cfg)
 }
 
 // Dial opens a WebSocket connection to a ws:// or wss:// URL (RFC 6455 §4.1).
@@ -208,12 +214,8 @@ func Dial(ctx context.Context, url string, opts *DialOptions) (*Conn, *http.Resp
 		return nil, resp, err
 	}
 	cfg := newSettings(opts.ReadLimit, opts.ReadBufferSize, opts.WriteBufferSize, opts.PingInterval, opts.PingTimeout, opts.CloseTimeout)
-	c := newConn(cc.Conn, cc.Buffered, true, cc.Subprotocol, cfg)
-	if err := c.setupCompression(cc.Extensions, opts.Compression); err != nil {
-		c.CloseNow()
-		return nil, cc.Response, err
-	}
-	return c, cc.Response, nil
+	c, err := open(cc.Conn, cc.Buffered, true, cc.Subprotocol, cc.Extensions, opts.Compression, cfg)
+	return c, cc.Response, err
 }
 
 // Subprotocol returns the subprotocol agreed in the handshake, or "".

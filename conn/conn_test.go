@@ -637,35 +637,6 @@ func TestContextPerCall(t *testing.T) {
 	}
 }
 
-// TestRequestContextAllocs checks that a long-lived context with a Done
-// channel, such as an http.Request's, costs no allocation per message.
-func TestRequestContextAllocs(t *testing.T) {
-	c, p := benchPair(t, true)
-	msg := bytes.Repeat([]byte("y"), 100)
-	const runs = 100
-	go p.nc.Write(bytes.Repeat(p.encode(true, 0, 0x1, msg), runs+1))
-	go io.Copy(io.Discard, p.nc)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	_, buf, err := c.ReadInto(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Write(ctx, Text, buf)
-	allocs := testing.AllocsPerRun(runs-1, func() {
-		typ, m, err := c.ReadInto(ctx, buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Write(ctx, typ, m); err != nil {
-			t.Fatal(err)
-		}
-	})
-	if allocs != 0 {
-		t.Errorf("%v allocations per echoed message with a cancelable context, want 0", allocs)
-	}
-}
-
 // TestCloseAfterCanceledRead checks that the context of an earlier read,
 // canceled since, does not cut Close's wait for the peer short.
 func TestCloseAfterCanceledRead(t *testing.T) {
