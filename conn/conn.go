@@ -232,9 +232,15 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 // SetReadLimit sets the largest message, in bytes after decompression, that
 // reads accept; a larger one fails the connection with CloseMessageTooBig.
-// A negative n removes the limit. It applies from the next message on and
-// must not be called concurrently with a read.
-func (c *Conn) SetReadLimit(n int64) { c.cfg.readLimit = n }
+// A negative n removes the limit and 0 restores DefaultReadLimit, as in the
+// options. It applies from the next frame on and must not be called
+// concurrently with a read.
+func (c *Conn) SetReadLimit(n int64) {
+	if n == 0 {
+		n = DefaultReadLimit
+	}
+	c.cfg.readLimit = n
+}
 
 // CloseNow closes the TCP connection at once, without a closing handshake.
 // Pending and later calls return errors matching ErrClosed.

@@ -656,3 +656,26 @@ func TestCloseAfterCanceledRead(t *testing.T) {
 		}
 	}
 }
+
+// TestSetReadLimit lowers the limit of a client: an echo over it fails the
+// connection with 1009, and Read reports it.
+func TestSetReadLimit(t *testing.T) {
+	url, _ := echoServer(t, nil)
+	c := dial(t, wsURL(url), nil)
+	ctx := context.Background()
+	c.SetReadLimit(10)
+	if err := c.Write(ctx, Binary, make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Read(ctx); err != nil {
+		t.Fatalf("a message at the limit: %v", err)
+	}
+	if err := c.Write(ctx, Binary, make([]byte, 11)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := c.Read(ctx)
+	var pe *frame.ProtocolError
+	if !errors.As(err, &pe) || pe.Code != CloseMessageTooBig {
+		t.Fatalf("Read over the limit = %v, want a 1009 protocol error", err)
+	}
+}
