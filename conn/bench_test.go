@@ -1,12 +1,13 @@
 package conn
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
 	"net"
 	"testing"
+
+	"github.com/twoway/websocket/internal/rawpeer"
 )
 
 // The echo benchmarks drive one side of a connection, ours, against a raw
@@ -25,7 +26,8 @@ func BenchmarkEcho(b *testing.B) {
 				c, p := benchPair(b, role == "server")
 				msg := bytes.Repeat([]byte("x"), sz.size)
 				req := p.encode(true, 0, 0x2, msg) // from the raw peer
-				answer := make([]byte, len((&rawPeer{client: !p.client}).encode(true, 0, 0x2, msg)))
+				// The answer comes from the other role: masked when p is the server.
+				answer := make([]byte, len(rawpeer.Frame{Fin: true, Opcode: 0x2, Masked: !p.p.IsClient(), Payload: msg}.Encode()))
 				done := make(chan error, 1)
 				go func() {
 					ctx := context.Background()
@@ -84,7 +86,7 @@ func benchPair(tb testing.TB, server bool) (*Conn, *rawPeer) {
 	bnc := <-accepted
 	c := newConn(a, nil, !server, "", newSettings(0, 0, 0, 0, 0, 0))
 	tb.Cleanup(func() { c.CloseNow(); bnc.Close() })
-	return c, &rawPeer{t: tb, nc: bnc, br: bufio.NewReader(bnc), client: server}
+	return c, &rawPeer{t: tb, p: rawpeer.New(bnc, server), nc: bnc}
 }
 
 // TestSteadyStateAllocs pins the promise that reading into a reused buffer

@@ -130,11 +130,7 @@ func TestServerProtocolErrors(t *testing.T) {
 			p.send(false, 0, 0x1, []byte("a"))
 			p.send(true, 0, 0x1, []byte("b"))
 		}, 1002, 0},
-		{"unmasked frame to server", func(p *rawPeer) {
-			p.client = false
-			p.send(true, 0, 0x1, []byte("x"))
-			p.client = true
-		}, 1002, 0},
+		{"unmasked frame to server", func(p *rawPeer) { p.sendUnmasked(true, 0, 0x1, []byte("x")) }, 1002, 0},
 		{"invalid UTF-8", func(p *rawPeer) { p.send(true, 0, 0x1, []byte{0xce, 0xba, 0xff}) }, 1007, 0},
 		{"truncated UTF-8 at message end", func(p *rawPeer) { p.send(true, 0, 0x1, []byte{0xce}) }, 1007, 0},
 		{"close with 1-byte payload", func(p *rawPeer) { p.send(true, 0, 0x8, []byte{3}) }, 1002, 0},

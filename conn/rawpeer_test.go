@@ -1,33 +1,27 @@
 package conn
 
 import (
-	"bufio"
 	"context"
-	"crypto/rand"
-	"crypto/sha1"
-	"encoding/base64"
-	"encoding/binary"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/twoway/websocket/internal/rawpeer"
 )
 
-// rawPeer speaks WebSocket by hand, byte by byte, so that tests of Conn do
-// not depend on Conn's (or frame's) own encoder: a bug there cannot cancel
-// out in a round trip.
+// rawPeer adapts internal/rawpeer, a peer with its own handshake and
+// framing code, to the tests of this package: a bug in our encoder or
+// decoder cannot cancel out in a round trip through it.
 type rawPeer struct {
-	t      testing.TB
-	nc     net.Conn
-	br     *bufio.Reader
-	client bool // the peer is a client: it masks what it sends
+	t  testing.TB
+	p  *rawpeer.Peer
+	nc net.Conn
 }
 
-// rawFrame is a frame as the raw peer saw it.
+// rawFrame is a frame as the raw peer saw it; rsv holds the bits as they
+// sit in the first header byte (0x40 is RSV1).
 type rawFrame struct {
 	fin     bool
 	rsv     byte
@@ -35,179 +29,102 @@ type rawFrame struct {
 	payload []byte
 }
 
-// send writes one frame; the payload is masked when the peer is a client.
-func (p *rawPeer) send(fin bool, rsv, op byte, payload []byte) {
-	p.t.Helper()
-	p.write(p.encode(fin, rsv, op, payload))
+const peerTimeout = 5 * time.Second
+
+func newRawPeer(t testing.TB, p *rawpeer.Peer) *rawPeer {
+	t.Cleanup(func() { p.Close() })
+	return &rawPeer{t: t, p: p, nc: p.NetConn()}
 }
 
+func toRaw(fin bool, rsv, op byte, payload []byte) rawpeer.Frame {
+	return rawpeer.Frame{Fin: fin, RSV: rsv >> 4, Opcode: op, Payload: payload}
+}
+
+// send writes one frame, masked when the peer is the client.
+func (p *rawPeer) send(fin bool, rsv, op byte, payload []byte) {
+	p.t.Helper()
+	if err := p.p.SendFrame(toRaw(fin, rsv, op, payload)); err != nil {
+		p.t.Fatalf("raw peer: %v", err)
+	}
+}
+
+// sendUnmasked writes a frame without masking, whatever the role.
+func (p *rawPeer) sendUnmasked(fin bool, rsv, op byte, payload []byte) {
+	p.write(toRaw(fin, rsv, op, payload).Encode())
+}
+
+// encode returns the bytes of a frame as the peer's role sends it.
 func (p *rawPeer) encode(fin bool, rsv, op byte, payload []byte) []byte {
-	b0 := rsv | op
-	if fin {
-		b0 |= 0x80
-	}
-	var mbit byte
-	if p.client {
-		mbit = 0x80
-	}
-	out := []byte{b0}
-	switch n := len(payload); {
-	case n < 126:
-		out = append(out, mbit|byte(n))
-	case n <= 0xffff:
-		out = append(out, mbit|126, byte(n>>8), byte(n))
-	default:
-		out = append(out, mbit|127)
-		out = binary.BigEndian.AppendUint64(out, uint64(n))
-	}
-	if !p.client {
-		return append(out, payload...)
-	}
-	var key [4]byte
-	rand.Read(key[:])
-	out = append(out, key[:]...)
-	for i, b := range payload {
-		out = append(out, b^key[i&3])
-	}
-	return out
+	return p.p.Encode(toRaw(fin, rsv, op, payload))
 }
 
 func (p *rawPeer) write(b []byte) {
 	p.t.Helper()
-	p.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if _, err := p.nc.Write(b); err != nil {
-		p.t.Fatalf("raw peer write: %v", err)
+	if err := p.p.SendRaw(b); err != nil {
+		p.t.Fatalf("raw peer: %v", err)
 	}
 }
 
-// recv reads one frame, unmasking it if needed.
+// recv reads one frame and checks that its masking suits the sender's role.
 func (p *rawPeer) recv() (rawFrame, error) {
-	p.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	var hdr [2]byte
-	if _, err := io.ReadFull(p.br, hdr[:]); err != nil {
+	f, err := p.p.ReadFrame(peerTimeout)
+	if err != nil {
 		return rawFrame{}, err
 	}
-	f := rawFrame{fin: hdr[0]&0x80 != 0, rsv: hdr[0] & 0x70, op: hdr[0] & 0x0f}
-	n := uint64(hdr[1] & 0x7f)
-	switch n {
-	case 126:
-		var b [2]byte
-		if _, err := io.ReadFull(p.br, b[:]); err != nil {
-			return f, err
-		}
-		n = uint64(binary.BigEndian.Uint16(b[:]))
-	case 127:
-		var b [8]byte
-		if _, err := io.ReadFull(p.br, b[:]); err != nil {
-			return f, err
-		}
-		n = binary.BigEndian.Uint64(b[:])
+	if f.Masked == p.p.IsClient() {
+		p.t.Errorf("frame masking is wrong for the role (masked=%v)", f.Masked)
 	}
-	masked := hdr[1]&0x80 != 0
-	if masked == p.client {
-		return f, fmt.Errorf("frame masking is wrong for the role (masked=%v)", masked)
-	}
-	var key [4]byte
-	if masked {
-		if _, err := io.ReadFull(p.br, key[:]); err != nil {
-			return f, err
-		}
-	}
-	f.payload = make([]byte, n)
-	if _, err := io.ReadFull(p.br, f.payload); err != nil {
-		return f, err
-	}
-	if masked {
-		for i := range f.payload {
-			f.payload[i] ^= key[i&3]
-		}
-	}
-	return f, nil
+	return rawFrame{fin: f.Fin, rsv: f.RSV << 4, op: f.Opcode, payload: f.Payload}, nil
 }
 
 // expectClose reads until a Close frame and returns its code (0 when none,
 // -1 when the connection ended without one).
 func (p *rawPeer) expectClose() int {
 	p.t.Helper()
-	for {
-		f, err := p.recv()
-		if err != nil {
-			return -1
-		}
-		if f.op == 0x8 {
-			if len(f.payload) < 2 {
-				return 0
-			}
-			return int(binary.BigEndian.Uint16(f.payload))
-		}
+	c, err := p.p.ExpectClose(peerTimeout)
+	if err != nil || c.Close == nil {
+		return -1
 	}
+	return int(c.Code)
 }
 
-// expectEOF checks that the other side closes TCP.
+// expectEOF checks that the other side closes TCP, then closes ours.
 func (p *rawPeer) expectEOF() {
 	p.t.Helper()
-	p.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	b, err := io.ReadAll(p.br)
-	if err != nil && !strings.Contains(err.Error(), "reset") {
-		p.t.Fatalf("waiting for EOF: read %d bytes, then %v", len(b), err)
+	if err := p.p.ExpectEOF(peerTimeout); err != nil {
+		p.t.Fatalf("waiting for EOF: %v", err)
 	}
-	p.nc.Close()
+	p.p.Close()
 }
 
 // dialRaw connects a raw client peer to a server URL (http://...).
 func dialRaw(t testing.TB, serverURL string) *rawPeer {
 	t.Helper()
-	addr := strings.TrimPrefix(serverURL, "http://")
-	nc, err := net.Dial("tcp", addr)
+	p, err := rawpeer.Dial(wsURL(serverURL), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { nc.Close() })
-	req := "GET / HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-	if _, err := io.WriteString(nc, req); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(nc)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("handshake: status %d", resp.StatusCode)
-	}
-	if got := resp.Header.Get("Sec-WebSocket-Accept"); got != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
-		t.Fatalf("handshake: accept %q", got)
-	}
-	return &rawPeer{t: t, nc: nc, br: br, client: true}
+	return newRawPeer(t, p)
 }
 
-// serveRaw starts a raw server peer that answers the handshake by hand and
-// returns its ws:// URL and a channel that yields the peer.
+// serveRaw starts a raw server peer and returns its ws:// URL and a
+// channel that yields the peer once a client has connected.
 func serveRaw(t testing.TB) (string, <-chan *rawPeer) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := rawpeer.Listen(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	t.Cleanup(func() { l.Close() })
 	peers := make(chan *rawPeer, 1)
 	go func() {
-		nc, err := ln.Accept()
+		p, err := l.Accept(peerTimeout)
 		if err != nil {
 			return
 		}
-		br := bufio.NewReader(nc)
-		req, err := http.ReadRequest(br)
-		if err != nil {
-			nc.Close()
-			return
-		}
-		accept := acceptFor(req.Header.Get("Sec-WebSocket-Key"))
-		io.WriteString(nc, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+accept+"\r\n\r\n")
-		peers <- &rawPeer{t: t, nc: nc, br: br}
+		peers <- &rawPeer{t: t, p: p, nc: p.NetConn()}
 	}()
-	return "ws://" + ln.Addr().String() + "/", peers
+	return l.URL(), peers
 }
 
 // echoServer serves an echo handler built on Accept and returns its URL.
@@ -245,10 +162,4 @@ func echoServer(t testing.TB, opts *AcceptOptions) (string, <-chan error) {
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL, errs
-}
-
-// acceptFor computes Sec-WebSocket-Accept independently of handshake.
-func acceptFor(key string) string {
-	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	return base64.StdEncoding.EncodeToString(h[:])
 }

@@ -29,6 +29,10 @@ type Peer struct {
 	rpos int
 }
 
+// New makes a Peer of an established connection, without a handshake: for
+// tests and benchmarks that connect an endpoint to a peer directly.
+func New(nc net.Conn, client bool) *Peer { return newPeer(nc, client, nil, nil) }
+
 func newPeer(nc net.Conn, client bool, header http.Header, buffered []byte) *Peer {
 	return &Peer{nc: nc, client: client, header: header, rbuf: append([]byte{}, buffered...)}
 }
