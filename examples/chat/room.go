@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"unicode"
 
 	"github.com/twoway/websocket/conn"
+	"github.com/twoway/websocket/examples/internal/shutdown"
 )
 
 // config configures a room.
@@ -283,24 +285,8 @@ func (rm *room) Shutdown(ctx context.Context) error {
 	}
 	rm.mu.Unlock()
 
-	done := make(chan struct{})
-	go func() {
-		var closers sync.WaitGroup
-		for _, c := range open {
-			closers.Go(func() { c.Close(conn.CloseGoingAway, "server shutting down") })
-		}
-		closers.Wait()
-		rm.active.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		for _, c := range open {
-			c.CloseNow()
-		}
-		<-done
-		return errors.Join(errors.New("chat: shutdown cut connections short"), ctx.Err())
+	if err := shutdown.CloseAll(ctx, open, &rm.active); err != nil {
+		return fmt.Errorf("chat: %w", err)
 	}
+	return nil
 }

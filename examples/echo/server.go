@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	_ "embed"
-	"errors"
+	"fmt"
 	"html/template"
 	"io"
 	"log/slog"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twoway/websocket/conn"
+	"github.com/twoway/websocket/examples/internal/shutdown"
 )
 
 // config is what the flags set.
@@ -168,24 +169,8 @@ func (s *server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 
-	done := make(chan struct{})
-	go func() {
-		var closers sync.WaitGroup
-		for _, c := range open {
-			closers.Go(func() { c.Close(conn.CloseGoingAway, "server shutting down") })
-		}
-		closers.Wait()
-		s.active.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		for _, c := range open {
-			c.CloseNow()
-		}
-		<-done
-		return errors.Join(errors.New("echo: shutdown cut connections short"), ctx.Err())
+	if err := shutdown.CloseAll(ctx, open, &s.active); err != nil {
+		return fmt.Errorf("echo: %w", err)
 	}
+	return nil
 }
