@@ -467,12 +467,13 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	if err := c.startRead(ctx); err != nil {
 		return 0, nil, err
 	}
-	err := c.endRead(c.beginMessage())
-	if err != nil {
+	err := c.beginMessage()
+	typ := c.rd.typ
+	c.mr = messageReader{c: c, ctx: ctx}
+	if err := c.endRead(err); err != nil {
 		return 0, nil, err
 	}
-	c.mr = messageReader{c: c, ctx: ctx}
-	return c.rd.typ, &c.mr, nil
+	return typ, &c.mr, nil
 }
 
 // messageReader is the io.Reader that Reader returns.
