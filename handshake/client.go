@@ -156,7 +156,7 @@ func Dial(ctx context.Context, rawURL string, opts *ClientOptions) (*ClientConn,
 	// Interrupt any blocked read or write once ctx ends. Because this
 	// runs only after ctx is done, an error it causes always comes with a
 	// non-nil ctx.Err().
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(aLongTimeAgo) })
 	cc, err := hr.run(ctx, conn, t, proxyURL, opts)
 	if !stop() && err == nil {
 		err = ctx.Err()

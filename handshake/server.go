@@ -113,31 +113,16 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *ServerOptions) (*Serv
 	if opts == nil {
 		opts = &ServerOptions{}
 	}
-	key, rerr := checkRequest(r)
-	if rerr == nil && !opts.InsecureSkipOriginCheck {
-		rerr = checkOrigin(r, opts.OriginPatterns)
-	}
-	if rerr == nil {
-		rerr = checkResponseHeader(opts.Header)
-	}
-	var subprotocol string
-	if rerr == nil {
-		subprotocol, rerr = selectSubprotocol(r, opts)
-	}
-	var exts []Extension
-	if rerr == nil {
-		exts, rerr = negotiateExtensions(r.Header[hdrExtensions], opts.Extensions)
-	}
+	sc, key, rerr := negotiate(r, opts)
 	if rerr != nil {
 		return nil, refuse(w, rerr)
 	}
-
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		return nil, refuse(w, &RequestError{http.StatusInternalServerError, ErrHijack,
 			fmt.Sprintf("cannot take over the connection (%v); WebSocket needs an HTTP/1.1 server whose ResponseWriter supports hijacking", err)})
 	}
-	sc := &ServerConn{Conn: conn, Subprotocol: subprotocol, Extensions: exts}
+	sc.Conn = conn
 	if n := brw.Reader.Buffered(); n > 0 {
 		b, _ := brw.Reader.Peek(n)
 		sc.Buffered = slices.Clone(b)
@@ -147,25 +132,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *ServerOptions) (*Serv
 	// costs no allocation and leaves in one write (with anything the
 	// writer still held) when it fits.
 	bw := brw.Writer
-	buf := bw.AvailableBuffer()
-	buf = append(buf, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
-	buf = appendAcceptKey(buf, key)
-	buf = append(buf, "\r\n"...)
-	if subprotocol != "" {
-		buf = append(buf, "Sec-WebSocket-Protocol: "...)
-		buf = append(buf, subprotocol...)
-		buf = append(buf, "\r\n"...)
-	}
-	if len(exts) > 0 {
-		buf = append(buf, "Sec-WebSocket-Extensions: "...)
-		buf = appendExtensionList(buf, exts)
-		buf = append(buf, "\r\n"...)
-	}
-	if len(opts.Header) > 0 {
-		buf = appendHeader(buf, opts.Header)
-	}
-	buf = append(buf, "\r\n"...)
-	if _, err = bw.Write(buf); err == nil {
+	if _, err = bw.Write(appendResponse(bw.AvailableBuffer(), key, sc, opts.Header)); err == nil {
 		err = bw.Flush()
 	}
 	if err != nil {
@@ -185,6 +152,53 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *ServerOptions) (*Serv
 	*brw.Reader = bufio.Reader{}
 	*brw.Writer = bufio.Writer{}
 	return sc, nil
+}
+
+// negotiate applies every rule of the handshake to r: it validates the
+// request, checks the Origin and the options, and chooses the
+// subprotocol and extensions. It returns the ServerConn to be, without
+// Conn, and the Sec-WebSocket-Key.
+func negotiate(r *http.Request, opts *ServerOptions) (*ServerConn, string, *RequestError) {
+	key, rerr := checkRequest(r)
+	if rerr == nil && !opts.InsecureSkipOriginCheck {
+		rerr = checkOrigin(r, opts.OriginPatterns)
+	}
+	if rerr == nil {
+		rerr = checkResponseHeader(opts.Header)
+	}
+	var subprotocol string
+	if rerr == nil {
+		subprotocol, rerr = selectSubprotocol(r, opts)
+	}
+	var exts []Extension
+	if rerr == nil {
+		exts, rerr = negotiateExtensions(r.Header[hdrExtensions], opts.Extensions)
+	}
+	if rerr != nil {
+		return nil, "", rerr
+	}
+	return &ServerConn{Subprotocol: subprotocol, Extensions: exts}, key, nil
+}
+
+// appendResponse appends the 101 Switching Protocols response.
+func appendResponse(buf []byte, key string, sc *ServerConn, header http.Header) []byte {
+	buf = append(buf, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	buf = appendAcceptKey(buf, key)
+	buf = append(buf, "\r\n"...)
+	if sc.Subprotocol != "" {
+		buf = append(buf, "Sec-WebSocket-Protocol: "...)
+		buf = append(buf, sc.Subprotocol...)
+		buf = append(buf, "\r\n"...)
+	}
+	if len(sc.Extensions) > 0 {
+		buf = append(buf, "Sec-WebSocket-Extensions: "...)
+		buf = appendExtensionList(buf, sc.Extensions)
+		buf = append(buf, "\r\n"...)
+	}
+	if len(header) > 0 {
+		buf = appendHeader(buf, header)
+	}
+	return append(buf, "\r\n"...)
 }
 
 // checkRequest validates the handshake request (RFC 6455 §4.2.1) and
