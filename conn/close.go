@@ -60,10 +60,8 @@ func (c *Conn) Close(code CloseCode, reason string) error {
 	case <-ctx.Done():
 	}
 	c.closeTCP(ErrClosed)
-	select {
-	case <-c.peerClosed:
+	if c.peerClosed.Load() {
 		return nil
-	default:
 	}
 	if timedOut || ctx.Err() != nil {
 		return errCloseTimedOut
@@ -89,8 +87,7 @@ func (c *Conn) receivedClose(payload []byte) error {
 	if err != nil {
 		return c.fail(err)
 	}
-	c.peerClose = CloseError{Code: code, Reason: reason}
-	close(c.peerClosed)
+	c.peerClosed.Store(true)
 	ce := &CloseError{Code: code, Reason: reason}
 	c.rd.err = ce
 
@@ -158,13 +155,11 @@ const failLinger = 2 * time.Second
 // returns the read error that ended the wait early, if any. The caller
 // holds the read lock.
 func (c *Conn) awaitPeerClose(ctx context.Context) error {
-	select {
-	case <-c.peerClosed:
-	default:
+	if !c.peerClosed.Load() {
 		if err := c.drain(ctx, true); err != nil {
 			return err
 		}
-		close(c.peerClosed)
+		c.peerClosed.Store(true)
 	}
 	c.finishClose(ctx)
 	return nil

@@ -113,10 +113,8 @@ type Conn struct {
 
 	compress *compression // nil unless permessage-deflate was negotiated
 
-	// peerClosed is closed once the peer's Close frame has been read;
-	// peerClose holds it.
-	peerClosed chan struct{}
-	peerClose  CloseError
+	// peerClosed is set once the peer's Close frame has been read.
+	peerClosed atomic.Bool
 
 	closeOnce sync.Once
 	closed    chan struct{} // closed when the TCP connection is closed
@@ -134,7 +132,6 @@ func newConn(nc net.Conn, buffered []byte, client bool, subprotocol string, cfg 
 		rsem:        make(chan struct{}, 1),
 		msem:        make(chan struct{}, 1),
 		wsem:        make(chan struct{}, 1),
-		peerClosed:  make(chan struct{}),
 		closed:      make(chan struct{}),
 	}
 	c.rd.init(client, buffered, cfg.readBufferSize)
@@ -158,14 +155,8 @@ func open(nc net.Conn, buffered []byte, client bool, subprotocol string, agreed 
 	return c, nil
 }
 
-// Accept upgrades an HTTP request to a WebSocket connection (RFC 6455 §4.2).
-// When the request is not a valid WebSocket handshake, or its Origin is not
-// allowed, Accept writes an HTTP error response and returns an error that
-// wraps a *handshake.RequestError.
-func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
-	if opts == nil {
-		opts = &AcceptOptions{}
-	}
+// serverOptions maps the options to the handshake's.
+func serverOptions(opts *AcceptOptions) *handshake.ServerOptions {
 	hopts := &handshake.ServerOptions{
 		Subprotocols:            opts.Subprotocols,
 		SelectSubprotocol:       opts.SelectSubprotocol,
@@ -176,12 +167,49 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	if opts.Compression != nil {
 		hopts.Extensions = []handshake.ServerExtension{serverDeflate(opts.Compression)}
 	}
-	sc, err := handshake.Upgrade(w, r, hopts)
+	return hopts
+}
+
+// Accept upgrades an HTTP request to a WebSocket connection (RFC 6455 §4.2).
+// When the request is not a valid WebSocket handshake, or its Origin is not
+// allowed, Accept writes an HTTP error response and returns an error that
+// wraps a *handshake.RequestError.
+func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
+	if opts == nil {
+		opts = &AcceptOptions{}
+	}
+	sc, err := handshake.Upgrade(w, r, serverOptions(opts))
 	if err != nil {
 		return nil, err
 	}
 	cfg := newSettings(opts.ReadLimit, opts.ReadBufferSize, opts.WriteBufferSize, opts.PingInterval, opts.PingTimeout, opts.CloseTimeout)
 	return open(sc.Conn, sc.Buffered, false, sc.Subprotocol, sc.Extensions, opts.Compression, cfg)
+}
+
+// AcceptConn performs the server handshake on a connection accepted
+// without net/http, such as from a net.Listener, and returns the Conn and
+// the handshake request (for its URL, headers and cookies). It applies the
+// same rules and options as Accept. ctx bounds the handshake, so that a
+// client that never sends its request is cut off; it has no effect on the
+// connection afterwards. AcceptConn takes ownership of nc: on failure it
+// answers with the HTTP error, if it read a request, and closes nc.
+//
+// A server built this way keeps no net/http state per connection, which
+// matters when it holds many idle connections.
+func AcceptConn(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Conn, *http.Request, error) {
+	if opts == nil {
+		opts = &AcceptOptions{}
+	}
+	sc, r, err := handshake.UpgradeConn(ctx, nc, serverOptions(opts))
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := newSettings(opts.ReadLimit, opts.ReadBufferSize, opts.WriteBufferSize, opts.PingInterval, opts.PingTimeout, opts.CloseTimeout)
+	c, err := open(sc.Conn, sc.Buffered, false, sc.Subprotocol, sc.Extensions, opts.Compression, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, r, nil
 }
 
 // Dial opens a WebSocket connection to a ws:// or wss:// URL (RFC 6455 §4.1).

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -673,5 +675,60 @@ func TestSetReadLimit(t *testing.T) {
 	var pe *frame.ProtocolError
 	if !errors.As(err, &pe) || pe.Code != CloseMessageTooBig {
 		t.Fatalf("Read over the limit = %v, want a 1009 protocol error", err)
+	}
+}
+
+// TestAcceptConn serves WebSocket straight from a net.Listener, without
+// net/http, and echoes through it.
+func TestAcceptConn(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	served := make(chan error, 1)
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			served <- err
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, r, err := AcceptConn(ctx, nc, &AcceptOptions{Compression: &CompressionOptions{}})
+		if err != nil {
+			served <- err
+			return
+		}
+		defer c.CloseNow()
+		if r.URL.Path != "/echo" {
+			served <- fmt.Errorf("path %q", r.URL.Path)
+			return
+		}
+		typ, msg, err := c.Read(context.Background())
+		if err == nil {
+			err = c.Write(context.Background(), typ, msg)
+		}
+		if err == nil {
+			_, _, err = c.Read(context.Background())
+		}
+		served <- err
+	}()
+	c := dial(t, "ws://"+ln.Addr().String()+"/echo", &DialOptions{Compression: &CompressionOptions{}})
+	if !c.Compressed() {
+		t.Error("compression not negotiated")
+	}
+	ctx := context.Background()
+	if err := c.Write(ctx, Text, []byte("no net/http")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := c.Read(ctx); err != nil || string(msg) != "no net/http" {
+		t.Fatalf("echo %q %v", msg, err)
+	}
+	if err := c.Close(CloseNormal, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; CloseStatus(err) != CloseNormal {
+		t.Fatalf("server: %v", err)
 	}
 }

@@ -52,7 +52,6 @@ type reader struct {
 
 	err error // sticky: once reading failed, every read returns it
 
-	ctl [frame.MaxControlPayload]byte
 }
 
 func (r *reader) init(client bool, buffered []byte, size int) {
@@ -236,8 +235,9 @@ func (c *Conn) readControl(h frame.Header) error {
 	if err := c.fill(n); err != nil {
 		return c.readFailed(err)
 	}
-	p := r.ctl[:n]
-	copy(p, r.buf[r.pos:r.pos+n])
+	// The payload is handled where it lies in the read buffer: nothing
+	// below reads from the network before it is done with p.
+	p := r.buf[r.pos : r.pos+n]
 	r.pos += n
 	if h.Masked {
 		mask.Apply(p, h.Key, 0)
@@ -369,13 +369,26 @@ func (c *Conn) beginMessage() error {
 	if r.err != nil {
 		return r.err
 	}
-	for r.inMessage {
-		var scratch [512]byte
-		if _, err := c.readData(scratch[:]); err != nil && err != io.EOF {
+	if r.inMessage {
+		if err := c.discardMessage(); err != nil {
 			return err
 		}
 	}
 	return c.nextDataFrame()
+}
+
+// discardMessage reads what is left of the current message, still checking
+// it, and drops it. It is kept out of beginMessage so that its buffer is
+// not on the stack of every read that waits for the network.
+func (c *Conn) discardMessage() error {
+	bufp := getBuffer(c.cfg.readBufferSize)
+	defer putBuffer(bufp)
+	for c.rd.inMessage {
+		if _, err := c.readData(*bufp); err != nil && err != io.EOF {
+			return err
+		}
+	}
+	return nil
 }
 
 // startRead takes the read lock and binds ctx to the network reads.
