@@ -50,7 +50,7 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("benchserver: ")
 	hs := handlers()
-	names := []string{"rawtcp", "rawtcp-batch"}
+	names := []string{"rawtcp", "rawtcp-batch", "twoway-raw"}
 	for n := range hs {
 		names = append(names, n)
 	}
@@ -96,9 +96,12 @@ func main() {
 	// The driver waits for this line before starting the load.
 	fmt.Println(ln.Addr())
 
-	if strings.HasPrefix(*lib, "rawtcp") {
+	switch {
+	case strings.HasPrefix(*lib, "rawtcp"):
 		err = serveRaw(ln, *lib == "rawtcp-batch")
-	} else {
+	case *lib == "twoway-raw":
+		err = serveTwowayRaw(ln)
+	default:
 		mux := http.NewServeMux()
 		mux.Handle("/ws", hs[*lib]())
 		srv := &http.Server{Handler: mux, ErrorLog: log.New(io.Discard, "", 0)}

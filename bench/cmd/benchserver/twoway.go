@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
+	"time"
 
 	"github.com/twoway/websocket/conn"
 )
@@ -40,6 +42,27 @@ func twowayGoHandler() http.Handler {
 		}
 		go echoTwoway(c)
 	})
+}
+
+// serveTwowayRaw serves WebSocket straight from the listener with
+// conn.AcceptConn, one goroutine per connection and no net/http state.
+func serveTwowayRaw(ln net.Listener) error {
+	opts := twowayOptions()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			c, _, err := conn.AcceptConn(ctx, nc, opts)
+			cancel()
+			if err != nil {
+				return
+			}
+			echoTwoway(c)
+		}()
+	}
 }
 
 func echoTwoway(c *conn.Conn) {
