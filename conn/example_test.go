@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -89,4 +90,51 @@ func ExampleConn_Writer() {
 	n, err := io.Copy(io.Discard, r)
 	fmt.Println(n, err)
 	// Output: 21 <nil>
+}
+
+// A server without net/http: each connection taken from the listener is
+// upgraded by AcceptConn, which suits servers that hold many idle
+// connections.
+func ExampleAcceptConn() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return // the listener was closed
+			}
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				c, r, err := conn.AcceptConn(ctx, nc, nil) // the handshake must finish in 10 s
+				cancel()
+				if err != nil {
+					return // AcceptConn has answered and closed nc
+				}
+				defer c.CloseNow()
+				typ, msg, err := c.Read(context.Background())
+				if err != nil {
+					return
+				}
+				c.Write(context.Background(), typ, append([]byte(r.URL.Path+": "), msg...))
+				c.Read(context.Background()) // until the client closes
+			}()
+		}
+	}()
+
+	ctx := context.Background()
+	c, _, err := conn.Dial(ctx, "ws://"+ln.Addr().String()+"/greet", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c.Write(ctx, conn.Text, []byte("hi"))
+	_, msg, err := c.Read(ctx)
+	fmt.Println(string(msg), err)
+	fmt.Println(c.Close(conn.CloseNormal, ""))
+	// Output:
+	// /greet: hi <nil>
+	// <nil>
 }
