@@ -31,8 +31,20 @@
 // *frame.ProtocolError (1002, 1007 or 1009). After Close or CloseNow every
 // call returns an error that matches ErrClosed.
 //
+// # Writes
+//
+// Write normally returns once the message is handed to the operating
+// system. When the reader already holds the next whole message, as in an
+// echo loop answering pipelined requests, a small message may instead wait
+// in the output buffer so that several answers leave in one system call; it
+// is sent before the reader next waits for input, with the next write that
+// does not wait, or within 200 µs. An error writing it is returned by the
+// next write.
+//
 // # Memory
 //
 // Buffers come from a shared pool and are held only while a frame is in
-// flight, so an idle connection costs little more than its goroutine.
+// flight, so an idle connection costs little more than its goroutine. A
+// server with very many idle connections can save net/http's per-request
+// state by upgrading connections from its own listener with AcceptConn.
 package conn
