@@ -39,9 +39,9 @@ func UpgradeConn(ctx context.Context, nc net.Conn, opts *ServerOptions) (*Server
 	if opts == nil {
 		opts = &ServerOptions{}
 	}
-	if d, ok := ctx.Deadline(); ok {
-		nc.SetDeadline(d)
-	}
+	// Interrupt the handshake once ctx ends. Because this runs only after
+	// ctx is done, an error it causes always comes with a non-nil
+	// ctx.Err() (setting ctx's deadline on nc instead would race with it).
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
 	sc, r, err := upgradeConn(nc, opts)
 	if !stop() || ctx.Err() != nil {
