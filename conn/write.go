@@ -78,11 +78,18 @@ func (c *Conn) writeFrameRaw(fin bool, rsv byte, op frame.Opcode, payload []byte
 		}
 		return c.flushOut()
 	}
-	// A payload larger than the buffer.
 	c.outN += hl
+	return c.writeLarge(h, payload)
+}
+
+// writeLarge sends a frame whose payload is larger than the output buffer,
+// which holds its header already. It is apart from writeFrameRaw so that
+// the common path of small frames keeps a small stack frame: the stack of
+// an idle connection's goroutine is sized by the deepest call it made.
+func (c *Conn) writeLarge(h frame.Header, payload []byte) error {
 	if !h.Masked {
 		// One writev for what is pending, the header and the payload.
-		c.iov[0], c.iov[1] = out[:c.outN], payload
+		c.iov[0], c.iov[1] = (*c.out)[:c.outN], payload
 		c.vec = c.iov[:]
 		_, err := c.vec.WriteTo(c.nc)
 		c.iov[0], c.iov[1] = nil, nil
@@ -177,20 +184,26 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 	if err := c.lock(ctx, c.msem); err != nil {
 		return err
 	}
-	defer unlock(c.msem)
+	var err error
 	if c.compress != nil && len(p) >= c.compress.threshold {
-		c.mw.begin(ctx, typ)
-		if _, err := c.mw.Write(p); err != nil {
-			c.mw.end()
-			return err
-		}
-		return c.mw.finish()
+		err = c.writeCompressed(ctx, typ, p)
+	} else if err = c.lock(ctx, c.wsem); err == nil {
+		// No defers here: they would deepen the stack of every write.
+		err = c.writeFrame(ctx, true, 0, frame.Opcode(typ), p, c.readAhead.Load())
+		unlock(c.wsem)
 	}
-	if err := c.lock(ctx, c.wsem); err != nil {
+	unlock(c.msem)
+	return err
+}
+
+// writeCompressed writes p as one compressed message. The caller holds msem.
+func (c *Conn) writeCompressed(ctx context.Context, typ MessageType, p []byte) error {
+	c.mw.begin(ctx, typ)
+	if _, err := c.mw.Write(p); err != nil {
+		c.mw.end()
 		return err
 	}
-	defer unlock(c.wsem)
-	return c.writeFrame(ctx, true, 0, frame.Opcode(typ), p, c.readAhead.Load())
+	return c.mw.finish()
 }
 
 // Writer returns a writer for one message of type typ, sent in frames of up
