@@ -79,6 +79,13 @@ func upgradeConn(nc net.Conn, opts *ServerOptions) (*ServerConn, *http.Request, 
 		return nil, nil, writeRefusal(nc, &RequestError{http.StatusBadRequest, ErrBadRequest,
 			fmt.Sprintf("malformed HTTP request: %v", err)})
 	}
+	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+		// RFC 6455 §4.1: the handshake is a GET without a body, and bytes
+		// after the request belong to the WebSocket stream.
+		return nil, nil, writeRefusal(nc, &RequestError{http.StatusBadRequest, ErrBadRequest,
+			"handshake request has a body"})
+	}
+	r.Body = http.NoBody
 	r.RemoteAddr = nc.RemoteAddr().String()
 	if tc, ok := nc.(*tls.Conn); ok {
 		state := tc.ConnectionState()

@@ -82,6 +82,8 @@ func TestUpgradeConnRefusals(t *testing.T) {
 		{"foreign origin", valid + "Origin: https://evil.example\r\n\r\n", 403, "", ErrBadOrigin},
 		{"short key", strings.Replace(valid, "dGhlIHNhbXBsZSBub25jZQ==", "c2hvcnQ=", 1) + "\r\n", 400, "", ErrBadKey},
 		{"not HTTP", "hello there\r\n\r\n", 400, "", ErrBadRequest},
+		{"with a body", valid + "Content-Length: 5\r\n\r\nhello", 400, "", ErrBadRequest},
+		{"chunked body", valid + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400, "", ErrBadRequest},
 		{"huge headers", valid + "X-Big: " + strings.Repeat("a", maxRequestBytes) + "\r\n\r\n", 431, "", ErrBadRequest},
 	}
 	for _, tt := range tests {
