@@ -3,6 +3,7 @@ package conn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -16,11 +17,14 @@ import (
 // returns io.EOF once the peer closes with CloseNormal or CloseGoingAway.
 // Close runs the closing handshake with CloseNormal.
 //
-// ctx bounds every call. A deadline that passes during a call closes the
-// WebSocket, since a frame may be half read or written; the call returns an
-// error that matches os.ErrDeadlineExceeded.
+// ctx bounds every call. Deadlines work as net.Conn documents, for calls
+// in progress too, but a deadline that passes during a call closes the
+// WebSocket, since a frame may be half read or written; the call returns
+// an error that matches os.ErrDeadlineExceeded.
 func NetConn(ctx context.Context, c *Conn, typ MessageType) net.Conn {
-	return &netConn{c: c, typ: typ, ctx: ctx}
+	nc := &netConn{c: c, typ: typ, ctx: ctx}
+	nc.read.nc, nc.write.nc = nc, nc
+	return nc
 }
 
 type netConn struct {
@@ -29,59 +33,104 @@ type netConn struct {
 	ctx context.Context
 
 	rmu sync.Mutex
-	r   io.Reader // the message being read
+	mr  *messageReader // the message being read
 
-	dmu           sync.Mutex
-	readDeadline  time.Time
-	writeDeadline time.Time
+	read, write deadline
 }
 
-func (nc *netConn) context(deadline time.Time) (context.Context, context.CancelFunc) {
-	if deadline.IsZero() {
-		return nc.ctx, func() {}
+// deadline is one direction's deadline and the call in progress that it
+// bounds.
+type deadline struct {
+	nc     *netConn
+	mu     sync.Mutex
+	t      time.Time
+	cancel context.CancelCauseFunc // of the call in progress
+	timer  *time.Timer
+}
+
+// start returns the context of a call, canceled when the deadline passes.
+func (d *deadline) start() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(d.nc.ctx)
+	d.mu.Lock()
+	d.cancel = cancel
+	d.arm()
+	d.mu.Unlock()
+	return ctx, func() {
+		d.mu.Lock()
+		d.stopTimer()
+		d.cancel = nil
+		d.mu.Unlock()
+		cancel(nil)
 	}
-	return context.WithDeadline(nc.ctx, deadline)
+}
+
+// arm makes the call in progress end when the deadline passes. d.mu is held.
+func (d *deadline) arm() {
+	d.stopTimer()
+	if d.cancel == nil || d.t.IsZero() {
+		return
+	}
+	cancel := d.cancel
+	if wait := time.Until(d.t); wait > 0 {
+		d.timer = time.AfterFunc(wait, func() { cancel(os.ErrDeadlineExceeded) })
+		return
+	}
+	cancel(os.ErrDeadlineExceeded)
+}
+
+func (d *deadline) stopTimer() {
+	if d.timer != nil {
+		d.timer.Stop()
+		d.timer = nil
+	}
+}
+
+func (d *deadline) set(t time.Time) {
+	d.mu.Lock()
+	d.t = t
+	d.arm()
+	d.mu.Unlock()
 }
 
 func (nc *netConn) Read(p []byte) (int, error) {
 	nc.rmu.Lock()
 	defer nc.rmu.Unlock()
-	nc.dmu.Lock()
-	ctx, cancel := nc.context(nc.readDeadline)
-	nc.dmu.Unlock()
-	defer cancel()
+	ctx, done := nc.read.start()
+	defer done()
 	for {
-		if nc.r == nil {
+		if nc.mr == nil {
 			_, r, err := nc.c.Reader(ctx)
 			if err != nil {
-				return 0, nc.mapError(err)
+				return 0, nc.mapError(ctx, err)
 			}
-			nc.r = r
+			nc.mr = r.(*messageReader)
 		}
-		n, err := nc.r.Read(p)
+		nc.mr.ctx = ctx // this call's context, not the one Reader saw
+		n, err := nc.mr.Read(p)
 		if err == io.EOF {
-			nc.r = nil
+			nc.mr = nil
 			if n > 0 {
 				return n, nil
 			}
 			continue
 		}
-		return n, nc.mapError(err)
+		if err != nil {
+			nc.mr = nil
+		}
+		return n, nc.mapError(ctx, err)
 	}
 }
 
 func (nc *netConn) Write(p []byte) (int, error) {
-	nc.dmu.Lock()
-	ctx, cancel := nc.context(nc.writeDeadline)
-	nc.dmu.Unlock()
-	defer cancel()
+	ctx, done := nc.write.start()
+	defer done()
 	if err := nc.c.Write(ctx, nc.typ, p); err != nil {
-		return 0, nc.mapError(err)
+		return 0, nc.mapError(ctx, err)
 	}
 	return len(p), nil
 }
 
-func (nc *netConn) mapError(err error) error {
+func (nc *netConn) mapError(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -89,8 +138,8 @@ func (nc *netConn) mapError(err error) error {
 	case CloseNormal, CloseGoingAway:
 		return io.EOF
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return errors.Join(os.ErrDeadlineExceeded, err)
+	if errors.Is(context.Cause(ctx), os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w", os.ErrDeadlineExceeded, err)
 	}
 	return err
 }
@@ -100,22 +149,10 @@ func (nc *netConn) LocalAddr() net.Addr  { return nc.c.LocalAddr() }
 func (nc *netConn) RemoteAddr() net.Addr { return nc.c.RemoteAddr() }
 
 func (nc *netConn) SetDeadline(t time.Time) error {
-	nc.dmu.Lock()
-	nc.readDeadline, nc.writeDeadline = t, t
-	nc.dmu.Unlock()
+	nc.read.set(t)
+	nc.write.set(t)
 	return nil
 }
 
-func (nc *netConn) SetReadDeadline(t time.Time) error {
-	nc.dmu.Lock()
-	nc.readDeadline = t
-	nc.dmu.Unlock()
-	return nil
-}
-
-func (nc *netConn) SetWriteDeadline(t time.Time) error {
-	nc.dmu.Lock()
-	nc.writeDeadline = t
-	nc.dmu.Unlock()
-	return nil
-}
+func (nc *netConn) SetReadDeadline(t time.Time) error  { nc.read.set(t); return nil }
+func (nc *netConn) SetWriteDeadline(t time.Time) error { nc.write.set(t); return nil }
