@@ -451,7 +451,10 @@ func (c *Conn) readWhole(buf []byte) (MessageType, []byte, error) {
 	typ := r.typ
 	for {
 		if len(buf) == cap(buf) {
-			want := len(buf) + int(r.remaining)
+			// Grow by what the frame declares, but never by more than
+			// what has arrived so far (or 64 KiB): a header alone must not
+			// make us allocate what it claims.
+			want := len(buf) + int(min(r.remaining, int64(max(len(buf), 64<<10))))
 			if r.compressed || want == len(buf) {
 				want = max(2*len(buf), 512)
 			}
@@ -542,10 +545,7 @@ func (c *Conn) readFailed(err error) error {
 	if errors.As(err, &pe) {
 		return c.fail(err)
 	}
-	ctx := r.ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx := c.readContext()
 	if err == io.EOF && !r.inMessage {
 		err = io.ErrUnexpectedEOF
 	}

@@ -132,14 +132,16 @@ func (c *Conn) releaseOut() {
 
 // armFlush notes that bytes are held and makes sure they go out in time.
 func (c *Conn) armFlush() {
-	if c.held.Swap(true) {
-		return
-	}
 	if c.flushTimer == nil {
+		// Made before held is set: flushHeld reads the field only after
+		// it has seen held, so the atomic orders the two.
 		c.flushTimer = time.AfterFunc(flushDelay, c.flushHeld)
+		c.held.Store(true)
 		return
 	}
-	c.flushTimer.Reset(flushDelay)
+	if !c.held.Swap(true) {
+		c.flushTimer.Reset(flushDelay)
+	}
 }
 
 // flushHeld writes held bytes, unless a writer is busy: that writer sends
@@ -151,6 +153,9 @@ func (c *Conn) flushHeld() {
 	select {
 	case c.wsem <- struct{}{}:
 	default:
+		// The writer may be one that holds too, or may give up on its
+		// context: try again shortly rather than trust it to flush.
+		c.flushTimer.Reset(flushDelay)
 		return
 	}
 	if c.held.Load() && c.writeErr == nil {
@@ -361,14 +366,19 @@ func (s *frameSink) flushFrame(fin bool, payload []byte) error {
 		return s.failed
 	}
 	c := s.c
-	if err := c.lock(s.ctx, c.wsem); err != nil {
-		s.failed = err
-		return err
+	err := c.lock(s.ctx, c.wsem)
+	if err == nil {
+		err = c.writeFrame(s.ctx, fin, s.rsv, s.op, payload, false)
+		unlock(c.wsem)
 	}
-	err := c.writeFrame(s.ctx, fin, s.rsv, s.op, payload, false)
-	unlock(c.wsem)
 	if err != nil {
 		s.failed = err
+		if s.op == frame.OpContinuation || s.rsv != 0 {
+			// Part of the message is out, or a compressor has taken
+			// in bytes the peer will never see: no later message
+			// could be framed or inflated correctly.
+			c.closeTCP(err)
+		}
 		return err
 	}
 	s.n = 0
