@@ -41,9 +41,17 @@ func (c *Conn) Close(code CloseCode, reason string) error {
 	if len(reason) > frame.MaxControlPayload-2 {
 		return fmt.Errorf("websocket: close reason is %d bytes, more than 123", len(reason))
 	}
+	if c.isClosed() {
+		if c.peerClosed.Load() {
+			return nil // the peer's closing handshake completed
+		}
+		return c.closedError()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.closeTimeout)
 	defer cancel()
-	if err := c.sendClose(ctx, code, reason); err != nil {
+	// errCloseSent: another Close, or the answer to the peer's Close, went
+	// first; wait for the handshake all the same.
+	if err := c.sendClose(ctx, code, reason); err != nil && err != errCloseSent {
 		c.closeTCP(err)
 		return err
 	}
@@ -55,6 +63,7 @@ func (c *Conn) Close(code CloseCode, reason string) error {
 		// A context of an earlier read must not cut this wait short.
 		c.rwatch.unwatch()
 		timedOut = errors.Is(c.awaitPeerClose(ctx), os.ErrDeadlineExceeded)
+		c.closeTCP(ErrClosed) // before a reader could parse a half-drained stream
 		unlock(c.rsem)
 	case <-c.closed:
 	case <-ctx.Done():
@@ -69,12 +78,18 @@ func (c *Conn) Close(code CloseCode, reason string) error {
 	return errCloseLost
 }
 
-// sendClose writes a Close frame once; later calls return ErrClosed.
+// errCloseSent reports that our Close frame had already been sent.
+var errCloseSent = errors.New("websocket: close already sent")
+
+// sendClose writes our Close frame once; later calls return errCloseSent.
 func (c *Conn) sendClose(ctx context.Context, code CloseCode, reason string) error {
 	if err := c.lock(ctx, c.wsem); err != nil {
 		return err
 	}
 	defer unlock(c.wsem)
+	if c.closeSent && c.writeErr == nil {
+		return errCloseSent
+	}
 	var buf [frame.MaxControlPayload]byte
 	err := c.writeFrame(ctx, true, 0, frame.OpClose, frame.AppendClosePayload(buf[:0], code, reason), false)
 	c.closeSent = true
@@ -91,7 +106,7 @@ func (c *Conn) receivedClose(payload []byte) error {
 	ce := &CloseError{Code: code, Reason: reason}
 	c.rd.err = ce
 
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.closeTimeout)
+	ctx, cancel := context.WithTimeout(c.readContext(), c.cfg.closeTimeout)
 	defer cancel()
 	// RFC 6455 §5.5.1: echo the status code; a Close without one is
 	// answered with 1000.
@@ -133,7 +148,7 @@ func (c *Conn) fail(err error) error {
 	if errors.As(err, &pe) {
 		code, reason = pe.Code, pe.Reason
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), min(c.cfg.closeTimeout, failLinger))
+	ctx, cancel := context.WithTimeout(c.readContext(), min(c.cfg.closeTimeout, failLinger))
 	defer cancel()
 	if c.sendClose(ctx, code, reason) == nil {
 		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
@@ -144,6 +159,15 @@ func (c *Conn) fail(err error) error {
 	}
 	c.closeTCP(err)
 	return err
+}
+
+// readContext is the context of the read in progress: the closing work a
+// read does is bounded by it too.
+func (c *Conn) readContext() context.Context {
+	if c.rd.ctx != nil {
+		return c.rd.ctx
+	}
+	return context.Background()
 }
 
 // failLinger bounds how long a failed connection waits for the peer to

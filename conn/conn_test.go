@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -730,5 +731,119 @@ func TestAcceptConn(t *testing.T) {
 	}
 	if err := <-served; CloseStatus(err) != CloseNormal {
 		t.Fatalf("server: %v", err)
+	}
+}
+
+// TestNetConnDeadlines reads one message in several calls with a read
+// deadline set, then unblocks a blocked Read by moving the deadline, as
+// net.Conn promises.
+func TestNetConnDeadlines(t *testing.T) {
+	url, _ := echoServer(t, nil)
+	c := dial(t, wsURL(url), nil)
+	nc := NetConn(context.Background(), c, Binary)
+	want := bytes.Repeat([]byte("0123456789"), 10)
+	if _, err := nc.Write(want); err != nil {
+		t.Fatal(err)
+	}
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got := make([]byte, 0, len(want))
+	for len(got) < len(want) {
+		buf := make([]byte, 10)
+		n, err := nc.Read(buf)
+		if err != nil {
+			t.Fatalf("Read after %d bytes: %v", len(got), err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("read %q", got)
+	}
+	nc.SetReadDeadline(time.Time{})
+	readErr := make(chan error, 1)
+	go func() { _, err := nc.Read(make([]byte, 1)); readErr <- err }()
+	time.Sleep(50 * time.Millisecond) // let the Read block
+	nc.SetReadDeadline(time.Now())
+	select {
+	case err := <-readErr:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("blocked Read = %v, want os.ErrDeadlineExceeded", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("moving the deadline did not unblock Read")
+	}
+}
+
+// TestWriterFailsMidMessage checks that a streamed message cut short after
+// its first frame fails the connection instead of letting another message
+// interleave with its fragments.
+func TestWriterFailsMidMessage(t *testing.T) {
+	url, peers := serveRaw(t)
+	c := dial(t, url, &DialOptions{WriteBufferSize: 4096})
+	p := <-peers
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := c.Writer(ctx, Binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(make([]byte, 5000)); err != nil { // the first frame goes out
+		t.Fatal(err)
+	}
+	cancel()
+	if err := w.Close(); err == nil {
+		t.Fatal("Close of a message whose context was canceled succeeded")
+	}
+	if err := c.Write(context.Background(), Text, []byte("hi")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Write after a broken message = %v, want ErrClosed", err)
+	}
+	f, err := p.recv()
+	if err != nil || f.fin || f.op != 0x2 {
+		t.Fatalf("first frame %+v %v", f, err)
+	}
+	if f, err := p.recv(); err == nil {
+		t.Fatalf("after the broken message the peer got %+v, want the connection closed", f)
+	}
+}
+
+// TestHostileLength checks that a header claiming a huge payload makes
+// ReadInto allocate by what arrives, not by what the header claims, even
+// without a read limit.
+func TestHostileLength(t *testing.T) {
+	c, p := benchPair(t, true)
+	c.SetReadLimit(-1)
+	hdr := []byte{0x82, 0xff, 0x40, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4} // 2^62 bytes
+	p.write(append(hdr, 1, 2, 3))
+	done := make(chan error, 1)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	go func() { _, _, err := c.Read(context.Background()); done <- err }()
+	time.Sleep(100 * time.Millisecond)
+	runtime.ReadMemStats(&after)
+	p.nc.Close()
+	<-done
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Fatalf("a 14-byte header made Read allocate %d bytes", grew)
+	}
+}
+
+// TestConcurrentClose closes from two goroutines while the peer takes its
+// time: both return nil once the handshake completes.
+func TestConcurrentClose(t *testing.T) {
+	url, peers := serveRaw(t)
+	c := dial(t, url, nil)
+	p := <-peers
+	errs := make(chan error, 2)
+	go func() { errs <- c.Close(CloseNormal, "") }()
+	f, err := p.recv()
+	if err != nil || f.op != 0x8 {
+		t.Fatalf("close frame %+v %v", f, err)
+	}
+	go func() { errs <- c.Close(CloseGoingAway, "") }()
+	time.Sleep(50 * time.Millisecond)
+	p.send(true, 0, 0x8, f.payload)
+	p.nc.Close()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("Close = %v, want nil", err)
+		}
 	}
 }

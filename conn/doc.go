@@ -17,9 +17,10 @@
 //
 // # Contexts
 //
-// A context bounds each blocking call. When it expires or is canceled while
-// a frame is half read or written, the connection can no longer be framed
-// correctly, so it is closed and the call returns the context's error.
+// A context bounds each blocking call. When it expires or is canceled
+// during a call, the connection is closed and the call returns the
+// context's error: a frame may be half read or written, and the stream
+// could not be framed correctly afterwards.
 // A context without a Done channel, such as context.Background(), costs
 // nothing per call.
 //

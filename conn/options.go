@@ -80,14 +80,15 @@ type AcceptOptions struct {
 
 	// ReadBufferSize and WriteBufferSize size the I/O buffers (0 means
 	// 4 KiB). Buffers are pooled and held only while a frame is in flight.
-	// The write buffer size is also the frame size of streamed messages.
+	// The write buffer size, rounded up to the pool's size class (a power
+	// of two), is also the frame size of streamed messages.
 	ReadBufferSize  int
 	WriteBufferSize int
 
-	// PingInterval, if positive, makes the connection ping the peer when it
-	// has sent nothing for that long, and close the connection when the peer
-	// has not answered within PingTimeout (0 means PingInterval). Pongs are
-	// only seen while a goroutine is reading.
+	// PingInterval, if positive, makes the connection ping the peer every
+	// PingInterval and close the connection when the peer has not answered
+	// within PingTimeout (0 means PingInterval). Pongs are only seen while
+	// a goroutine is reading.
 	PingInterval time.Duration
 	PingTimeout  time.Duration
 

@@ -88,13 +88,16 @@ func (p *pinger) tick(c *Conn) {
 	if c.isClosed() {
 		return
 	}
+	p.mu.Lock()
+	timer := p.timer // set by startKeepalive, perhaps after this tick began
+	p.mu.Unlock()
 	if p.awaiting {
 		if !p.answered.Load() {
 			c.closeTCP(errKeepaliveTimeout)
 			return
 		}
 		p.awaiting = false
-		p.timer.Reset(max(c.cfg.pingInterval-c.cfg.pingTimeout, time.Millisecond))
+		timer.Reset(max(c.cfg.pingInterval-c.cfg.pingTimeout, time.Millisecond))
 		return
 	}
 	p.answered.Store(false)
@@ -102,11 +105,14 @@ func (p *pinger) tick(c *Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.pingTimeout)
 	err := c.writeControl(ctx, frame.OpPing, []byte("keepalive"))
 	cancel()
+	if errors.Is(err, ErrClosed) {
+		return // closing: the closing handshake has its own bounds
+	}
 	if err != nil {
 		c.closeTCP(err)
 		return
 	}
-	p.timer.Reset(c.cfg.pingTimeout)
+	timer.Reset(c.cfg.pingTimeout)
 }
 
 func (p *pinger) stop() {
