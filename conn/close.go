@@ -58,15 +58,12 @@ func (c *Conn) Close(code CloseCode, reason string) error {
 	// Wait for the peer's Close: read it ourselves unless a reader is
 	// active, in which case that reader sees it and closes the connection.
 	timedOut := false
-	select {
-	case c.rsem <- struct{}{}:
+	if c.rsem.acquire(ctx, c.done) == nil {
 		// A context of an earlier read must not cut this wait short.
 		c.rwatch.unwatch()
 		timedOut = errors.Is(c.awaitPeerClose(ctx), os.ErrDeadlineExceeded)
 		c.closeTCP(ErrClosed) // before a reader could parse a half-drained stream
-		unlock(c.rsem)
-	case <-c.closed:
-	case <-ctx.Done():
+		c.rsem.release()
 	}
 	c.closeTCP(ErrClosed)
 	if c.peerClosed.Load() {
@@ -83,10 +80,10 @@ var errCloseSent = errors.New("websocket: close already sent")
 
 // sendClose writes our Close frame once; later calls return errCloseSent.
 func (c *Conn) sendClose(ctx context.Context, code CloseCode, reason string) error {
-	if err := c.lock(ctx, c.wsem); err != nil {
+	if err := c.lock(ctx, &c.wsem); err != nil {
 		return err
 	}
-	defer unlock(c.wsem)
+	defer c.wsem.release()
 	if c.closeSent && c.writeErr == nil {
 		return errCloseSent
 	}

@@ -82,29 +82,28 @@ func CloseStatus(err error) CloseCode {
 // methods may be called concurrently.
 type Conn struct {
 	nc          net.Conn
-	client      bool // we are the client: we mask what we send
 	subprotocol string
 	cfg         settings
 
 	// rsem is held by the one goroutine reading.
-	rsem   chan struct{}
+	rsem   sema
 	rd     reader
 	rwatch ctxWatch // guarded by rsem
 	wwatch ctxWatch // guarded by wsem
 
 	// msem is held for the whole of a data message, wsem while one frame
 	// is written.
-	msem      chan struct{}
-	wsem      chan struct{}
-	closeSent bool  // guarded by wsem
-	writeErr  error // guarded by wsem; sticky
-	mw        messageWriter
+	msem      sema
+	wsem      sema
+	client    bool           // we are the client: we mask what we send
+	closeSent bool           // guarded by wsem
+	maskKey   [4]byte        // guarded by wsem; scratch for crypto/rand
+	writeErr  error          // guarded by wsem; sticky
+	mw        *messageWriter // guarded by msem; made by the first Writer or compressed message
 	mr        messageReader
-	maskKey   [4]byte // guarded by wsem; scratch for crypto/rand
-	out       *[]byte // guarded by wsem: pooled output buffer, nil when empty
-	outN      int     // guarded by wsem: bytes in out
-	iov       [2][]byte
-	vec       net.Buffers
+	out       *[]byte     // guarded by wsem: pooled output buffer, nil when empty
+	outN      int         // guarded by wsem: bytes in out
+	large     *largeWrite // guarded by wsem; made by the first writeLarge
 	// held reports bytes waiting in out; readAhead that the reader holds a
 	// whole frame, so its next read will not wait (see writeFrame).
 	held       atomic.Bool
@@ -116,11 +115,13 @@ type Conn struct {
 	// peerClosed is set once the peer's Close frame has been read.
 	peerClosed atomic.Bool
 
+	closed    atomic.Bool // the TCP connection is closed
 	closeOnce sync.Once
-	closed    chan struct{} // closed when the TCP connection is closed
 	closeErr  atomic.Pointer[error]
+	closeMu   sync.Mutex    // guards doneCh
+	doneCh    chan struct{} // closed with the TCP connection; made by done when first needed
 
-	ping pinger
+	ping atomic.Pointer[pinger] // made by the first Ping or the keepalive
 }
 
 func newConn(nc net.Conn, buffered []byte, client bool, subprotocol string, cfg settings) *Conn {
@@ -129,17 +130,14 @@ func newConn(nc net.Conn, buffered []byte, client bool, subprotocol string, cfg 
 		client:      client,
 		subprotocol: subprotocol,
 		cfg:         cfg,
-		rsem:        make(chan struct{}, 1),
-		msem:        make(chan struct{}, 1),
-		wsem:        make(chan struct{}, 1),
-		closed:      make(chan struct{}),
 	}
 	c.rd.init(client, buffered, cfg.readBufferSize)
-	c.rwatch.init(nc.SetReadDeadline)
-	c.wwatch.init(nc.SetWriteDeadline)
-	c.mw.c = c
+	c.rwatch.c = c
+	c.wwatch.c, c.wwatch.write = c, true
 	if cfg.pingInterval > 0 {
-		c.ping.startKeepalive(c)
+		p := &pinger{}
+		c.ping.Store(p)
+		p.startKeepalive(c)
 	}
 	return c
 }
@@ -281,21 +279,35 @@ func (c *Conn) closeTCP(why error) error {
 	err := ErrClosed
 	c.closeOnce.Do(func() {
 		c.closeErr.Store(&why)
-		close(c.closed)
-		c.ping.stop()
+		c.closeMu.Lock()
+		c.closed.Store(true)
+		if c.doneCh != nil {
+			close(c.doneCh)
+		}
+		c.closeMu.Unlock()
+		if p := c.ping.Load(); p != nil {
+			p.stop()
+		}
 		err = c.nc.Close()
 	})
 	return err
 }
 
 // isClosed reports whether the TCP connection has been closed.
-func (c *Conn) isClosed() bool {
-	select {
-	case <-c.closed:
-		return true
-	default:
-		return false
+func (c *Conn) isClosed() bool { return c.closed.Load() }
+
+// done returns a channel that is closed with the TCP connection. It is made
+// on first use: most connections never wait for it.
+func (c *Conn) done() <-chan struct{} {
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	if c.doneCh == nil {
+		c.doneCh = make(chan struct{})
+		if c.closed.Load() {
+			close(c.doneCh)
+		}
 	}
+	return c.doneCh
 }
 
 // closedError returns why the connection was closed, wrapped so that it
@@ -311,23 +323,13 @@ func (c *Conn) closedError() error {
 }
 
 // lock acquires a semaphore, bounded by ctx and by the connection closing.
-func (c *Conn) lock(ctx context.Context, sem chan struct{}) error {
-	select {
-	case sem <- struct{}{}:
-		return nil
-	default:
-	}
-	select {
-	case sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-c.closed:
+func (c *Conn) lock(ctx context.Context, s *sema) error {
+	err := s.acquire(ctx, c.done)
+	if err == errSemaDone {
 		return c.closedError()
 	}
+	return err
 }
-
-func unlock(sem chan struct{}) { <-sem }
 
 // ioError turns an error from the network connection into what callers
 // see: the context's error when ctx interrupted the call, ErrClosed after

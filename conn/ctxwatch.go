@@ -16,7 +16,8 @@ var aLongTimeAgo = time.Unix(1, 0)
 // message. Its methods other than fire are called with the direction's
 // lock held.
 type ctxWatch struct {
-	setDeadline func(time.Time) error
+	c     *Conn
+	write bool // the watch moves the write deadline, not the read deadline
 
 	ctx  context.Context
 	stop func() bool
@@ -29,8 +30,12 @@ type ctxWatch struct {
 	fired bool
 }
 
-func (w *ctxWatch) init(setDeadline func(time.Time) error) {
-	w.setDeadline = setDeadline
+func (w *ctxWatch) setDeadline(t time.Time) {
+	if w.write {
+		w.c.nc.SetWriteDeadline(t)
+	} else {
+		w.c.nc.SetReadDeadline(t)
+	}
 }
 
 // watch arranges for ctx to interrupt the I/O that follows. It returns

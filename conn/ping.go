@@ -29,7 +29,7 @@ type pinger struct {
 // The pong is seen by whichever goroutine is reading, so Ping needs a
 // concurrent reader to return.
 func (c *Conn) Ping(ctx context.Context) error {
-	p := &c.ping
+	p := c.pinger()
 	ch := make(chan struct{})
 	p.mu.Lock()
 	p.seq++
@@ -55,9 +55,18 @@ func (c *Conn) Ping(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-c.closed:
+	case <-c.done():
 		return c.closedError()
 	}
+}
+
+// pinger returns the connection's pinger, making it on first use.
+func (c *Conn) pinger() *pinger {
+	if p := c.ping.Load(); p != nil {
+		return p
+	}
+	c.ping.CompareAndSwap(nil, &pinger{})
+	return c.ping.Load()
 }
 
 // pong records a Pong from the peer.

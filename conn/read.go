@@ -4,16 +4,16 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 
 	"github.com/twoway/websocket/frame"
 	"github.com/twoway/websocket/internal/utf8check"
 	"github.com/twoway/websocket/mask"
 )
 
-// smallReadSize is the inline buffer an idle connection reads into, so that
-// it holds no pooled buffer while it waits. Small messages are handled
-// entirely within it.
-const smallReadSize = 256
+// idleReadSize is how much a connection with nothing buffered reads at
+// once while it waits for the next message (see readIdle).
+const idleReadSize = 256
 
 // reader is the receiving half of a connection: the read buffer and the
 // frame state machine of RFC 6455 §5. Every frame read goes through
@@ -23,13 +23,12 @@ const smallReadSize = 256
 type reader struct {
 	ctx context.Context // of the read in progress
 
-	buf      []byte  // small[:] or *bufp
-	bufp     *[]byte // pooled buffer, nil when reading into small
+	buf      []byte  // *bufp, or nil when nothing is buffered
+	bufp     *[]byte // pooled buffer
 	pos, end int     // unread bytes are buf[pos:end]
 	size     int     // size of the pooled buffer
 	lastFull bool    // the last network read filled the room offered
 	lastRead int     // bytes the last network read returned
-	small    [smallReadSize]byte
 
 	rules frame.Rules
 	seq   frame.Sequencer
@@ -60,20 +59,18 @@ func (r *reader) init(client bool, buffered []byte, size int) {
 	if client {
 		r.rules.Role = frame.RoleClient
 	}
-	r.buf = r.small[:]
-	if len(buffered) > len(r.small) {
+	if len(buffered) > 0 {
 		r.bufp = getBuffer(max(size, len(buffered)))
 		r.buf = *r.bufp
+		r.end = copy(r.buf, buffered)
 	}
-	r.end = copy(r.buf, buffered)
 }
 
 // release returns the pooled buffer, if it is empty.
 func (r *reader) release() {
 	if r.bufp != nil && r.pos == r.end {
 		putBuffer(r.bufp)
-		r.bufp = nil
-		r.buf = r.small[:]
+		r.bufp, r.buf = nil, nil
 		r.pos, r.end = 0, 0
 	}
 }
@@ -101,21 +98,20 @@ func (c *Conn) readMore(n int) error {
 	avail := r.end - r.pos
 	if avail == 0 {
 		r.pos, r.end = 0, 0
-		if !r.lastFull && r.lastRead <= len(r.small) {
+		if !r.lastFull && r.lastRead <= idleReadSize {
 			// The last read drained the socket and was small, so this
 			// one will probably wait, and for little: wait without
 			// holding a pooled buffer.
 			r.release()
 		}
 	}
-	switch {
-	case r.bufp == nil && (n > len(r.small) || r.lastFull):
-		// More is coming than the inline buffer holds.
-		p := getBuffer(r.size)
-		copy(*p, r.buf[r.pos:r.end])
-		r.bufp, r.buf = p, *p
-		r.pos, r.end = 0, avail
-	case r.pos+n > len(r.buf) || r.end == len(r.buf):
+	if r.bufp == nil {
+		if tc, ok := c.nc.(*net.TCPConn); ok && !r.lastFull && n <= idleReadSize {
+			return c.readIdle(tc)
+		}
+		r.bufp = getBuffer(r.size)
+		r.buf = *r.bufp
+	} else if r.pos+n > len(r.buf) || r.end == len(r.buf) {
 		copy(r.buf, r.buf[r.pos:r.end])
 		r.pos, r.end = 0, avail
 	}
@@ -125,6 +121,31 @@ func (c *Conn) readMore(n int) error {
 		r.lastRead = m
 		r.end += m
 		if m > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// readIdle waits for data on a TCP connection with nothing buffered, and
+// buffers what arrives. It reads into an array in its own stack frame, which
+// fits in the stack the goroutine has anyway, and only then takes a pooled
+// buffer: a connection waiting for its next message holds no heap buffer.
+// The concrete type matters: passed through the net.Conn interface, the
+// array would escape to the heap.
+func (c *Conn) readIdle(tc *net.TCPConn) error {
+	var tmp [idleReadSize]byte
+	for {
+		m, err := tc.Read(tmp[:])
+		if m > 0 {
+			r := &c.rd
+			r.bufp = getBuffer(r.size)
+			r.buf = *r.bufp
+			r.pos, r.end = 0, copy(r.buf, tmp[:m])
+			r.lastFull = m == len(tmp)
+			r.lastRead = m
 			return nil
 		}
 		if err != nil {
@@ -250,7 +271,9 @@ func (c *Conn) readControl(h frame.Header) error {
 			return c.readFailed(err)
 		}
 	case frame.OpPong:
-		c.ping.pong(p)
+		if pg := c.ping.Load(); pg != nil {
+			pg.pong(p)
+		}
 	case frame.OpClose:
 		return c.receivedClose(p)
 	}
@@ -393,11 +416,11 @@ func (c *Conn) discardMessage() error {
 
 // startRead takes the read lock and binds ctx to the network reads.
 func (c *Conn) startRead(ctx context.Context) error {
-	if err := c.lock(ctx, c.rsem); err != nil {
+	if err := c.lock(ctx, &c.rsem); err != nil {
 		return err
 	}
 	if err := c.rwatch.watch(ctx); err != nil {
-		unlock(c.rsem)
+		c.rsem.release()
 		return err
 	}
 	c.rd.ctx = ctx
@@ -414,7 +437,7 @@ func (c *Conn) endRead(err error) error {
 			c.compress.inflate.Release()
 		}
 	}
-	unlock(c.rsem)
+	c.rsem.release()
 	return err
 }
 

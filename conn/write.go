@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"io"
+	"net"
 	"time"
 
 	"github.com/twoway/websocket/frame"
@@ -89,10 +90,14 @@ func (c *Conn) writeFrameRaw(fin bool, rsv byte, op frame.Opcode, payload []byte
 func (c *Conn) writeLarge(h frame.Header, payload []byte) error {
 	if !h.Masked {
 		// One writev for what is pending, the header and the payload.
-		c.iov[0], c.iov[1] = (*c.out)[:c.outN], payload
-		c.vec = c.iov[:]
-		_, err := c.vec.WriteTo(c.nc)
-		c.iov[0], c.iov[1] = nil, nil
+		if c.large == nil {
+			c.large = new(largeWrite)
+		}
+		lw := c.large
+		lw.iov[0], lw.iov[1] = (*c.out)[:c.outN], payload
+		lw.vec = lw.iov[:]
+		_, err := lw.vec.WriteTo(c.nc)
+		lw.iov[0], lw.iov[1] = nil, nil
 		c.releaseOut()
 		return err
 	}
@@ -111,6 +116,13 @@ func (c *Conn) writeLarge(h frame.Header, payload []byte) error {
 		rest = rest[k:]
 	}
 	return nil
+}
+
+// largeWrite is the scratch space of writeLarge, kept so that its writev
+// allocates nothing.
+type largeWrite struct {
+	iov [2][]byte
+	vec net.Buffers
 }
 
 // flushOut writes the output buffer and returns it to the pool. The caller
@@ -150,9 +162,7 @@ func (c *Conn) flushHeld() {
 	if !c.held.Load() {
 		return
 	}
-	select {
-	case c.wsem <- struct{}{}:
-	default:
+	if !c.wsem.tryAcquire() {
 		// The writer may be one that holds too, or may give up on its
 		// context: try again shortly rather than trust it to flush.
 		c.flushTimer.Reset(flushDelay)
@@ -167,7 +177,7 @@ func (c *Conn) flushHeld() {
 			c.closeTCP(c.writeErr)
 		}
 	}
-	unlock(c.wsem)
+	c.wsem.release()
 }
 
 // writeControl writes a control frame (RFC 6455 §5.5). It may go out
@@ -176,39 +186,40 @@ func (c *Conn) writeControl(ctx context.Context, op frame.Opcode, payload []byte
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if err := c.lock(ctx, c.wsem); err != nil {
+	if err := c.lock(ctx, &c.wsem); err != nil {
 		return err
 	}
-	defer unlock(c.wsem)
+	defer c.wsem.release()
 	return c.writeFrame(ctx, true, 0, op, payload, false)
 }
 
 // Write writes p as one message of type typ. It is safe to call from many
 // goroutines at once; messages go out whole, one after another.
 func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
-	if err := c.lock(ctx, c.msem); err != nil {
+	if err := c.lock(ctx, &c.msem); err != nil {
 		return err
 	}
 	var err error
 	if c.compress != nil && len(p) >= c.compress.threshold {
 		err = c.writeCompressed(ctx, typ, p)
-	} else if err = c.lock(ctx, c.wsem); err == nil {
+	} else if err = c.lock(ctx, &c.wsem); err == nil {
 		// No defers here: they would deepen the stack of every write.
 		err = c.writeFrame(ctx, true, 0, frame.Opcode(typ), p, c.readAhead.Load())
-		unlock(c.wsem)
+		c.wsem.release()
 	}
-	unlock(c.msem)
+	c.msem.release()
 	return err
 }
 
 // writeCompressed writes p as one compressed message. The caller holds msem.
 func (c *Conn) writeCompressed(ctx context.Context, typ MessageType, p []byte) error {
-	c.mw.begin(ctx, typ)
-	if _, err := c.mw.Write(p); err != nil {
-		c.mw.end()
+	mw := c.messageWriter()
+	mw.begin(ctx, typ)
+	if _, err := mw.Write(p); err != nil {
+		mw.end()
 		return err
 	}
-	return c.mw.finish()
+	return mw.finish()
 }
 
 // Writer returns a writer for one message of type typ, sent in frames of up
@@ -216,11 +227,21 @@ func (c *Conn) writeCompressed(ctx context.Context, typ MessageType, p []byte) e
 // passes with bounded memory. The message ends with Close. Other messages
 // wait until then; control frames do not.
 func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, error) {
-	if err := c.lock(ctx, c.msem); err != nil {
+	if err := c.lock(ctx, &c.msem); err != nil {
 		return nil, err
 	}
-	c.mw.begin(ctx, typ)
-	return &c.mw, nil
+	mw := c.messageWriter()
+	mw.begin(ctx, typ)
+	return mw, nil
+}
+
+// messageWriter returns the connection's message writer, making it on
+// first use. The caller holds msem.
+func (c *Conn) messageWriter() *messageWriter {
+	if c.mw == nil {
+		c.mw = &messageWriter{c: c}
+	}
+	return c.mw
 }
 
 // messageWriter is the io.WriteCloser that Writer returns, and the path of
@@ -285,7 +306,7 @@ func (w *messageWriter) Close() error {
 	if !w.active {
 		return errWriterClosed
 	}
-	defer unlock(w.c.msem)
+	defer w.c.msem.release()
 	return w.finish()
 }
 
@@ -366,10 +387,10 @@ func (s *frameSink) flushFrame(fin bool, payload []byte) error {
 		return s.failed
 	}
 	c := s.c
-	err := c.lock(s.ctx, c.wsem)
+	err := c.lock(s.ctx, &c.wsem)
 	if err == nil {
 		err = c.writeFrame(s.ctx, fin, s.rsv, s.op, payload, false)
-		unlock(c.wsem)
+		c.wsem.release()
 	}
 	if err != nil {
 		s.failed = err
