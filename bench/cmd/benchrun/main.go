@@ -42,7 +42,7 @@ func allLibs() []string {
 // streaming API, twoway with its echo loop in a fresh goroutine, and raw
 // TCP with write coalescing.
 func extraLibs() []string {
-	return []string{"twoway-stream", "twoway-go", "twoway-raw", "rawtcp-batch"}
+	return []string{"twoway-stream", "twoway-go", "twoway-raw", "gobwas-raw", "rawtcp-batch"}
 }
 
 // options holds the settings of one run.

@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"io"
+	"net"
 	"net/http"
+	"time"
 
 	"github.com/gobwas/ws"
 )
@@ -66,4 +68,57 @@ func gobwasHandler() http.Handler {
 			}
 		}
 	})
+}
+
+// serveGobwasRaw is gobwas's minimal-memory pattern: the zero-copy
+// ws.Upgrade straight on each connection from the listener, then frames read
+// and written on the bare net.Conn with no bufio, one goroutine per
+// connection. It is the shape behind gobwas's small idle footprint, the
+// peer twoway-raw is compared with.
+func serveGobwasRaw(ln net.Listener) error {
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		go func() {
+			defer nc.Close()
+			nc.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := ws.Upgrade(nc); err != nil {
+				return
+			}
+			nc.SetDeadline(time.Time{})
+			var payload []byte
+			for {
+				h, err := ws.ReadHeader(nc)
+				if err != nil {
+					return
+				}
+				if !h.Masked || h.Length > readLimit {
+					return
+				}
+				if int64(cap(payload)) < h.Length {
+					payload = make([]byte, h.Length)
+				}
+				payload = payload[:h.Length]
+				if _, err := io.ReadFull(nc, payload); err != nil {
+					return
+				}
+				ws.Cipher(payload, h.Mask, 0)
+				h.Masked = false
+				switch h.OpCode {
+				case ws.OpPong:
+					continue
+				case ws.OpPing:
+					h.OpCode = ws.OpPong
+				}
+				if err := ws.WriteFrame(nc, ws.Frame{Header: h, Payload: payload}); err != nil {
+					return
+				}
+				if h.OpCode == ws.OpClose {
+					return
+				}
+			}
+		}()
+	}
 }

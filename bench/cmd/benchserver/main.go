@@ -50,7 +50,7 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("benchserver: ")
 	hs := handlers()
-	names := []string{"rawtcp", "rawtcp-batch", "twoway-raw"}
+	names := []string{"rawtcp", "rawtcp-batch", "twoway-raw", "gobwas-raw"}
 	for n := range hs {
 		names = append(names, n)
 	}
@@ -101,6 +101,8 @@ func main() {
 		err = serveRaw(ln, *lib == "rawtcp-batch")
 	case *lib == "twoway-raw":
 		err = serveTwowayRaw(ln)
+	case *lib == "gobwas-raw":
+		err = serveGobwasRaw(ln)
 	default:
 		mux := http.NewServeMux()
 		mux.Handle("/ws", hs[*lib]())
