@@ -68,7 +68,9 @@ type scriptedConn struct {
 }
 
 func (c *scriptedConn) Read(p []byte) (int, error) { return c.in.Read(p) }
-func (c *scriptedConn) RemoteAddr() net.Addr     { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
+func (c *scriptedConn) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
+}
 
 func BenchmarkAcceptKey(b *testing.B) {
 	b.Run("string", func(b *testing.B) {

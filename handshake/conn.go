@@ -1,17 +1,14 @@
 package handshake
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 )
 
@@ -19,15 +16,15 @@ import (
 // net/http's MaxHeaderBytes does for its server.
 const maxRequestBytes = 64 << 10
 
-// requestReaders are the bufio.Readers UpgradeConn reads requests with;
-// they go back to the pool once the handshake is done.
-var requestReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 
 // UpgradeConn performs the server side of the opening handshake on a
 // connection accepted without net/http, such as from a net.Listener or a
 // tls.Listener: it reads the HTTP request from nc and applies the same
 // rules as [Upgrade]. A server built this way keeps no net/http state per
-// connection, which matters when it holds many idle ones.
+// connection, which matters when it holds many idle ones. The request head
+// is parsed strictly (RFC 9112): no obsolete line folding, no whitespace
+// before a field's colon, no control characters, one Host field, at most
+// 64 KiB (431 beyond that).
 //
 // ctx bounds reading the request and writing the response; a client that
 // sends its request too slowly is cut off when ctx expires. UpgradeConn
@@ -59,33 +56,20 @@ func UpgradeConn(ctx context.Context, nc net.Conn, opts *ServerOptions) (*Server
 }
 
 func upgradeConn(nc net.Conn, opts *ServerOptions) (*ServerConn, *http.Request, error) {
-	br := requestReaders.Get().(*bufio.Reader)
+	bufp := requestBuffers.Get().(*[]byte)
 	defer func() {
-		br.Reset(nil)
-		requestReaders.Put(br)
+		if cap(*bufp) == requestBufferSize { // not one grown for a large request
+			requestBuffers.Put(bufp)
+		}
 	}()
-	limited := &io.LimitedReader{R: nc, N: maxRequestBytes}
-	br.Reset(limited)
-	r, err := http.ReadRequest(br)
+	r, rest, err := readRequest(nc, bufp)
 	if err != nil {
-		if limited.N <= 0 {
-			rerr := &RequestError{http.StatusRequestHeaderFieldsTooLarge, ErrBadRequest,
-				fmt.Sprintf("request larger than %d bytes", maxRequestBytes)}
+		var rerr *RequestError
+		if errors.As(err, &rerr) {
 			return nil, nil, writeRefusal(nc, rerr)
 		}
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isTimeout(err) {
-			return nil, nil, fmt.Errorf("websocket: reading the handshake request: %w", err)
-		}
-		return nil, nil, writeRefusal(nc, &RequestError{http.StatusBadRequest, ErrBadRequest,
-			fmt.Sprintf("malformed HTTP request: %v", err)})
+		return nil, nil, fmt.Errorf("websocket: reading the handshake request: %w", err)
 	}
-	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
-		// RFC 6455 §4.1: the handshake is a GET without a body, and bytes
-		// after the request belong to the WebSocket stream.
-		return nil, nil, writeRefusal(nc, &RequestError{http.StatusBadRequest, ErrBadRequest,
-			"handshake request has a body"})
-	}
-	r.Body = http.NoBody
 	r.RemoteAddr = nc.RemoteAddr().String()
 	if tc, ok := nc.(*tls.Conn); ok {
 		state := tc.ConnectionState()
@@ -95,12 +79,11 @@ func upgradeConn(nc net.Conn, opts *ServerOptions) (*ServerConn, *http.Request, 
 	if rerr != nil {
 		return nil, nil, writeRefusal(nc, rerr)
 	}
-	if n := br.Buffered(); n > 0 {
-		b, _ := br.Peek(n)
-		sc.Buffered = slices.Clone(b)
+	if len(rest) > 0 {
+		sc.Buffered = slices.Clone(rest)
 	}
-	var buf [512]byte
-	if _, err := nc.Write(appendResponse(buf[:0], key, sc, opts.Header)); err != nil {
+	// The head has been parsed into r: its buffer can carry the response.
+	if _, err := nc.Write(appendResponse((*bufp)[:0], key, sc, opts.Header)); err != nil {
 		return nil, nil, fmt.Errorf("websocket: writing the 101 response: %w", err)
 	}
 	return sc, r, nil

@@ -262,8 +262,9 @@ func isTokenChar(c byte) bool {
 	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
-func isToken(s string) bool {
-	if s == "" {
+// isToken reports whether s is a token (RFC 9110 §5.6.2).
+func isToken[T string | []byte](s T) bool {
+	if len(s) == 0 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

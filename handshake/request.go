@@ -1,0 +1,258 @@
+package handshake
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+)
+
+// This file reads the request head for UpgradeConn. net/http's
+// ReadRequest would do, but it leaves about 2 KiB of garbage per request
+// and a deep stack behind, and a server that accepts many connections pays
+// for both in memory. A WebSocket handshake is a GET without a body, so
+// the head is all there is to read, and it is parsed strictly by RFC 9112:
+// what this parser accepts, net/http accepts with the same meaning
+// (FuzzReadRequest checks that).
+
+// requestBufferSize is the buffer a request head is read into; a larger
+// head grows it, up to maxRequestBytes.
+const requestBufferSize = 4096
+
+// requestBuffers hold request heads while they are read and parsed.
+var requestBuffers = sync.Pool{New: func() any { b := make([]byte, requestBufferSize); return &b }}
+
+// errTruncated reports a connection that ended in the middle of a request.
+var errTruncated = io.ErrUnexpectedEOF
+
+// readRequest reads a request head from rd into the pooled buffer *bufp,
+// which it may grow, and parses it. It returns the request and the bytes
+// that followed the head. A *RequestError means the request was malformed
+// or too large and deserves an HTTP error response; other errors come from
+// reading.
+func readRequest(rd io.Reader, bufp *[]byte) (*http.Request, []byte, error) {
+	buf := *bufp
+	n, scan, headEnd := 0, 0, -1
+	for headEnd < 0 {
+		if n == len(buf) {
+			if len(buf) >= maxRequestBytes {
+				return nil, nil, &RequestError{http.StatusRequestHeaderFieldsTooLarge, ErrBadRequest,
+					fmt.Sprintf("request larger than %d bytes", maxRequestBytes)}
+			}
+			buf = append(buf, make([]byte, len(buf))...)
+			*bufp = buf
+		}
+		m, err := rd.Read(buf[n:])
+		n += m
+		headEnd, scan = findHeadEnd(buf[:n], scan)
+		if headEnd >= 0 {
+			break
+		}
+		if err != nil {
+			if err == io.EOF && n > 0 {
+				err = errTruncated
+			}
+			return nil, nil, err
+		}
+	}
+	r, rerr := parseRequest(buf[:headEnd])
+	if rerr != nil {
+		return nil, nil, rerr
+	}
+	return r, buf[headEnd:n], nil
+}
+
+// findHeadEnd returns the offset just past the empty line that ends the
+// head in b, or -1 and where to resume the search once more has arrived.
+// Lines end in CRLF or, as RFC 9112 §2.2 allows a recipient to accept, LF.
+func findHeadEnd(b []byte, from int) (end, resume int) {
+	for {
+		i := bytes.IndexByte(b[from:], '\n')
+		if i < 0 {
+			return -1, from
+		}
+		nl := from + i
+		if nl >= 1 && b[nl-1] == '\n' || nl >= 2 && b[nl-1] == '\r' && b[nl-2] == '\n' {
+			return nl + 1, nl + 1
+		}
+		from = nl + 1
+	}
+}
+
+// badRequest is the error of a malformed request head.
+func badRequest(format string, args ...any) *RequestError {
+	return &RequestError{http.StatusBadRequest, ErrBadRequest, "malformed HTTP request: " + fmt.Sprintf(format, args...)}
+}
+
+// parseRequest parses a whole request head (RFC 9112 §2-5). It validates
+// and canonicalizes header names in place, then copies the head into one
+// string that the request's fields share.
+func parseRequest(head []byte) (*http.Request, *RequestError) {
+	// First pass, over the bytes: check every line, canonicalize the
+	// names and count the fields.
+	rest := head
+	line, rest := nextLine(rest)
+	if line == nil {
+		return nil, badRequest("bare CR in the request line")
+	}
+	fields := 0
+	for {
+		var l []byte
+		l, rest = nextLine(rest)
+		if l == nil {
+			return nil, badRequest("bare CR in a header line")
+		}
+		if len(l) == 0 {
+			break
+		}
+		if err := checkField(l); err != nil {
+			return nil, err
+		}
+		fields++
+	}
+
+	// Second pass, over one string.
+	s := string(head)
+	reqLine, s := nextLineString(s)
+	method, target, proto, ok := splitRequestLine(reqLine)
+	if !ok {
+		return nil, badRequest("request line %q is not \"METHOD target HTTP/x.y\"", reqLine)
+	}
+	major, minor, ok := http.ParseHTTPVersion(proto)
+	if !ok {
+		return nil, badRequest("bad HTTP version %q", proto)
+	}
+	if major != 1 {
+		return nil, &RequestError{http.StatusHTTPVersionNotSupported, ErrBadRequest,
+			fmt.Sprintf("%s request; a WebSocket handshake needs HTTP/1.1", proto)}
+	}
+	u, err := url.ParseRequestURI(target)
+	if err != nil {
+		return nil, badRequest("bad request target %q", target)
+	}
+	h := make(http.Header, fields)
+	values := make([]string, fields)
+	for i := range fields {
+		var l string
+		l, s = nextLineString(s)
+		colon := strings.IndexByte(l, ':')
+		name, value := l[:colon], strings.Trim(l[colon+1:], " \t")
+		if vs := h[name]; vs == nil {
+			values[i] = value
+			h[name] = values[i : i+1 : i+1]
+		} else {
+			h[name] = append(vs, value)
+		}
+	}
+
+	r := &http.Request{
+		Method:     method,
+		URL:        u,
+		Proto:      proto,
+		ProtoMajor: major,
+		ProtoMinor: minor,
+		Header:     h,
+		Body:       http.NoBody,
+		RequestURI: target,
+	}
+	// RFC 9112 §3.2: one Host field; an absolute-form target overrides it
+	// (§3.2.2). As net/http does, the request carries it in Host only.
+	switch hosts := h["Host"]; {
+	case len(hosts) > 1:
+		return nil, badRequest("%d Host headers", len(hosts))
+	case u.Host != "":
+		r.Host = u.Host
+	case len(hosts) == 1:
+		r.Host = hosts[0]
+	}
+	delete(h, "Host")
+	// RFC 6455 §4.1: the handshake is a GET without a body, and bytes after
+	// the head belong to the WebSocket stream.
+	if _, ok := h["Transfer-Encoding"]; ok {
+		return nil, errBody
+	}
+	for _, v := range h["Content-Length"] {
+		if v != "0" {
+			return nil, errBody
+		}
+	}
+	return r, nil
+}
+
+var errBody = &RequestError{http.StatusBadRequest, ErrBadRequest, "handshake request has a body"}
+
+// nextLine splits off the first line of b, without its CRLF or LF. It
+// returns a nil line for a line with a CR anywhere but at its end.
+func nextLine(b []byte) (line, rest []byte) {
+	i := bytes.IndexByte(b, '\n')
+	line, rest = b[:i], b[i+1:]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	if bytes.IndexByte(line, '\r') >= 0 {
+		return nil, rest
+	}
+	return line[:len(line):len(line)], rest
+}
+
+// nextLineString is nextLine on a head that has passed nextLine.
+func nextLineString(s string) (line, rest string) {
+	i := strings.IndexByte(s, '\n')
+	line, rest = s[:i], s[i+1:]
+	return strings.TrimSuffix(line, "\r"), rest
+}
+
+// splitRequestLine splits "METHOD target HTTP/x.y" (RFC 9112 §3), with
+// single spaces, a token method and a target of visible characters.
+func splitRequestLine(l string) (method, target, proto string, ok bool) {
+	method, rest, ok1 := strings.Cut(l, " ")
+	target, proto, ok2 := strings.Cut(rest, " ")
+	if !ok1 || !ok2 || !isToken(method) || target == "" || !strings.HasPrefix(proto, "HTTP/") {
+		return "", "", "", false
+	}
+	for i := 0; i < len(target); i++ {
+		if c := target[i]; c <= ' ' || c == 0x7f {
+			return "", "", "", false
+		}
+	}
+	return method, target, proto, true
+}
+
+// checkField checks a header line, "name: value" (RFC 9112 §5), and
+// canonicalizes its name in place, as net/textproto would.
+func checkField(l []byte) *RequestError {
+	if l[0] == ' ' || l[0] == '\t' {
+		// RFC 9112 §5.2: obsolete line folding may be rejected.
+		return badRequest("folded header line")
+	}
+	colon := bytes.IndexByte(l, ':')
+	if colon <= 0 {
+		return badRequest("header line %q has no name", l)
+	}
+	name := l[:colon]
+	// RFC 9112 §5.1: no whitespace between the name and the colon.
+	if !isToken(name) {
+		return badRequest("bad header name %q", name)
+	}
+	upper := true
+	for i, c := range name {
+		switch {
+		case upper && 'a' <= c && c <= 'z':
+			name[i] = c - ('a' - 'A')
+		case !upper && 'A' <= c && c <= 'Z':
+			name[i] = c + ('a' - 'A')
+		}
+		upper = c == '-'
+	}
+	// RFC 9110 §5.5: field values are visible characters, obs-text,
+	// spaces and tabs.
+	for _, c := range l[colon+1:] {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return badRequest("control character in the value of %s", name)
+		}
+	}
+	return nil
+}

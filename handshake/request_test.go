@@ -1,0 +1,183 @@
+package handshake
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const wsHead = "GET /chat?room=1 HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+	"Sec-WebSocket-Key: " + sampleKey + "\r\nSec-WebSocket-Version: 13\r\n"
+
+// parsed is what the tests compare of a parsed request.
+type parsed struct {
+	Method, RequestURI, Path, RawQuery, Proto, Host string
+	Header                                          http.Header
+	Rest                                            string
+}
+
+func summarize(r *http.Request, rest []byte) parsed {
+	return parsed{r.Method, r.RequestURI, r.URL.Path, r.URL.RawQuery, r.Proto, r.Host, r.Header, string(rest)}
+}
+
+func TestReadRequest(t *testing.T) {
+	wsHeader := http.Header{
+		"Upgrade":               {"websocket"},
+		"Connection":            {"Upgrade"},
+		"Sec-Websocket-Key":     {sampleKey},
+		"Sec-Websocket-Version": {"13"},
+	}
+	withHeader := func(k string, v ...string) http.Header {
+		h := wsHeader.Clone()
+		h[k] = v
+		return h
+	}
+	for _, tt := range []struct {
+		name string
+		in   string
+		want parsed
+	}{
+		{"handshake", wsHead + "\r\n",
+			parsed{"GET", "/chat?room=1", "/chat", "room=1", "HTTP/1.1", "example.com", wsHeader, ""}},
+		{"frame bytes after the head", wsHead + "\r\n\x81\x85abc",
+			parsed{"GET", "/chat?room=1", "/chat", "room=1", "HTTP/1.1", "example.com", wsHeader, "\x81\x85abc"}},
+		{"LF line ends", strings.ReplaceAll(wsHead, "\r\n", "\n") + "\n",
+			parsed{"GET", "/chat?room=1", "/chat", "room=1", "HTTP/1.1", "example.com", wsHeader, ""}},
+		{"names canonicalized, values trimmed", wsHead + "x-custom-THING:  \t a b \t\r\n\r\n",
+			parsed{"GET", "/chat?room=1", "/chat", "room=1", "HTTP/1.1", "example.com", withHeader("X-Custom-Thing", "a b"), ""}},
+		{"repeated field", wsHead + "Cookie: a=1\r\nCookie: b=2\r\n\r\n",
+			parsed{"GET", "/chat?room=1", "/chat", "room=1", "HTTP/1.1", "example.com", withHeader("Cookie", "a=1", "b=2"), ""}},
+		{"empty value", wsHead + "X-Empty:\r\n\r\n",
+			parsed{"GET", "/chat?room=1", "/chat", "room=1", "HTTP/1.1", "example.com", withHeader("X-Empty", ""), ""}},
+		{"absolute-form target overrides Host", strings.Replace(wsHead, "/chat?room=1", "http://other.example:8080/chat?room=1", 1) + "\r\n",
+			parsed{"GET", "http://other.example:8080/chat?room=1", "/chat", "room=1", "HTTP/1.1", "other.example:8080", wsHeader, ""}},
+		{"Content-Length 0", wsHead + "Content-Length: 0\r\n\r\n",
+			parsed{"GET", "/chat?room=1", "/chat", "room=1", "HTTP/1.1", "example.com", withHeader("Content-Length", "0"), ""}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// Whole, and one byte per read so that the end of the head is
+			// found across reads (and nothing after it is read).
+			for _, oneByte := range []bool{false, true} {
+				var rd io.Reader = strings.NewReader(tt.in)
+				want := tt.want
+				if oneByte {
+					rd, want.Rest = iotest.OneByteReader(rd), ""
+				}
+				bufp := &[]byte{}
+				*bufp = make([]byte, 16)
+				r, rest, err := readRequest(rd, bufp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(want, summarize(r, rest)); diff != "" {
+					t.Errorf("one byte per read %v (-want +got):\n%s", oneByte, diff)
+				}
+				if r.Body != http.NoBody {
+					t.Errorf("Body = %v, want http.NoBody", r.Body)
+				}
+			}
+		})
+	}
+}
+
+func TestReadRequestRefusals(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		in     string
+		status int // 0: a read error, no response
+	}{
+		{"empty connection", "", 0},
+		{"truncated head", wsHead, 0},
+		{"not HTTP", "SSH-2.0-OpenSSH_9.6\r\n\r\n", http.StatusBadRequest},
+		{"double space", "GET  /chat HTTP/1.1\r\nHost: a\r\n\r\n", http.StatusBadRequest},
+		{"no version", "GET /chat\r\nHost: a\r\n\r\n", http.StatusBadRequest},
+		{"bad version", "GET /chat HTTP/1.x\r\nHost: a\r\n\r\n", http.StatusBadRequest},
+		{"HTTP/2.0 line", "GET /chat HTTP/2.0\r\nHost: a\r\n\r\n", http.StatusHTTPVersionNotSupported},
+		{"control character in target", "GET /ch\x01at HTTP/1.1\r\nHost: a\r\n\r\n", http.StatusBadRequest},
+		{"relative target", "GET chat HTTP/1.1\r\nHost: a\r\n\r\n", http.StatusBadRequest},
+		{"method not a token", "G(ET /chat HTTP/1.1\r\nHost: a\r\n\r\n", http.StatusBadRequest},
+		{"leading empty line", "\r\n" + wsHead + "\r\n", http.StatusBadRequest},
+		{"bare CR in request line", "GET /chat\rx HTTP/1.1\r\nHost: a\r\n\r\n", http.StatusBadRequest},
+		{"bare CR in a field", wsHead + "X: a\rb\r\n\r\n", http.StatusBadRequest},
+		{"space before colon", wsHead + "Upgrade : websocket\r\n\r\n", http.StatusBadRequest},
+		{"no colon", wsHead + "Upgrade websocket\r\n\r\n", http.StatusBadRequest},
+		{"empty name", wsHead + ": websocket\r\n\r\n", http.StatusBadRequest},
+		{"folded line", wsHead + "X: a\r\n b\r\n\r\n", http.StatusBadRequest},
+		{"NUL in value", wsHead + "X: a\x00b\r\n\r\n", http.StatusBadRequest},
+		{"DEL in value", wsHead + "X: a\x7fb\r\n\r\n", http.StatusBadRequest},
+		{"two Host fields", wsHead + "Host: other\r\n\r\n", http.StatusBadRequest},
+		{"body by length", wsHead + "Content-Length: 5\r\n\r\nhello", http.StatusBadRequest},
+		{"chunked body", wsHead + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", http.StatusBadRequest},
+		{"head too large", wsHead + strings.Repeat("X-Filler: "+strings.Repeat("x", 100)+"\r\n", 700) + "\r\n", http.StatusRequestHeaderFieldsTooLarge},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			bufp := &[]byte{}
+			*bufp = make([]byte, requestBufferSize)
+			r, _, err := readRequest(strings.NewReader(tt.in), bufp)
+			if err == nil {
+				t.Fatalf("accepted %q as %+v", tt.in, summarize(r, nil))
+			}
+			var re *RequestError
+			status := 0
+			if errors.As(err, &re) {
+				status = re.Status
+			}
+			if status != tt.status {
+				t.Fatalf("error %v: status %d, want %d", err, status, tt.status)
+			}
+		})
+	}
+}
+
+// FuzzReadRequest checks readRequest against net/http's parser: whatever
+// it accepts, net/http must accept with the same method, target, version,
+// host and fields, and the bytes after the head must be what follows it.
+func FuzzReadRequest(f *testing.F) {
+	for _, s := range []string{
+		wsHead + "\r\n",
+		wsHead + "\r\n\x81\x80abcd",
+		strings.ReplaceAll(wsHead, "\r\n", "\n") + "\n",
+		wsHead + "x-a: b\r\nX-A: c\r\nContent-Length: 0\r\n\r\n",
+		"GET http://h:1/p?q HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET / HTTP/1.0\r\n\r\n",
+		"GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nX: \xff\xfe\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nA",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		bufp := &[]byte{}
+		*bufp = make([]byte, 64)
+		in := bytes.NewReader(data)
+		r, rest, err := readRequest(in, bufp)
+		if err != nil {
+			var re *RequestError
+			if errors.As(err, &re) && (re.Status < 400 || re.Detail == "") {
+				t.Fatalf("incomplete RequestError %#v", re)
+			}
+			return
+		}
+		br := bufio.NewReaderSize(bytes.NewReader(data), 1<<17)
+		want, err := http.ReadRequest(br)
+		if err != nil {
+			t.Fatalf("accepted %q, which net/http refuses: %v", data, err)
+		}
+		wantRest, _ := io.ReadAll(br)
+		if want.ContentLength > 0 || len(want.TransferEncoding) > 0 {
+			t.Fatalf("accepted %q, which has a body", data)
+		}
+		unread, _ := io.ReadAll(in)
+		rest = append(rest, unread...)
+		if diff := cmp.Diff(summarize(want, wantRest), summarize(r, rest)); diff != "" {
+			t.Fatalf("%q (-net/http +ours):\n%s", data, diff)
+		}
+	})
+}
