@@ -16,7 +16,6 @@ import (
 // net/http's MaxHeaderBytes does for its server.
 const maxRequestBytes = 64 << 10
 
-
 // UpgradeConn performs the server side of the opening handshake on a
 // connection accepted without net/http, such as from a net.Listener or a
 // tls.Listener: it reads the HTTP request from nc and applies the same
