@@ -111,11 +111,6 @@ func writeRefusal(nc net.Conn, e *RequestError) *RequestError {
 	return e
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
 // aLongTimeAgo is a deadline in the past, to interrupt blocked I/O when a
 // context ends.
 var aLongTimeAgo = time.Unix(1, 0)
