@@ -53,6 +53,16 @@ type ClientOptions struct {
 	// NetDialContext opens TCP connections, to the server or to the
 	// proxy. nil means a zero net.Dialer.
 	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// HTTP2, if set, opens the connection as a stream of an HTTP/2
+	// connection with an extended CONNECT (RFC 8441) sent through it,
+	// instead of an HTTP/1.1 upgrade. It is typically a
+	// *golang.org/x/net/http2.Transport, which keeps one TCP connection
+	// per server for all its streams; in Go 1.26, net/http's Transport
+	// refuses to send the :protocol pseudo-header. The server must have announced
+	// SETTINGS_ENABLE_CONNECT_PROTOCOL. TLSConfig, Proxy and
+	// NetDialContext do not apply: the transport has its own.
+	HTTP2 http.RoundTripper
 }
 
 // NoProxy is a ClientOptions.Proxy function that never uses a proxy.
@@ -139,6 +149,17 @@ func Dial(ctx context.Context, rawURL string, opts *ClientOptions) (*ClientConn,
 	hr, err := newHandshakeRequest(t, opts)
 	if err != nil {
 		return nil, err
+	}
+	if opts.HTTP2 != nil {
+		cc, err := dialStream(ctx, t, hr.req.Header, opts)
+		if err != nil {
+			var re *ResponseError
+			if errors.As(err, &re) && ctx.Err() == nil {
+				return nil, err
+			}
+			return nil, dialError(ctx, t, err)
+		}
+		return cc, nil
 	}
 	proxyFunc := opts.Proxy
 	if proxyFunc == nil {
@@ -419,6 +440,21 @@ func readResponse(br *bufio.Reader, req *http.Request, key string, opts *ClientO
 	if err != nil {
 		return nil, fmt.Errorf("reading the handshake response: %w", err)
 	}
+	cc, err := checkResponse(resp, key, opts)
+	if err != nil {
+		return nil, err
+	}
+	if n := br.Buffered(); n > 0 {
+		b, _ := br.Peek(n)
+		cc.Buffered = slices.Clone(b)
+	}
+	return cc, nil
+}
+
+// checkResponse verifies the server's answer to the handshake. key is
+// the Sec-WebSocket-Key sent, or "" for an extended CONNECT (RFC 8441 §5),
+// which is answered with 200 and no key.
+func checkResponse(resp *http.Response, key string, opts *ClientOptions) (*ClientConn, error) {
 	fail := func(sentinel error, cause error, format string, args ...any) *ResponseError {
 		e := &ResponseError{
 			StatusCode: resp.StatusCode,
@@ -436,7 +472,11 @@ func readResponse(br *bufio.Reader, req *http.Request, key string, opts *ClientO
 		return e
 	}
 
-	if resp.StatusCode != http.StatusSwitchingProtocols {
+	want := http.StatusSwitchingProtocols
+	if key == "" {
+		want = http.StatusOK
+	}
+	if resp.StatusCode != want {
 		e := fail(ErrBadStatus, nil, "server answered %s", resp.Status)
 		if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode/100 == 3 {
 			e.Detail += fmt.Sprintf(" redirecting to %q, which Dial does not follow", loc)
@@ -450,6 +490,9 @@ func readResponse(br *bufio.Reader, req *http.Request, key string, opts *ClientO
 			}
 		}
 		return nil, e
+	}
+	if key == "" {
+		return checkAgreement(resp, opts, fail)
 	}
 	if !resp.ProtoAtLeast(1, 1) {
 		return nil, fail(ErrBadStatus, nil, "server answered 101 over %s; WebSocket needs HTTP/1.1", resp.Proto)
@@ -476,6 +519,11 @@ func readResponse(br *bufio.Reader, req *http.Request, key string, opts *ClientO
 		}
 	}
 
+	return checkAgreement(resp, opts, fail)
+}
+
+// checkAgreement checks the subprotocol and extensions the server chose.
+func checkAgreement(resp *http.Response, opts *ClientOptions, fail func(sentinel, cause error, format string, args ...any) *ResponseError) (*ClientConn, error) {
 	cc := &ClientConn{Response: resp}
 	// Item 6, and §11.3.4: at most one Sec-WebSocket-Protocol, holding
 	// one of the offered subprotocols.
@@ -519,10 +567,6 @@ func readResponse(br *bufio.Reader, req *http.Request, key string, opts *ClientO
 		}
 	}
 	cc.Extensions = exts
-	if n := br.Buffered(); n > 0 {
-		b, _ := br.Peek(n)
-		cc.Buffered = slices.Clone(b)
-	}
 	return cc, nil
 }
 

@@ -43,8 +43,7 @@ var (
 	// the extensions answered do not match those offered.
 	ErrBadExtension = errors.New("websocket: bad Sec-WebSocket-Extensions")
 	// ErrHijack: the http.ResponseWriter cannot hand over its connection
-	// (for example an HTTP/2 request, or a writer that does not support
-	// hijacking).
+	// (for example a writer that does not support hijacking).
 	ErrHijack = errors.New("websocket: cannot take over the HTTP connection")
 	// ErrBadOptions: ServerOptions or ClientOptions are invalid, for
 	// example a reserved header in Header or a subprotocol that is not a

@@ -51,7 +51,9 @@ type ServerOptions struct {
 
 // ServerConn is a connection whose server handshake has completed.
 type ServerConn struct {
-	// Conn is the hijacked connection. It has no deadlines set.
+	// Conn is the hijacked connection. It has no deadlines set. For an
+	// extended CONNECT over HTTP/2 it is the request's stream instead,
+	// which ends when the handler returns.
 	Conn net.Conn
 	// Buffered holds bytes the client sent after its request that
 	// net/http had already read; they precede what Conn returns.
@@ -109,6 +111,12 @@ const (
 // body is a short text naming the problem. An error after the
 // connection was hijacked (writing the 101 failed) closes the connection
 // and is not a *RequestError.
+//
+// An HTTP/2 request is a WebSocket handshake when it is an extended
+// CONNECT with the :protocol "websocket" (RFC 8441 §5). Upgrade answers it
+// with 200 and returns the stream as Conn, which lives only until the
+// handler returns. Go's HTTP/2 server lets clients send such requests
+// only when the program runs with GODEBUG=http2xconnect=1.
 func Upgrade(w http.ResponseWriter, r *http.Request, opts *ServerOptions) (*ServerConn, error) {
 	if opts == nil {
 		opts = &ServerOptions{}
@@ -116,6 +124,9 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *ServerOptions) (*Serv
 	sc, key, rerr := negotiate(r, opts)
 	if rerr != nil {
 		return nil, refuse(w, rerr)
+	}
+	if isExtendedConnect(r) {
+		return acceptStream(w, r, sc, opts)
 	}
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
@@ -159,7 +170,13 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *ServerOptions) (*Serv
 // subprotocol and extensions. It returns the ServerConn to be, without
 // Conn, and the Sec-WebSocket-Key.
 func negotiate(r *http.Request, opts *ServerOptions) (*ServerConn, string, *RequestError) {
-	key, rerr := checkRequest(r)
+	var key string
+	var rerr *RequestError
+	if isExtendedConnect(r) {
+		rerr = checkExtendedConnect(r)
+	} else {
+		key, rerr = checkRequest(r)
+	}
 	if rerr == nil && !opts.InsecureSkipOriginCheck {
 		rerr = checkOrigin(r, opts.OriginPatterns)
 	}
@@ -222,13 +239,8 @@ func checkRequest(r *http.Request) (string, *RequestError) {
 	if !headerHasToken(r.Header[hdrConnection], "upgrade") {
 		return "", &RequestError{http.StatusBadRequest, ErrMissingUpgrade, `request lacks "Connection: Upgrade"`}
 	}
-	// RFC 6455 §4.2.2 step 4 /version/ and §4.4: answer 426 naming ours.
-	if v := r.Header[hdrVersion]; len(v) != 1 || v[0] != "13" {
-		detail := "request lacks Sec-WebSocket-Version; this server speaks version 13"
-		if len(v) > 0 {
-			detail = fmt.Sprintf("Sec-WebSocket-Version %q not supported; this server speaks version 13", strings.Join(v, ", "))
-		}
-		return "", &RequestError{http.StatusUpgradeRequired, ErrVersion, detail}
+	if rerr := checkVersion(r); rerr != nil {
+		return "", rerr
 	}
 	v := r.Header[hdrKey]
 	switch {
@@ -250,6 +262,19 @@ func checkRequest(r *http.Request) (string, *RequestError) {
 		return "", badKey(key)
 	}
 	return key, nil
+}
+
+// checkVersion checks Sec-WebSocket-Version (RFC 6455 §4.2.2 step 4
+// /version/ and §4.4: answer 426 naming ours).
+func checkVersion(r *http.Request) *RequestError {
+	if v := r.Header[hdrVersion]; len(v) != 1 || v[0] != "13" {
+		detail := "request lacks Sec-WebSocket-Version; this server speaks version 13"
+		if len(v) > 0 {
+			detail = fmt.Sprintf("Sec-WebSocket-Version %q not supported; this server speaks version 13", strings.Join(v, ", "))
+		}
+		return &RequestError{http.StatusUpgradeRequired, ErrVersion, detail}
+	}
+	return nil
 }
 
 func badKey(key string) *RequestError {

@@ -1,0 +1,231 @@
+//lint:file-ignore SA1019 x/net's HTTP/2 Transport is deprecated in favor of net/http's, but in Go 1.26 net/http's Transport refuses the :protocol pseudo-header that RFC 8441 needs.
+
+package handshake
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+// withExtendedConnect runs the test in a child process with
+// GODEBUG=http2xconnect=1, which Go's HTTP/2 server reads only at start-up,
+// and reports whether the caller is that child and should go on.
+func withExtendedConnect(t *testing.T) bool {
+	t.Helper()
+	godebug := os.Getenv("GODEBUG")
+	if strings.Contains(godebug, "http2xconnect=1") {
+		return true
+	}
+	if godebug != "" {
+		godebug += ","
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "GODEBUG="+godebug+"http2xconnect=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("--- PASS: "+t.Name())) {
+		t.Fatalf("child with GODEBUG=http2xconnect=1: %v\n%s", err, out)
+	}
+	return false
+}
+
+// TestExtendedConnect opens WebSocket streams over HTTP/2 (RFC 8441) with
+// net/http's client and checks the answers and that bytes flow both ways.
+func TestExtendedConnect(t *testing.T) {
+	if !withExtendedConnect(t) {
+		return
+	}
+	served := make(chan error, 1)
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sc, err := Upgrade(w, r, &ServerOptions{Subprotocols: []string{"chat"}, Header: http.Header{"X-Served-By": {"twoway"}}})
+		if err != nil {
+			served <- err
+			return
+		}
+		defer sc.Conn.Close()
+		if sc.Conn.RemoteAddr().String() != r.RemoteAddr || sc.Conn.LocalAddr() == nil {
+			served <- errors.New("stream has wrong addresses")
+			return
+		}
+		// Echo what arrives until the client ends its side.
+		buf := make([]byte, 64)
+		for {
+			n, err := sc.Conn.Read(buf)
+			if n > 0 {
+				if _, err := sc.Conn.Write(buf[:n]); err != nil {
+					served <- err
+					return
+				}
+			}
+			if err == io.EOF {
+				served <- nil
+				return
+			}
+			if err != nil {
+				served <- err
+				return
+			}
+		}
+	}))
+	ts.EnableHTTP2 = true
+	ts.StartTLS()
+	defer ts.Close()
+
+	client := &http2.Transport{TLSClientConfig: ts.Client().Transport.(*http.Transport).TLSClientConfig}
+	defer client.CloseIdleConnections()
+	connect := func(protocol, version string, body io.Reader) (*http.Response, error) {
+		req, err := http.NewRequest(http.MethodConnect, ts.URL+"/chat", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set(":protocol", protocol)
+		if version != "" {
+			req.Header.Set("Sec-WebSocket-Version", version)
+		}
+		req.Header.Set("Sec-WebSocket-Protocol", "chat, v2")
+		// net/http's own Transport refuses the :protocol pseudo-header;
+		// x/net's HTTP/2 transport sends it.
+		return client.RoundTrip(req)
+	}
+
+	t.Run("echo", func(t *testing.T) {
+		pr, pw := io.Pipe()
+		resp, err := connect("websocket", "13", pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusOK {
+			t.Fatalf("got %s %s, want HTTP/2 200", resp.Proto, resp.Status)
+		}
+		if got := resp.Header.Get("Sec-WebSocket-Protocol"); got != "chat" {
+			t.Errorf("Sec-WebSocket-Protocol = %q, want chat", got)
+		}
+		if got := resp.Header.Get("X-Served-By"); got != "twoway" {
+			t.Errorf("X-Served-By = %q, want twoway", got)
+		}
+		for _, msg := range []string{"hello", "\x81\x05world"} {
+			if _, err := pw.Write([]byte(msg)); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, len(msg))
+			if _, err := io.ReadFull(resp.Body, got); err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != msg {
+				t.Fatalf("echo %q, want %q", got, msg)
+			}
+		}
+		pw.Close()
+		if err := <-served; err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	for _, tt := range []struct {
+		name, protocol, version string
+		status                  int
+	}{
+		{"other protocol", "webtransport", "13", http.StatusBadRequest},
+		{"no version", "websocket", "", http.StatusUpgradeRequired},
+		{"old version", "websocket", "8", http.StatusUpgradeRequired},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := connect(tt.protocol, tt.version, http.NoBody)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Errorf("status %d, want %d", resp.StatusCode, tt.status)
+			}
+			var re *RequestError
+			if err := <-served; !errors.As(err, &re) || re.Status != tt.status {
+				t.Errorf("Upgrade returned %v, want a RequestError with %d", err, tt.status)
+			}
+		})
+	}
+}
+
+// TestDialExtendedConnect dials WebSocket streams over HTTP/2 with Dial.
+func TestDialExtendedConnect(t *testing.T) {
+	if !withExtendedConnect(t) {
+		return
+	}
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sc, err := Upgrade(w, r, &ServerOptions{Subprotocols: []string{"v2"}})
+		if err != nil {
+			return
+		}
+		defer sc.Conn.Close()
+		io.Copy(sc.Conn, sc.Conn)
+	}))
+	ts.EnableHTTP2 = true
+	ts.StartTLS()
+	defer ts.Close()
+	rt := &http2.Transport{TLSClientConfig: ts.Client().Transport.(*http.Transport).TLSClientConfig}
+	defer rt.CloseIdleConnections()
+	url := "wss" + strings.TrimPrefix(ts.URL, "https") + "/echo"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	t.Run("echo", func(t *testing.T) {
+		cc, err := Dial(ctx, url, &ClientOptions{HTTP2: rt, Subprotocols: []string{"v1", "v2"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Conn.Close()
+		if cc.Subprotocol != "v2" || cc.Response.StatusCode != http.StatusOK || cc.Response.ProtoMajor != 2 {
+			t.Fatalf("subprotocol %q, response %s %s; want v2, HTTP/2 200", cc.Subprotocol, cc.Response.Proto, cc.Response.Status)
+		}
+		for _, msg := range []string{"one", strings.Repeat("x", 100_000)} {
+			errc := make(chan error, 1)
+			go func() { _, err := cc.Conn.Write([]byte(msg)); errc <- err }()
+			got := make([]byte, len(msg))
+			if _, err := io.ReadFull(cc.Conn, got); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != msg {
+				t.Fatalf("echo of %d bytes differs", len(msg))
+			}
+		}
+	})
+	t.Run("read deadline", func(t *testing.T) {
+		cc, err := Dial(ctx, url, &ClientOptions{HTTP2: rt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Conn.Close()
+		cc.Conn.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		if _, err := cc.Conn.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("Read = %v, want os.ErrDeadlineExceeded", err)
+		}
+		if err := cc.Conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			t.Fatal(err)
+		}
+		if _, err := cc.Conn.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Write after Close = %v, want net.ErrClosed", err)
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		_, err := Dial(ctx, url, &ClientOptions{HTTP2: rt, Header: http.Header{"Origin": {"https://evil.example"}}})
+		var re *ResponseError
+		if !errors.As(err, &re) || re.StatusCode != http.StatusForbidden || !errors.Is(err, ErrBadStatus) {
+			t.Fatalf("Dial = %v, want a ResponseError with 403", err)
+		}
+	})
+}
