@@ -172,6 +172,12 @@ func serverOptions(opts *AcceptOptions) *handshake.ServerOptions {
 // When the request is not a valid WebSocket handshake, or its Origin is not
 // allowed, Accept writes an HTTP error response and returns an error that
 // wraps a *handshake.RequestError.
+//
+// Over HTTP/2, Accept answers an extended CONNECT (RFC 8441) and the
+// connection is the request's stream, which lives only as long as the
+// handler: the handler must not return before it is done with the Conn.
+// Go's HTTP/2 server offers extended CONNECT to clients only when the
+// program runs with GODEBUG=http2xconnect=1.
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
 	if opts == nil {
 		opts = &AcceptOptions{}
@@ -226,6 +232,7 @@ func Dial(ctx context.Context, url string, opts *DialOptions) (*Conn, *http.Resp
 		TLSConfig:      opts.TLSConfig,
 		Proxy:          opts.Proxy,
 		NetDialContext: opts.NetDialContext,
+		HTTP2:          opts.HTTP2,
 	}
 	if opts.Compression != nil {
 		hopts.Extensions = []handshake.ClientExtension{clientDeflate(opts.Compression)}

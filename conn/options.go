@@ -118,6 +118,12 @@ type DialOptions struct {
 	// NetDialContext dials the TCP connection; nil means a net.Dialer.
 	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
+	// HTTP2, if set, carries the connection on a stream of an HTTP/2
+	// connection (RFC 8441) instead of upgrading an HTTP/1.1 one; see
+	// handshake.ClientOptions.HTTP2. It is typically a
+	// *golang.org/x/net/http2.Transport, shared by many connections.
+	HTTP2 http.RoundTripper
+
 	// Compression offers permessage-deflate.
 	Compression *CompressionOptions
 
