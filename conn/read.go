@@ -2,6 +2,7 @@ package conn
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -106,8 +107,10 @@ func (c *Conn) readMore(n int) error {
 		}
 	}
 	if r.bufp == nil {
-		if tc, ok := c.nc.(*net.TCPConn); ok && !r.lastFull && n <= idleReadSize {
-			return c.readIdle(tc)
+		if !r.lastFull && n <= idleReadSize {
+			if ok, err := c.readIdle(); ok {
+				return err
+			}
 		}
 		r.bufp = getBuffer(r.size)
 		r.buf = *r.bufp
@@ -129,16 +132,28 @@ func (c *Conn) readMore(n int) error {
 	}
 }
 
-// readIdle waits for data on a TCP connection with nothing buffered, and
+// readIdle waits for data on a connection with nothing buffered, and
 // buffers what arrives. It reads into an array in its own stack frame, which
 // fits in the stack the goroutine has anyway, and only then takes a pooled
 // buffer: a connection waiting for its next message holds no heap buffer.
-// The concrete type matters: passed through the net.Conn interface, the
-// array would escape to the heap.
-func (c *Conn) readIdle(tc *net.TCPConn) error {
+// The calls go to concrete types, because through the net.Conn interface
+// the array would escape to the heap; for other types readIdle reports
+// false and does nothing.
+func (c *Conn) readIdle() (bool, error) {
 	var tmp [idleReadSize]byte
 	for {
-		m, err := tc.Read(tmp[:])
+		var m int
+		var err error
+		switch nc := c.nc.(type) {
+		case *net.TCPConn:
+			m, err = nc.Read(tmp[:])
+		case *tls.Conn:
+			m, err = nc.Read(tmp[:])
+		case *net.UnixConn:
+			m, err = nc.Read(tmp[:])
+		default:
+			return false, nil
+		}
 		if m > 0 {
 			r := &c.rd
 			r.bufp = getBuffer(r.size)
@@ -146,10 +161,10 @@ func (c *Conn) readIdle(tc *net.TCPConn) error {
 			r.pos, r.end = 0, copy(r.buf, tmp[:m])
 			r.lastFull = m == len(tmp)
 			r.lastRead = m
-			return nil
+			return true, nil
 		}
 		if err != nil {
-			return err
+			return true, err
 		}
 	}
 }
