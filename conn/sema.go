@@ -82,6 +82,11 @@ func (s *sema) release() {
 }
 
 func (s *sema) releaseLocked() {
+	if !s.held || len(s.handoff) > 0 {
+		// As sync.Mutex does: releasing a free lock is a bug, and would
+		// otherwise block here for good with s.mu held.
+		panic("websocket: release of a lock that is not held")
+	}
 	if s.waiters > 0 {
 		s.handoff <- struct{}{} // never blocks: no other token is out
 		return

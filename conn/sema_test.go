@@ -98,3 +98,15 @@ func TestSemaHandoff(t *testing.T) {
 		t.Fatal("the lock was free after being handed to the waiter")
 	}
 }
+
+// TestSemaReleaseUnheld checks that releasing a free lock panics rather
+// than corrupting the lock or blocking with its mutex held.
+func TestSemaReleaseUnheld(t *testing.T) {
+	var s sema
+	defer func() {
+		if recover() == nil {
+			t.Fatal("release of a free lock did not panic")
+		}
+	}()
+	s.release()
+}
