@@ -174,11 +174,22 @@ func parseRequest(head []byte) (*http.Request, *RequestError) {
 	if _, ok := h["Transfer-Encoding"]; ok {
 		return nil, errBody
 	}
-	for _, v := range h["Content-Length"] {
-		if v != "0" {
-			return nil, errBody
+	if cl := h["Content-Length"]; cl != nil {
+		for _, v := range cl {
+			if v != "0" {
+				return nil, errBody
+			}
 		}
+		h["Content-Length"] = cl[:1] // as net/http folds repeated equal values
 	}
+	// What net/http's ReadRequest adds, so that handlers see the same
+	// request either way: RFC 9111 §5.4, and whether the client asked to
+	// close (RFC 9112 §9.3).
+	if p := h["Pragma"]; len(p) > 0 && p[0] == "no-cache" && h["Cache-Control"] == nil {
+		h["Cache-Control"] = []string{"no-cache"}
+	}
+	conn := h[hdrConnection]
+	r.Close = headerHasToken(conn, "close") || minor == 0 && !headerHasToken(conn, "keep-alive")
 	return r, nil
 }
 

@@ -20,11 +20,12 @@ const wsHead = "GET /chat?room=1 HTTP/1.1\r\nHost: example.com\r\nUpgrade: webso
 type parsed struct {
 	Method, RequestURI, Path, RawQuery, Proto, Host string
 	Header                                          http.Header
+	Close                                           bool
 	Rest                                            string
 }
 
 func summarize(r *http.Request, rest []byte) parsed {
-	return parsed{r.Method, r.RequestURI, r.URL.Path, r.URL.RawQuery, r.Proto, r.Host, r.Header, string(rest)}
+	return parsed{r.Method, r.RequestURI, r.URL.Path, r.URL.RawQuery, r.Proto, r.Host, r.Header, r.Close, string(rest)}
 }
 
 func TestReadRequest(t *testing.T) {
@@ -39,27 +40,35 @@ func TestReadRequest(t *testing.T) {
 		h[k] = v
 		return h
 	}
+	pragmaHeader := withHeader("Pragma", "no-cache")
+	pragmaHeader.Set("Cache-Control", "no-cache")
 	for _, tt := range []struct {
 		name string
 		in   string
 		want parsed
 	}{
 		{"handshake", wsHead + "\r\n",
-			parsed{"GET", "/chat?room=1", "/chat", "room=1", "HTTP/1.1", "example.com", wsHeader, ""}},
+			parsed{"GET", "/chat?room=1", "/chat", "room=1", "HTTP/1.1", "example.com", wsHeader, false, ""}},
 		{"frame bytes after the head", wsHead + "\r\n\x81\x85abc",
-			parsed{"GET", "/chat?room=1", "/chat", "room=1", "HTTP/1.1", "example.com", wsHeader, "\x81\x85abc"}},
+			parsed{"GET", "/chat?room=1", "/chat", "room=1", "HTTP/1.1", "example.com", wsHeader, false, "\x81\x85abc"}},
 		{"LF line ends", strings.ReplaceAll(wsHead, "\r\n", "\n") + "\n",
-			parsed{"GET", "/chat?room=1", "/chat", "room=1", "HTTP/1.1", "example.com", wsHeader, ""}},
+			parsed{"GET", "/chat?room=1", "/chat", "room=1", "HTTP/1.1", "example.com", wsHeader, false, ""}},
 		{"names canonicalized, values trimmed", wsHead + "x-custom-THING:  \t a b \t\r\n\r\n",
-			parsed{"GET", "/chat?room=1", "/chat", "room=1", "HTTP/1.1", "example.com", withHeader("X-Custom-Thing", "a b"), ""}},
+			parsed{"GET", "/chat?room=1", "/chat", "room=1", "HTTP/1.1", "example.com", withHeader("X-Custom-Thing", "a b"), false, ""}},
 		{"repeated field", wsHead + "Cookie: a=1\r\nCookie: b=2\r\n\r\n",
-			parsed{"GET", "/chat?room=1", "/chat", "room=1", "HTTP/1.1", "example.com", withHeader("Cookie", "a=1", "b=2"), ""}},
+			parsed{"GET", "/chat?room=1", "/chat", "room=1", "HTTP/1.1", "example.com", withHeader("Cookie", "a=1", "b=2"), false, ""}},
 		{"empty value", wsHead + "X-Empty:\r\n\r\n",
-			parsed{"GET", "/chat?room=1", "/chat", "room=1", "HTTP/1.1", "example.com", withHeader("X-Empty", ""), ""}},
+			parsed{"GET", "/chat?room=1", "/chat", "room=1", "HTTP/1.1", "example.com", withHeader("X-Empty", ""), false, ""}},
 		{"absolute-form target overrides Host", strings.Replace(wsHead, "/chat?room=1", "http://other.example:8080/chat?room=1", 1) + "\r\n",
-			parsed{"GET", "http://other.example:8080/chat?room=1", "/chat", "room=1", "HTTP/1.1", "other.example:8080", wsHeader, ""}},
+			parsed{"GET", "http://other.example:8080/chat?room=1", "/chat", "room=1", "HTTP/1.1", "other.example:8080", wsHeader, false, ""}},
 		{"Content-Length 0", wsHead + "Content-Length: 0\r\n\r\n",
-			parsed{"GET", "/chat?room=1", "/chat", "room=1", "HTTP/1.1", "example.com", withHeader("Content-Length", "0"), ""}},
+			parsed{"GET", "/chat?room=1", "/chat", "room=1", "HTTP/1.1", "example.com", withHeader("Content-Length", "0"), false, ""}},
+		{"Content-Length 0 twice", wsHead + "Content-Length: 0\r\nContent-Length: 0\r\n\r\n",
+			parsed{"GET", "/chat?room=1", "/chat", "room=1", "HTTP/1.1", "example.com", withHeader("Content-Length", "0"), false, ""}},
+		{"Pragma no-cache", wsHead + "Pragma: no-cache\r\n\r\n",
+			parsed{"GET", "/chat?room=1", "/chat", "room=1", "HTTP/1.1", "example.com", pragmaHeader, false, ""}},
+		{"Connection close", strings.Replace(wsHead, "Connection: Upgrade", "Connection: Upgrade, close", 1) + "\r\n",
+			parsed{"GET", "/chat?room=1", "/chat", "room=1", "HTTP/1.1", "example.com", withHeader("Connection", "Upgrade, close"), true, ""}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			// Whole, and one byte per read so that the end of the head is
@@ -150,6 +159,10 @@ func FuzzReadRequest(f *testing.F) {
 		"GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: x\r\nX: \xff\xfe\r\n\r\n",
 		"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nA",
+		"GET / HTTP/1.1\r\nHost: x\r\nPragma: no-cache\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}
