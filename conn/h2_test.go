@@ -8,12 +8,11 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twoway/websocket/internal/godebugtest"
 	"golang.org/x/net/http2"
 )
 
@@ -24,17 +23,7 @@ import (
 // GODEBUG=http2xconnect=1, read at start-up, so the test runs in a child
 // process that has it.
 func TestHTTP2(t *testing.T) {
-	godebug := os.Getenv("GODEBUG")
-	if !strings.Contains(godebug, "http2xconnect=1") {
-		if godebug != "" {
-			godebug += ","
-		}
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHTTP2$", "-test.v", "-test.count=1")
-		cmd.Env = append(os.Environ(), "GODEBUG="+godebug+"http2xconnect=1")
-		out, err := cmd.CombinedOutput()
-		if err != nil || !bytes.Contains(out, []byte("--- PASS: TestHTTP2")) {
-			t.Fatalf("child with GODEBUG=http2xconnect=1: %v\n%s", err, out)
-		}
+	if !godebugtest.Run(t, "http2xconnect=1") {
 		return
 	}
 

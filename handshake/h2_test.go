@@ -3,7 +3,6 @@
 package handshake
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -11,39 +10,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twoway/websocket/internal/godebugtest"
 	"golang.org/x/net/http2"
 )
-
-// withExtendedConnect runs the test in a child process with
-// GODEBUG=http2xconnect=1, which Go's HTTP/2 server reads only at start-up,
-// and reports whether the caller is that child and should go on.
-func withExtendedConnect(t *testing.T) bool {
-	t.Helper()
-	godebug := os.Getenv("GODEBUG")
-	if strings.Contains(godebug, "http2xconnect=1") {
-		return true
-	}
-	if godebug != "" {
-		godebug += ","
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), "GODEBUG="+godebug+"http2xconnect=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !bytes.Contains(out, []byte("--- PASS: "+t.Name())) {
-		t.Fatalf("child with GODEBUG=http2xconnect=1: %v\n%s", err, out)
-	}
-	return false
-}
 
 // TestExtendedConnect opens WebSocket streams over HTTP/2 (RFC 8441) with
 // net/http's client and checks the answers and that bytes flow both ways.
 func TestExtendedConnect(t *testing.T) {
-	if !withExtendedConnect(t) {
+	if !godebugtest.Run(t, "http2xconnect=1") {
 		return
 	}
 	served := make(chan error, 1)
@@ -160,7 +138,7 @@ func TestExtendedConnect(t *testing.T) {
 
 // TestDialExtendedConnect dials WebSocket streams over HTTP/2 with Dial.
 func TestDialExtendedConnect(t *testing.T) {
-	if !withExtendedConnect(t) {
+	if !godebugtest.Run(t, "http2xconnect=1") {
 		return
 	}
 	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -5,11 +5,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twoway/websocket/examples/internal/browsertest"
+	"github.com/twoway/websocket/internal/godebugtest"
 )
 
 // testPage drives the real page at / in an iframe, as a person would,
@@ -68,7 +70,7 @@ async function main() {
   }
 
   // 2. A WebSocket of our own: compression and large messages.
-  const ws = new WebSocket("ws://" + location.host + WS_PATH);
+  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + WS_PATH);
   ws.binaryType = "arraybuffer";
   await nextEvent(ws, "open");
   step("extensions: " + ws.extensions);
@@ -112,12 +114,51 @@ main().then(report, (e) => report({ok: false, error: String(e && e.stack || e)})
 // browser and shrinks what crosses the wire in both directions.
 func TestBrowser(t *testing.T) {
 	chromium := browsertest.Chromium(t)
+	protos := runBrowserTest(t, chromium, false)
+	for _, p := range protos {
+		if p != "HTTP/1.1 GET" {
+			t.Errorf("WebSocket request %s, want HTTP/1.1 GET", p)
+		}
+	}
+}
+
+// TestBrowserHTTP2 runs the same page over HTTPS with HTTP/2, where
+// Chromium opens its WebSockets as HTTP/2 streams (RFC 8441) once the
+// server offers extended CONNECT.
+func TestBrowserHTTP2(t *testing.T) {
+	chromium := browsertest.Chromium(t)
+	if !godebugtest.Run(t, "http2xconnect=1") {
+		return
+	}
+	protos := runBrowserTest(t, chromium, true)
+	if len(protos) < 2 {
+		t.Fatalf("WebSocket requests %v, want two", protos)
+	}
+	for _, p := range protos {
+		if p != "HTTP/2.0 CONNECT" {
+			t.Errorf("WebSocket request %s, want HTTP/2.0 CONNECT", p)
+		}
+	}
+}
+
+// runBrowserTest serves the echo server and the test page, over HTTPS and
+// HTTP/2 with useTLS, runs the page, and returns the protocol and method
+// of each WebSocket request the browser made.
+func runBrowserTest(t *testing.T, chromium string, useTLS bool) []string {
 	cfg := defaultConfig()
 	cfg.ReadLimit = 4 << 20
 	s := newServer(cfg, testLogger(t))
 	results := browsertest.NewReporter(1)
+	var mu sync.Mutex
+	var protos []string
 	mux := http.NewServeMux()
 	mux.Handle("/", s)
+	mux.HandleFunc(cfg.Path, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		protos = append(protos, r.Proto+" "+r.Method)
+		mu.Unlock()
+		s.ServeHTTP(w, r)
+	})
 	mux.Handle("/result", results)
 	mux.HandleFunc("/test", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -126,12 +167,19 @@ func TestBrowser(t *testing.T) {
 	hs := httptest.NewUnstartedServer(mux)
 	counted := &countingListener{Listener: hs.Listener}
 	hs.Listener = counted
-	hs.Start()
+	var flags []string
+	if useTLS {
+		hs.EnableHTTP2 = true
+		hs.StartTLS()
+		flags = append(flags, "--ignore-certificate-errors") // the test server's certificate
+	} else {
+		hs.Start()
+	}
 	defer hs.Close()
 	defer s.Shutdown(t.Context())
 
 	start := time.Now()
-	b := browsertest.Start(t, chromium, hs.URL+"/test")
+	b := browsertest.Start(t, chromium, hs.URL+"/test", flags...)
 	res := results.Wait(t, 30*time.Second, b)
 	t.Logf("page finished in %v", time.Since(start).Round(time.Millisecond))
 	b.Stop()
@@ -148,6 +196,9 @@ func TestBrowser(t *testing.T) {
 	if payload < 1<<20 || float64(in) > payload/4 || float64(out) > payload/4 {
 		t.Errorf("payload %.0f bytes each way, wire %d bytes in and %d out: want compression to at least 4:1 both ways", payload, in, out)
 	}
+	mu.Lock()
+	defer mu.Unlock()
+	return protos
 }
 
 // countingListener counts the bytes read and written on its connections.

@@ -50,9 +50,10 @@ type Browser struct {
 	log string // file holding Chromium's output
 }
 
-// Start launches Chromium at path on url, with a fresh profile. The
-// browser is stopped when the test ends, if not before.
-func Start(t testing.TB, path, url string) *Browser {
+// Start launches Chromium at path on url, with a fresh profile and any
+// extra command-line flags. The browser is stopped when the test ends, if
+// not before.
+func Start(t testing.TB, path, url string, flags ...string) *Browser {
 	t.Helper()
 	dir := t.TempDir()
 	logFile, err := os.Create(filepath.Join(dir, "chromium.log"))
@@ -61,7 +62,7 @@ func Start(t testing.TB, path, url string) *Browser {
 	}
 	defer logFile.Close()
 	profile := filepath.Join(dir, "profile")
-	cmd := exec.Command(path,
+	args := []string{
 		"--headless",
 		"--no-sandbox", // needed as root, and in most containers
 		"--disable-gpu",
@@ -73,9 +74,10 @@ func Start(t testing.TB, path, url string) *Browser {
 		"--no-first-run",
 		"--no-default-browser-check",
 		"--no-proxy-server",
-		"--user-data-dir="+profile,
-		url,
-	)
+		"--user-data-dir=" + profile,
+	}
+	args = append(append(args, flags...), url)
+	cmd := exec.Command(path, args...)
 	// A file rather than a pipe: Chromium's helper processes inherit it,
 	// and a pipe would keep Wait waiting for them.
 	cmd.Stdout, cmd.Stderr = logFile, logFile
