@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 x/net's HTTP/2 Transport is deprecated for net/http's, which in Go 1.26 refuses the :protocol pseudo-header RFC 8441 needs.
+
 package conn_test
 
 import (
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/twoway/websocket/conn"
+	"golang.org/x/net/http2"
 )
 
 // An echo handler: read each message into a reused buffer and write it back.
@@ -137,4 +140,23 @@ func ExampleAcceptConn() {
 	// Output:
 	// /greet: hi <nil>
 	// <nil>
+}
+
+// A client that opens its WebSocket connections as streams of one HTTP/2
+// connection (RFC 8441). The server must offer extended CONNECT; a Go
+// server does when it runs with GODEBUG=http2xconnect=1.
+func ExampleDial_http2() {
+	// One transport for the whole program: its connections are shared.
+	h2 := &http2.Transport{}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := conn.Dial(ctx, "wss://example.com/chat", &conn.DialOptions{HTTP2: h2})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.CloseNow()
+	if err := c.Write(ctx, conn.Text, []byte("hello")); err != nil {
+		log.Fatal(err)
+	}
+	c.Close(conn.CloseNormal, "")
 }
