@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"testing"
 )
@@ -13,13 +12,14 @@ import (
 // a stack array rather than a pooled buffer: TCP, TLS and Unix sockets do;
 // others, such as net.Pipe, cannot without the array escaping.
 func TestReadIdleTypes(t *testing.T) {
-	tcpPair := func(t *testing.T) (net.Conn, net.Conn) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// pair connects a client to a listener on network and address.
+	pair := func(t *testing.T, network, address string) (net.Conn, net.Conn) {
+		ln, err := net.Listen(network, address)
 		if err != nil {
-			t.Fatal(err)
+			t.Skipf("cannot listen on %s: %v", network, err)
 		}
 		defer ln.Close()
-		a, err := net.Dial("tcp", ln.Addr().String())
+		a, err := net.Dial(network, ln.Addr().String())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -29,6 +29,7 @@ func TestReadIdleTypes(t *testing.T) {
 		}
 		return a, b
 	}
+	tcpPair := func(t *testing.T) (net.Conn, net.Conn) { return pair(t, "tcp", "127.0.0.1:0") }
 	for _, tt := range []struct {
 		name  string
 		pair  func(t *testing.T) (ours, peer net.Conn)
@@ -45,22 +46,7 @@ func TestReadIdleTypes(t *testing.T) {
 			return tls.Server(a, srv.TLS.Clone()), tls.Client(b, &tls.Config{InsecureSkipVerify: true})
 		}, true},
 		{"unix", func(t *testing.T) (net.Conn, net.Conn) {
-			path := filepath.Join(t.TempDir(), "s")
-			ln, err := net.Listen("unix", path)
-			if err != nil {
-				t.Skipf("no unix sockets: %v", err)
-			}
-			defer ln.Close()
-			defer os.Remove(path)
-			a, err := net.Dial("unix", path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := ln.Accept()
-			if err != nil {
-				t.Fatal(err)
-			}
-			return a, b
+			return pair(t, "unix", filepath.Join(t.TempDir(), "s"))
 		}, true},
 		{"pipe", func(t *testing.T) (net.Conn, net.Conn) { return net.Pipe() }, false},
 	} {

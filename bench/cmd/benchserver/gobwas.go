@@ -10,11 +10,8 @@ import (
 	"github.com/gobwas/ws"
 )
 
-// gobwasHandler uses gobwas's documented low-level path: read a frame
-// header, read and unmask the payload into a reused buffer, write the
-// frame back unmasked. Frames are echoed one by one, so a fragmented
-// message comes back whole with the same fragmentation. Reads and writes
-// go through the bufio pair net/http hands over on hijack.
+// gobwasHandler uses gobwas's documented low-level path over the bufio
+// pair net/http hands over on hijack.
 func gobwasHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		nc, rw, _, err := ws.UpgradeHTTP(r, w)
@@ -29,44 +26,7 @@ func gobwasHandler() http.Handler {
 		} else {
 			br, bw = bufio.NewReader(nc), bufio.NewWriter(nc)
 		}
-		hbuf := make([]byte, ws.MaxHeaderSize)
-		var payload []byte
-		for {
-			h, err := ws.ReadHeaderBuffer(br, hbuf)
-			if err != nil {
-				return
-			}
-			if !h.Masked || h.Length > readLimit {
-				return // RFC 6455 §5.1 / our limit: drop the connection
-			}
-			if int64(cap(payload)) < h.Length {
-				payload = make([]byte, h.Length)
-			}
-			payload = payload[:h.Length]
-			if _, err := io.ReadFull(br, payload); err != nil {
-				return
-			}
-			ws.Cipher(payload, h.Mask, 0)
-			h.Masked = false
-			switch h.OpCode {
-			case ws.OpPong:
-				continue
-			case ws.OpPing:
-				h.OpCode = ws.OpPong
-			}
-			if err := ws.WriteHeaderBuffer(bw, h, hbuf); err != nil {
-				return
-			}
-			if _, err := bw.Write(payload); err != nil {
-				return
-			}
-			if err := bw.Flush(); err != nil {
-				return
-			}
-			if h.OpCode == ws.OpClose {
-				return
-			}
-		}
+		echoGobwas(br, bw, bw.Flush)
 	})
 }
 
@@ -88,37 +48,52 @@ func serveGobwasRaw(ln net.Listener) error {
 				return
 			}
 			nc.SetDeadline(time.Time{})
-			var payload []byte
-			for {
-				h, err := ws.ReadHeader(nc)
-				if err != nil {
-					return
-				}
-				if !h.Masked || h.Length > readLimit {
-					return
-				}
-				if int64(cap(payload)) < h.Length {
-					payload = make([]byte, h.Length)
-				}
-				payload = payload[:h.Length]
-				if _, err := io.ReadFull(nc, payload); err != nil {
-					return
-				}
-				ws.Cipher(payload, h.Mask, 0)
-				h.Masked = false
-				switch h.OpCode {
-				case ws.OpPong:
-					continue
-				case ws.OpPing:
-					h.OpCode = ws.OpPong
-				}
-				if err := ws.WriteFrame(nc, ws.Frame{Header: h, Payload: payload}); err != nil {
-					return
-				}
-				if h.OpCode == ws.OpClose {
-					return
-				}
-			}
+			echoGobwas(nc, nc, func() error { return nil })
 		}()
+	}
+}
+
+// echoGobwas reads frames with gobwas's low-level API (ReadHeaderBuffer,
+// the payload into a reused buffer, Cipher) and writes each back unmasked
+// (WriteHeaderBuffer, the payload, flush), so a fragmented message comes
+// back whole with the same fragmentation.
+func echoGobwas(r io.Reader, w io.Writer, flush func() error) {
+	hbuf := make([]byte, ws.MaxHeaderSize)
+	var payload []byte
+	for {
+		h, err := ws.ReadHeaderBuffer(r, hbuf)
+		if err != nil {
+			return
+		}
+		if !h.Masked || h.Length > readLimit {
+			return // RFC 6455 §5.1 / our limit: drop the connection
+		}
+		if int64(cap(payload)) < h.Length {
+			payload = make([]byte, h.Length)
+		}
+		payload = payload[:h.Length]
+		if _, err := io.ReadFull(r, payload); err != nil {
+			return
+		}
+		ws.Cipher(payload, h.Mask, 0)
+		h.Masked = false
+		switch h.OpCode {
+		case ws.OpPong:
+			continue
+		case ws.OpPing:
+			h.OpCode = ws.OpPong
+		}
+		if err := ws.WriteHeaderBuffer(w, h, hbuf); err != nil {
+			return
+		}
+		if _, err := w.Write(payload); err != nil {
+			return
+		}
+		if err := flush(); err != nil {
+			return
+		}
+		if h.OpCode == ws.OpClose {
+			return
+		}
 	}
 }
