@@ -66,11 +66,12 @@ func acceptStream(w http.ResponseWriter, r *http.Request, sc *ServerConn, opts *
 // a TCP connection's: once a read deadline has expired, the stream's body
 // stays failed, and an expired write deadline resets the stream.
 type streamConn struct {
-	body  io.ReadCloser
-	w     http.ResponseWriter
-	rc    *http.ResponseController
-	local net.Addr
-	peer  net.Addr
+	body    io.ReadCloser
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	handler context.Context // the request's: done once the handler has returned
+	local   net.Addr
+	peer    net.Addr
 
 	wmu sync.Mutex // serializes writes
 
@@ -84,7 +85,23 @@ func newStreamConn(w http.ResponseWriter, r *http.Request, rc *http.ResponseCont
 	if local == nil {
 		local = streamAddr("")
 	}
-	return &streamConn{body: r.Body, w: w, rc: rc, local: local, peer: streamAddr(r.RemoteAddr)}
+	return &streamConn{body: r.Body, w: w, rc: rc, handler: r.Context(), local: local, peer: streamAddr(r.RemoteAddr)}
+}
+
+// use runs f, which uses the ResponseWriter, unless the handler has
+// returned. net/http panics on a ResponseWriter used after that, and a
+// WebSocket loop in a goroutine of its own easily outlives its handler;
+// the recover covers a handler that returns while f runs.
+func (s *streamConn) use(f func() error) (err error) {
+	if s.handler.Err() != nil {
+		return net.ErrClosed
+	}
+	defer func() {
+		if recover() != nil {
+			err = net.ErrClosed
+		}
+	}()
+	return f()
 }
 
 func (s *streamConn) Read(p []byte) (int, error) {
@@ -105,10 +122,14 @@ func (s *streamConn) Write(p []byte) (int, error) {
 	}
 	s.writing = true
 	s.mu.Unlock()
-	n, err := s.w.Write(p)
-	if err == nil {
-		err = s.rc.Flush()
-	}
+	var n int
+	err := s.use(func() error {
+		var err error
+		if n, err = s.w.Write(p); err == nil {
+			err = s.rc.Flush()
+		}
+		return err
+	})
 	s.mu.Lock()
 	s.writing = false
 	if err != nil && s.closed {
@@ -131,7 +152,7 @@ func (s *streamConn) Close() error {
 	}
 	s.closed = true
 	if s.writing {
-		s.rc.SetWriteDeadline(aLongTimeAgo)
+		s.use(func() error { return s.rc.SetWriteDeadline(aLongTimeAgo) })
 	}
 	s.mu.Unlock()
 	s.wmu.Lock() // once a write in progress has returned
@@ -161,7 +182,7 @@ func (s *streamConn) SetReadDeadline(t time.Time) error {
 	if s.closed {
 		return net.ErrClosed
 	}
-	return s.rc.SetReadDeadline(t)
+	return s.use(func() error { return s.rc.SetReadDeadline(t) })
 }
 
 func (s *streamConn) SetWriteDeadline(t time.Time) error {
@@ -170,7 +191,7 @@ func (s *streamConn) SetWriteDeadline(t time.Time) error {
 	if s.closed {
 		return net.ErrClosed
 	}
-	return s.rc.SetWriteDeadline(t)
+	return s.use(func() error { return s.rc.SetWriteDeadline(t) })
 }
 
 // streamAddr is the address of an HTTP/2 peer as net/http reports it.

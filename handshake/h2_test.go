@@ -207,3 +207,43 @@ func TestDialExtendedConnect(t *testing.T) {
 		}
 	})
 }
+
+// TestStreamOutlivesHandler checks that a stream used after its handler
+// has returned, as a WebSocket loop started with go and left running
+// would, fails with net.ErrClosed instead of panicking in net/http.
+func TestStreamOutlivesHandler(t *testing.T) {
+	if !godebugtest.Run(t, "http2xconnect=1") {
+		return
+	}
+	errs := make(chan error, 1)
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sc, err := Upgrade(w, r, nil)
+		if err != nil {
+			errs <- err
+			return
+		}
+		go func() {
+			<-r.Context().Done() // the handler has returned
+			time.Sleep(10 * time.Millisecond)
+			_, werr := sc.Conn.Write([]byte("late"))
+			derr := sc.Conn.SetDeadline(time.Now())
+			errs <- errors.Join(werr, derr)
+		}()
+	}))
+	ts.EnableHTTP2 = true
+	ts.StartTLS()
+	defer ts.Close()
+	rt := &http2.Transport{TLSClientConfig: ts.Client().Transport.(*http.Transport).TLSClientConfig}
+	defer rt.CloseIdleConnections()
+	req, _ := http.NewRequest(http.MethodConnect, ts.URL+"/", http.NoBody)
+	req.Header.Set(":protocol", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if err := <-errs; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Write and SetDeadline after the handler returned: %v, want net.ErrClosed", err)
+	}
+}
