@@ -32,6 +32,8 @@
 //	3  the peer ended the connection abnormally: a Close frame with any
 //	   other status, a protocol violation, a connection dropped without a
 //	   Close frame, or no answer to our Close
+//lint:file-ignore SA1019 x/net's HTTP/2 Transport is deprecated for net/http's, which in Go 1.26 refuses the :protocol pseudo-header RFC 8441 needs.
+
 package main
 
 import (
@@ -56,6 +58,7 @@ import (
 	"time"
 
 	"github.com/twoway/websocket/conn"
+	"golang.org/x/net/http2"
 )
 
 // Exit statuses.
@@ -85,6 +88,7 @@ type options struct {
 	wait         time.Duration // in script mode, for the replies
 	compress     bool
 	insecure     bool
+	http2        bool // open the connection as an HTTP/2 stream (RFC 8441)
 	quiet        bool
 	timeout      time.Duration // for opening the connection
 }
@@ -138,6 +142,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.wait, "wait", 10*time.Second, "in script mode, wait at most this long for replies")
 	fs.BoolVar(&o.compress, "compress", true, "offer permessage-deflate compression")
 	fs.BoolVar(&o.insecure, "k", false, "accept any TLS certificate (insecure)")
+	fs.BoolVar(&o.http2, "http2", false, "open the connection as a stream of an HTTP/2 connection (RFC 8441; wss:// only)")
 	fs.BoolVar(&o.quiet, "q", false, "print no status lines")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "give up opening the connection after this long")
 	if err := fs.Parse(args); err != nil {
@@ -159,6 +164,9 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	}
 	if u.Scheme != "ws" && u.Scheme != "wss" || u.Host == "" {
 		return usage("URL %q: want ws://host/path or wss://host/path", o.url)
+	}
+	if o.http2 && u.Scheme != "wss" {
+		return usage("-http2 needs a wss:// URL: HTTP/2 runs over TLS")
 	}
 	if o.format != "hex" && o.format != "base64" {
 		return usage("-binary-format %q: want hex or base64", o.format)
@@ -259,6 +267,11 @@ func (s *session) opts() *conn.DialOptions {
 	}
 	if s.o.insecure {
 		o.TLSConfig = &tls.Config{InsecureSkipVerify: true}
+	}
+	if s.o.http2 {
+		// net/http's Transport cannot send the :protocol pseudo-header
+		// in Go 1.26; x/net's HTTP/2 transport can.
+		o.HTTP2 = &http2.Transport{TLSClientConfig: o.TLSConfig}
 	}
 	return o
 }

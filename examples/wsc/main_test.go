@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/twoway/websocket/conn"
+	"github.com/twoway/websocket/internal/godebugtest"
 	"go.uber.org/goleak"
 )
 
@@ -127,6 +128,36 @@ func TestScript(t *testing.T) {
 				t.Errorf("stdout %.60q, want %.60q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestHTTP2 runs a script over an HTTP/2 stream (RFC 8441) to a TLS server
+// that offers extended CONNECT.
+func TestHTTP2(t *testing.T) {
+	if !godebugtest.Run(t, "http2xconnect=1") {
+		return
+	}
+	protos := make(chan string, 1)
+	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		protos <- r.Proto + " " + r.Method
+		c, err := conn.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		echo(c, r)
+	}))
+	hs.EnableHTTP2 = true
+	hs.StartTLS()
+	defer hs.Close()
+	var stdout, stderr buffer
+	url := "wss" + strings.TrimPrefix(hs.URL, "https") + "/"
+	code := run(context.Background(), []string{"-n", "-k", "-http2", url}, strings.NewReader("over h2\n"), &stdout, &stderr)
+	if code != exitClean || stdout.String() != "over h2\n" {
+		t.Fatalf("exit status %d, stdout %q; want %d, the echo; stderr:\n%s", code, stdout.String(), exitClean, stderr.String())
+	}
+	if p := <-protos; p != "HTTP/2.0 CONNECT" {
+		t.Fatalf("request %s, want HTTP/2.0 CONNECT", p)
 	}
 }
 
@@ -327,6 +358,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"-binary-format", "octal", "ws://localhost/"}, exitUsage},
 		{[]string{"-ping", "-1s", "ws://localhost/"}, exitUsage},
 		{[]string{"-bogus", "ws://localhost/"}, exitUsage},
+		{[]string{"-http2", "ws://localhost/"}, exitUsage},
 		{[]string{"-h"}, exitClean},
 	}
 	for _, tt := range tests {
