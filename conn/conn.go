@@ -176,9 +176,9 @@ func serverOptions(opts *AcceptOptions) *handshake.ServerOptions {
 // Over HTTP/2, Accept answers an extended CONNECT (RFC 8441) and the
 // connection is the request's stream, which lives only as long as the
 // handler: a handler that returns before it is done with the Conn ends
-// the connection, and the Conn's calls then fail.
-// Go's HTTP/2 server offers extended CONNECT to clients only when the
-// program runs with GODEBUG=http2xconnect=1.
+// the connection, and the Conn's calls then fail. Go's HTTP/2 server offers
+// extended CONNECT to clients only when the program runs with
+// GODEBUG=http2xconnect=1.
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
 	if opts == nil {
 		opts = &AcceptOptions{}

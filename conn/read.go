@@ -61,10 +61,15 @@ func (r *reader) init(client bool, buffered []byte, size int) {
 		r.rules.Role = frame.RoleClient
 	}
 	if len(buffered) > 0 {
-		r.bufp = getBuffer(max(size, len(buffered)))
-		r.buf = *r.bufp
+		r.take(max(size, len(buffered)))
 		r.end = copy(r.buf, buffered)
 	}
+}
+
+// take gets a pooled buffer of at least n bytes to read into.
+func (r *reader) take(n int) {
+	r.bufp = getBuffer(n)
+	r.buf = *r.bufp
 }
 
 // release returns the pooled buffer, if it is empty.
@@ -112,8 +117,7 @@ func (c *Conn) readMore(n int) error {
 				return err
 			}
 		}
-		r.bufp = getBuffer(r.size)
-		r.buf = *r.bufp
+		r.take(r.size)
 	} else if r.pos+n > len(r.buf) || r.end == len(r.buf) {
 		copy(r.buf, r.buf[r.pos:r.end])
 		r.pos, r.end = 0, avail
@@ -156,8 +160,7 @@ func (c *Conn) readIdle() (bool, error) {
 		}
 		if m > 0 {
 			r := &c.rd
-			r.bufp = getBuffer(r.size)
-			r.buf = *r.bufp
+			r.take(r.size)
 			r.pos, r.end = 0, copy(r.buf, tmp[:m])
 			r.lastFull = m == len(tmp)
 			r.lastRead = m

@@ -153,10 +153,6 @@ func Dial(ctx context.Context, rawURL string, opts *ClientOptions) (*ClientConn,
 	if opts.HTTP2 != nil {
 		cc, err := dialStream(ctx, t, hr.req.Header, opts)
 		if err != nil {
-			var re *ResponseError
-			if errors.As(err, &re) && ctx.Err() == nil {
-				return nil, err
-			}
 			return nil, dialError(ctx, t, err)
 		}
 		return cc, nil
@@ -184,10 +180,6 @@ func Dial(ctx context.Context, rawURL string, opts *ClientOptions) (*ClientConn,
 	}
 	if err != nil {
 		conn.Close()
-		var re *ResponseError
-		if errors.As(err, &re) && ctx.Err() == nil {
-			return nil, err
-		}
 		return nil, dialError(ctx, t, err)
 	}
 	if err := conn.SetDeadline(time.Time{}); err != nil {
@@ -197,8 +189,14 @@ func Dial(ctx context.Context, rawURL string, opts *ClientOptions) (*ClientConn,
 	return cc, nil
 }
 
-// dialError adds the URL to err and, when ctx has ended, ctx.Err().
+// dialError adds the URL to err and, when ctx has ended, ctx.Err(). The
+// server's refusal, a *ResponseError, is returned as it is: it says what
+// the server answered, which is more than the URL.
 func dialError(ctx context.Context, t *target, err error) error {
+	var re *ResponseError
+	if errors.As(err, &re) && ctx.Err() == nil {
+		return err
+	}
 	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 		return fmt.Errorf("websocket: dial %s: %w: %w", t.display, cerr, err)
 	}

@@ -25,9 +25,6 @@ const requestBufferSize = 4096
 // requestBuffers hold request heads while they are read and parsed.
 var requestBuffers = sync.Pool{New: func() any { b := make([]byte, requestBufferSize); return &b }}
 
-// errTruncated reports a connection that ended in the middle of a request.
-var errTruncated = io.ErrUnexpectedEOF
-
 // readRequest reads a request head from rd into the pooled buffer *bufp,
 // which it may grow, and parses it. It returns the request and the bytes
 // that followed the head. A *RequestError means the request was malformed
@@ -53,7 +50,7 @@ func readRequest(rd io.Reader, bufp *[]byte) (*http.Request, []byte, error) {
 		}
 		if err != nil {
 			if err == io.EOF && n > 0 {
-				err = errTruncated
+				err = io.ErrUnexpectedEOF // the connection ended mid-request
 			}
 			return nil, nil, err
 		}

@@ -115,8 +115,9 @@ const (
 // An HTTP/2 request is a WebSocket handshake when it is an extended
 // CONNECT with the :protocol "websocket" (RFC 8441 §5). Upgrade answers it
 // with 200 and returns the stream as Conn, which lives only until the
-// handler returns; after that its methods fail with net.ErrClosed. Go's HTTP/2 server lets clients send such requests
-// only when the program runs with GODEBUG=http2xconnect=1.
+// handler returns; after that its methods fail with net.ErrClosed. Go's
+// HTTP/2 server lets clients send such requests only when the program runs
+// with GODEBUG=http2xconnect=1.
 func Upgrade(w http.ResponseWriter, r *http.Request, opts *ServerOptions) (*ServerConn, error) {
 	if opts == nil {
 		opts = &ServerOptions{}
