@@ -78,15 +78,15 @@ func AcceptKey(key string) string {
 }
 
 // appendAcceptKey appends the Sec-WebSocket-Accept value for key to dst.
-// For keys of the usual length it hashes from a stack buffer, so it does
-// not allocate when dst has room.
+// For keys of the usual length it hashes from a stack buffer with keySum,
+// so it does not allocate when dst has room and stays shallow.
 func appendAcceptKey(dst []byte, key string) []byte {
 	var sum [sha1.Size]byte
 	if len(key) == keyLen {
 		var buf [keyLen + len(keyGUID)]byte
 		copy(buf[:], key)
 		copy(buf[keyLen:], keyGUID)
-		sum = sha1.Sum(buf[:])
+		sum = keySum(&buf)
 	} else {
 		sum = sha1.Sum([]byte(key + keyGUID))
 	}
