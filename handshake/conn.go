@@ -32,14 +32,60 @@ const maxRequestBytes = 64 << 10
 // request, whose Body is empty, so that the caller can route by its URL or
 // read its cookies.
 func UpgradeConn(ctx context.Context, nc net.Conn, opts *ServerOptions) (*ServerConn, *http.Request, error) {
+	// This runs on the goroutine that will serve the connection, usually
+	// one per connection. Go doubles a goroutine's stack the first time a
+	// call goes past it and does not shrink it back while the goroutine
+	// waits in a read, so the deepest call of the handshake sets the stack
+	// every idle connection keeps. The reads and the write are therefore
+	// made here, near the top of the stack, and the parsing and the
+	// negotiation, whose frames are larger, in respond, which has returned
+	// by the time of the write (see conn's TestIdleServerStack).
 	if opts == nil {
-		opts = &ServerOptions{}
+		opts = &defaultServerOptions
 	}
 	// Interrupt the handshake once ctx ends. Because this runs only after
 	// ctx is done, an error it causes always comes with a non-nil
 	// ctx.Err() (setting ctx's deadline on nc instead would race with it).
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
-	sc, r, err := upgradeConn(nc, opts)
+	bufp := requestBuffers.Get().(*[]byte)
+	var sc *ServerConn
+	var r *http.Request
+	headEnd, n, err := readHead(nc, bufp)
+	if err == nil {
+		var rerr *RequestError
+		if r, rerr = parseRequest((*bufp)[:headEnd]); rerr != nil {
+			err = rerr
+		} else {
+			r.RemoteAddr = nc.RemoteAddr().String()
+		}
+	}
+	if err != nil {
+		err = readFailed(nc, err)
+	} else {
+		sc, n, err = respond(nc, r, bufp, headEnd, n, opts)
+		if err == nil {
+			_, err = nc.Write((*bufp)[:n])
+			err = writeFailed(err)
+		}
+	}
+	putRequestBuffer(bufp)
+	if err := settle(ctx, nc, stop, err); err != nil {
+		return nil, nil, err
+	}
+	sc.Conn = nc
+	return sc, r, nil
+}
+
+// defaultServerOptions stands for nil options without a zero value in
+// UpgradeConn's frame. It is never written.
+var defaultServerOptions ServerOptions
+
+// settle ends UpgradeConn's watch of ctx and decides its error: the
+// handshake's, joined with ctx's if ctx ended first. On error it closes
+// nc; otherwise it clears the deadline the watch may have set.
+//
+//go:noinline
+func settle(ctx context.Context, nc net.Conn, stop func() bool, err error) error {
 	if !stop() || ctx.Err() != nil {
 		err = errors.Join(err, ctx.Err())
 	}
@@ -48,44 +94,67 @@ func UpgradeConn(ctx context.Context, nc net.Conn, opts *ServerOptions) (*Server
 	}
 	if err != nil {
 		nc.Close()
-		return nil, nil, err
 	}
-	sc.Conn = nc
-	return sc, r, nil
+	return err
 }
 
-func upgradeConn(nc net.Conn, opts *ServerOptions) (*ServerConn, *http.Request, error) {
-	bufp := requestBuffers.Get().(*[]byte)
-	defer func() {
-		if cap(*bufp) == requestBufferSize { // not one grown for a large request
-			requestBuffers.Put(bufp)
-		}
-	}()
-	r, rest, err := readRequest(nc, bufp)
+// writeFailed wraps an error writing the 101 response, if any.
+//
+//go:noinline
+func writeFailed(err error) error {
 	if err != nil {
-		var rerr *RequestError
-		if errors.As(err, &rerr) {
-			return nil, nil, writeRefusal(nc, rerr)
-		}
-		return nil, nil, fmt.Errorf("websocket: reading the handshake request: %w", err)
+		return fmt.Errorf("websocket: writing the 101 response: %w", err)
 	}
-	r.RemoteAddr = nc.RemoteAddr().String()
+	return nil
+}
+
+func putRequestBuffer(bufp *[]byte) {
+	if cap(*bufp) == requestBufferSize { // not one grown for a large request
+		requestBuffers.Put(bufp)
+	}
+}
+
+// readFailed answers a request that could not be read, if it was read but
+// refused, and returns the error for UpgradeConn.
+//
+//go:noinline
+func readFailed(nc net.Conn, err error) error {
+	var rerr *RequestError
+	if errors.As(err, &rerr) {
+		return writeRefusal(nc, rerr)
+	}
+	return fmt.Errorf("websocket: reading the handshake request: %w", err)
+}
+
+// connectionState returns tc's state, kept out of respond's frame.
+//
+//go:noinline
+func connectionState(tc *tls.Conn) *tls.ConnectionState {
+	state := tc.ConnectionState()
+	return &state
+}
+
+// respond negotiates the connection for r, whose head is
+// (*bufp)[:headEnd]; (*bufp)[headEnd:n] arrived after it. When the request
+// is acceptable it writes the 101 response over the head and returns its
+// length; otherwise it writes the refusal and returns its error.
+//
+//go:noinline
+func respond(nc net.Conn, r *http.Request, bufp *[]byte, headEnd, n int, opts *ServerOptions) (*ServerConn, int, error) {
 	if tc, ok := nc.(*tls.Conn); ok {
-		state := tc.ConnectionState()
-		r.TLS = &state
+		r.TLS = connectionState(tc)
 	}
 	sc, key, rerr := negotiate(r, opts)
 	if rerr != nil {
-		return nil, nil, writeRefusal(nc, rerr)
+		return nil, 0, writeRefusal(nc, rerr)
 	}
-	if len(rest) > 0 {
+	if rest := (*bufp)[headEnd:n]; len(rest) > 0 {
 		sc.Buffered = slices.Clone(rest)
 	}
 	// The head has been parsed into r: its buffer can carry the response.
-	if _, err := nc.Write(appendResponse((*bufp)[:0], key, sc, opts.Header)); err != nil {
-		return nil, nil, fmt.Errorf("websocket: writing the 101 response: %w", err)
-	}
-	return sc, r, nil
+	resp := appendResponse((*bufp)[:0], key, sc, opts.Header)
+	*bufp = resp[:cap(resp)] // appendResponse may have grown it
+	return sc, len(resp), nil
 }
 
 // writeRefusal writes the HTTP error response for e on a connection that

@@ -291,7 +291,20 @@ func isQuotedPairChar(c byte) bool {
 // returned as "" so callers can skip them.
 func nextListElement(s string) (elem, rest string, more bool) {
 	elem, rest, more = strings.Cut(s, ",")
-	return strings.Trim(elem, " \t"), rest, more
+	return trimOWS(elem), rest, more
+}
+
+// trimOWS removes optional whitespace, spaces and tabs, from both ends of s
+// (RFC 9110 §5.6.3). It is strings.Trim(s, " \t") without the frame that
+// builds a character set, which would deepen the handshake's stack.
+func trimOWS(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // headerHasToken reports whether any of the comma-separated header

@@ -31,35 +31,56 @@ var requestBuffers = sync.Pool{New: func() any { b := make([]byte, requestBuffer
 // or too large and deserves an HTTP error response; other errors come from
 // reading.
 func readRequest(rd io.Reader, bufp *[]byte) (*http.Request, []byte, error) {
-	buf := *bufp
-	n, scan, headEnd := 0, 0, -1
-	for headEnd < 0 {
-		if n == len(buf) {
-			if len(buf) >= maxRequestBytes {
-				return nil, nil, &RequestError{http.StatusRequestHeaderFieldsTooLarge, ErrBadRequest,
-					fmt.Sprintf("request larger than %d bytes", maxRequestBytes)}
+	headEnd, n, err := readHead(rd, bufp)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, rerr := parseRequest((*bufp)[:headEnd])
+	if rerr != nil {
+		return nil, nil, rerr
+	}
+	return r, (*bufp)[headEnd:n], nil
+}
+
+// readHead reads from rd into *bufp, growing it as needed, until a whole
+// request head has arrived. The head is (*bufp)[:headEnd], and the bytes
+// after it, (*bufp)[headEnd:n].
+func readHead(rd io.Reader, bufp *[]byte) (headEnd, n int, err error) {
+	scan := 0
+	for {
+		if n == len(*bufp) {
+			if err := growRequestBuffer(bufp); err != nil {
+				return 0, 0, err
 			}
-			buf = append(buf, make([]byte, len(buf))...)
-			*bufp = buf
 		}
-		m, err := rd.Read(buf[n:])
+		m, err := rd.Read((*bufp)[n:])
 		n += m
-		headEnd, scan = findHeadEnd(buf[:n], scan)
-		if headEnd >= 0 {
-			break
+		if headEnd, scan = findHeadEnd((*bufp)[:n], scan); headEnd >= 0 {
+			return headEnd, n, nil
 		}
 		if err != nil {
 			if err == io.EOF && n > 0 {
 				err = io.ErrUnexpectedEOF // the connection ended mid-request
 			}
-			return nil, nil, err
+			return 0, 0, err
 		}
 	}
-	r, rerr := parseRequest(buf[:headEnd])
-	if rerr != nil {
-		return nil, nil, rerr
+}
+
+// growRequestBuffer doubles *bufp, up to maxRequestBytes.
+//
+//go:noinline
+func growRequestBuffer(bufp *[]byte) error {
+	if len(*bufp) >= maxRequestBytes {
+		return tooLarge()
 	}
-	return r, buf[headEnd:n], nil
+	*bufp = append(*bufp, make([]byte, len(*bufp))...)
+	return nil
+}
+
+func tooLarge() *RequestError {
+	return &RequestError{http.StatusRequestHeaderFieldsTooLarge, ErrBadRequest,
+		fmt.Sprintf("request larger than %d bytes", maxRequestBytes)}
 }
 
 // findHeadEnd returns the offset just past the empty line that ends the
@@ -88,55 +109,97 @@ func badRequest(format string, args ...any) *RequestError {
 // and canonicalizes header names in place, then copies the head into one
 // string that the request's fields share.
 func parseRequest(head []byte) (*http.Request, *RequestError) {
-	// First pass, over the bytes: check every line, canonicalize the
-	// names and count the fields.
-	rest := head
-	line, rest := nextLine(rest)
-	if line == nil {
-		return nil, badRequest("bare CR in the request line")
+	// The steps are calls of their own, not inlined, so that their frames
+	// do not add up on the stack of the goroutine that will serve the
+	// connection (see UpgradeConn).
+	fields, rerr := checkHead(head)
+	if rerr != nil {
+		return nil, rerr
 	}
-	fields := 0
+	// Second pass, over one string.
+	r := &http.Request{Body: http.NoBody}
+	reqLine, s := nextLineString(string(head))
+	if rerr := parseRequestLine(r, reqLine); rerr != nil {
+		return nil, rerr
+	}
+	r.Header = parseFields(s, fields)
+	if rerr := settleFields(r); rerr != nil {
+		return nil, rerr
+	}
+	return r, nil
+}
+
+// checkHead checks every line of a request head, canonicalizing the
+// field names in place, and counts the fields.
+//
+//go:noinline
+func checkHead(head []byte) (fields int, rerr *RequestError) {
+	line, rest := nextLine(head)
+	if line == nil {
+		return 0, badRequest("bare CR in the request line")
+	}
 	for {
 		var l []byte
 		l, rest = nextLine(rest)
 		if l == nil {
-			return nil, badRequest("bare CR in a header line")
+			return 0, badRequest("bare CR in a header line")
 		}
 		if len(l) == 0 {
-			break
+			return fields, nil
 		}
 		if err := checkField(l); err != nil {
-			return nil, err
+			return 0, err
 		}
 		fields++
 	}
+}
 
-	// Second pass, over one string.
-	s := string(head)
-	reqLine, s := nextLineString(s)
-	method, target, proto, ok := splitRequestLine(reqLine)
+// parseRequestLine sets r's method, target, URL and version from the
+// request line (RFC 9112 §3).
+//
+//go:noinline
+func parseRequestLine(r *http.Request, line string) *RequestError {
+	var ok bool
+	r.Method, r.RequestURI, r.Proto, ok = splitRequestLine(line)
 	if !ok {
-		return nil, badRequest("request line %q is not \"METHOD target HTTP/x.y\"", reqLine)
+		return badRequestLine(line)
 	}
-	major, minor, ok := http.ParseHTTPVersion(proto)
-	if !ok {
-		return nil, badRequest("bad HTTP version %q", proto)
+	if r.ProtoMajor, r.ProtoMinor, ok = http.ParseHTTPVersion(r.Proto); !ok || r.ProtoMajor != 1 {
+		return badVersion(r.Proto, ok)
 	}
-	if major != 1 {
-		return nil, &RequestError{http.StatusHTTPVersionNotSupported, ErrBadRequest,
-			fmt.Sprintf("%s request; a WebSocket handshake needs HTTP/1.1", proto)}
-	}
-	u, err := url.ParseRequestURI(target)
+	u, err := url.ParseRequestURI(r.RequestURI)
 	if err != nil {
-		return nil, badRequest("bad request target %q", target)
+		return badRequest("bad request target %q", r.RequestURI)
 	}
-	h := make(http.Header, fields)
-	values := make([]string, fields)
-	for i := range fields {
+	r.URL = u
+	return nil
+}
+
+//go:noinline
+func badRequestLine(line string) *RequestError {
+	return badRequest("request line %q is not \"METHOD target HTTP/x.y\"", line)
+}
+
+//go:noinline
+func badVersion(proto string, parsed bool) *RequestError {
+	if !parsed {
+		return badRequest("bad HTTP version %q", proto)
+	}
+	return &RequestError{http.StatusHTTPVersionNotSupported, ErrBadRequest,
+		fmt.Sprintf("%s request; a WebSocket handshake needs HTTP/1.1", proto)}
+}
+
+// parseFields returns the header of the n checked field lines in s.
+//
+//go:noinline
+func parseFields(s string, n int) http.Header {
+	h := make(http.Header, n)
+	values := make([]string, n)
+	for i := range n {
 		var l string
 		l, s = nextLineString(s)
 		colon := strings.IndexByte(l, ':')
-		name, value := l[:colon], strings.Trim(l[colon+1:], " \t")
+		name, value := l[:colon], trimOWS(l[colon+1:])
 		if vs := h[name]; vs == nil {
 			values[i] = value
 			h[name] = values[i : i+1 : i+1]
@@ -144,24 +207,22 @@ func parseRequest(head []byte) (*http.Request, *RequestError) {
 			h[name] = append(vs, value)
 		}
 	}
+	return h
+}
 
-	r := &http.Request{
-		Method:     method,
-		URL:        u,
-		Proto:      proto,
-		ProtoMajor: major,
-		ProtoMinor: minor,
-		Header:     h,
-		Body:       http.NoBody,
-		RequestURI: target,
-	}
+// settleFields applies the rules that involve particular fields, and sets
+// r's Host and Close from them.
+//
+//go:noinline
+func settleFields(r *http.Request) *RequestError {
+	h := r.Header
 	// RFC 9112 §3.2: one Host field; an absolute-form target overrides it
 	// (§3.2.2). As net/http does, the request carries it in Host only.
 	switch hosts := h["Host"]; {
 	case len(hosts) > 1:
-		return nil, badRequest("%d Host headers", len(hosts))
-	case u.Host != "":
-		r.Host = u.Host
+		return badRequest("%d Host headers", len(hosts))
+	case r.URL.Host != "":
+		r.Host = r.URL.Host
 	case len(hosts) == 1:
 		r.Host = hosts[0]
 	}
@@ -169,12 +230,12 @@ func parseRequest(head []byte) (*http.Request, *RequestError) {
 	// RFC 6455 §4.1: the handshake is a GET without a body, and bytes after
 	// the head belong to the WebSocket stream.
 	if _, ok := h["Transfer-Encoding"]; ok {
-		return nil, errBody
+		return errBody
 	}
 	if cl := h["Content-Length"]; cl != nil {
 		for _, v := range cl {
 			if v != "0" {
-				return nil, errBody
+				return errBody
 			}
 		}
 		h["Content-Length"] = cl[:1] // as net/http folds repeated equal values
@@ -186,8 +247,8 @@ func parseRequest(head []byte) (*http.Request, *RequestError) {
 		h["Cache-Control"] = []string{"no-cache"}
 	}
 	conn := h[hdrConnection]
-	r.Close = headerHasToken(conn, "close") || minor == 0 && !headerHasToken(conn, "keep-alive")
-	return r, nil
+	r.Close = headerHasToken(conn, "close") || r.ProtoMinor == 0 && !headerHasToken(conn, "keep-alive")
+	return nil
 }
 
 var errBody = &RequestError{http.StatusBadRequest, ErrBadRequest, "handshake request has a body"}

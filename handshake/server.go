@@ -178,19 +178,23 @@ func negotiate(r *http.Request, opts *ServerOptions) (*ServerConn, string, *Requ
 	} else {
 		key, rerr = checkRequest(r)
 	}
-	if rerr == nil && !opts.InsecureSkipOriginCheck {
+	// Each step is called only when there is something to check: a call
+	// takes its whole frame even when it returns at once, and these frames
+	// are on the stack of the goroutine that will serve the connection
+	// (see UpgradeConn).
+	if rerr == nil && !opts.InsecureSkipOriginCheck && len(r.Header[hdrOrigin]) > 0 {
 		rerr = checkOrigin(r, opts.OriginPatterns)
 	}
-	if rerr == nil {
+	if rerr == nil && len(opts.Header) > 0 {
 		rerr = checkResponseHeader(opts.Header)
 	}
 	var subprotocol string
-	if rerr == nil {
+	if rerr == nil && (len(r.Header[hdrProtocol]) > 0 || opts.SelectSubprotocol != nil) {
 		subprotocol, rerr = selectSubprotocol(r, opts)
 	}
 	var exts []Extension
-	if rerr == nil {
-		exts, rerr = negotiateExtensions(r.Header[hdrExtensions], opts.Extensions)
+	if offers := r.Header[hdrExtensions]; rerr == nil && len(offers) > 0 {
+		exts, rerr = negotiateExtensions(offers, opts.Extensions)
 	}
 	if rerr != nil {
 		return nil, "", rerr
@@ -219,38 +223,57 @@ func appendResponse(buf []byte, key string, sc *ServerConn, header http.Header) 
 	return append(buf, "\r\n"...)
 }
 
+// refuseRequest returns the refusal of a request that checkRequest found
+// wrong before its version and key.
+//
+//go:noinline
+func refuseRequest(r *http.Request) *RequestError {
+	switch {
+	case r.Method != http.MethodGet:
+		return &RequestError{http.StatusMethodNotAllowed, ErrMethod,
+			fmt.Sprintf("method %s not allowed; a WebSocket handshake uses GET", r.Method)}
+	case !r.ProtoAtLeast(1, 1):
+		return &RequestError{http.StatusBadRequest, ErrBadRequest,
+			fmt.Sprintf("%s request; a WebSocket handshake needs HTTP/1.1", r.Proto)}
+	case r.Host == "":
+		return &RequestError{http.StatusBadRequest, ErrBadRequest, "request has no Host header"}
+	case !headerHasToken(r.Header[hdrUpgrade], "websocket"):
+		return &RequestError{http.StatusBadRequest, ErrMissingUpgrade,
+			`request lacks "Upgrade: websocket"; this endpoint only serves WebSocket connections`}
+	default:
+		return &RequestError{http.StatusBadRequest, ErrMissingUpgrade, `request lacks "Connection: Upgrade"`}
+	}
+}
+
+// refuseKeys returns the refusal of a request with n Sec-WebSocket-Key
+// fields, n != 1.
+//
+//go:noinline
+func refuseKeys(n int) *RequestError {
+	if n == 0 {
+		return &RequestError{http.StatusBadRequest, ErrBadKey, "request lacks Sec-WebSocket-Key"}
+	}
+	// RFC 6455 §11.3.1: it MUST NOT appear more than once.
+	return &RequestError{http.StatusBadRequest, ErrBadKey,
+		fmt.Sprintf("Sec-WebSocket-Key appears %d times; send it once", n)}
+}
+
 // checkRequest validates the handshake request (RFC 6455 §4.2.1) and
 // returns its Sec-WebSocket-Key.
 func checkRequest(r *http.Request) (string, *RequestError) {
-	if r.Method != http.MethodGet {
-		return "", &RequestError{http.StatusMethodNotAllowed, ErrMethod,
-			fmt.Sprintf("method %s not allowed; a WebSocket handshake uses GET", r.Method)}
-	}
-	if !r.ProtoAtLeast(1, 1) {
-		return "", &RequestError{http.StatusBadRequest, ErrBadRequest,
-			fmt.Sprintf("%s request; a WebSocket handshake needs HTTP/1.1", r.Proto)}
-	}
-	if r.Host == "" {
-		return "", &RequestError{http.StatusBadRequest, ErrBadRequest, "request has no Host header"}
-	}
-	if !headerHasToken(r.Header[hdrUpgrade], "websocket") {
-		return "", &RequestError{http.StatusBadRequest, ErrMissingUpgrade,
-			`request lacks "Upgrade: websocket"; this endpoint only serves WebSocket connections`}
-	}
-	if !headerHasToken(r.Header[hdrConnection], "upgrade") {
-		return "", &RequestError{http.StatusBadRequest, ErrMissingUpgrade, `request lacks "Connection: Upgrade"`}
+	// The refusals are made by refuseRequest, so that their formatting
+	// does not enlarge this frame (see UpgradeConn).
+	if r.Method != http.MethodGet || !r.ProtoAtLeast(1, 1) || r.Host == "" ||
+		!headerHasToken(r.Header[hdrUpgrade], "websocket") ||
+		!headerHasToken(r.Header[hdrConnection], "upgrade") {
+		return "", refuseRequest(r)
 	}
 	if rerr := checkVersion(r); rerr != nil {
 		return "", rerr
 	}
 	v := r.Header[hdrKey]
-	switch {
-	case len(v) == 0:
-		return "", &RequestError{http.StatusBadRequest, ErrBadKey, "request lacks Sec-WebSocket-Key"}
-	case len(v) > 1:
-		// RFC 6455 §11.3.1: it MUST NOT appear more than once.
-		return "", &RequestError{http.StatusBadRequest, ErrBadKey,
-			fmt.Sprintf("Sec-WebSocket-Key appears %d times; send it once", len(v))}
+	if len(v) != 1 {
+		return "", refuseKeys(len(v))
 	}
 	// RFC 6455 §4.2.1 item 5: base64 of exactly 16 bytes, which is 24
 	// characters ending in "==".
