@@ -88,8 +88,8 @@ type Conn struct {
 	// rsem is held by the one goroutine reading.
 	rsem   sema
 	rd     reader
-	rwatch ctxWatch // guarded by rsem
-	wwatch ctxWatch // guarded by wsem
+	rwatch *ctxWatch // guarded by rsem; made by the first read with a context that can end
+	wwatch *ctxWatch // guarded by wsem; made likewise by a write
 
 	// msem is held for the whole of a data message, wsem while one frame
 	// is written.
@@ -125,35 +125,46 @@ type Conn struct {
 }
 
 func newConn(nc net.Conn, buffered []byte, client bool, subprotocol string, cfg settings) *Conn {
-	c := &Conn{
-		nc:          nc,
-		client:      client,
-		subprotocol: subprotocol,
-		cfg:         cfg,
-	}
+	c := new(Conn)
+	c.init(nc, buffered, client, subprotocol, cfg)
+	return c
+}
+
+// init sets up a zero Conn.
+func (c *Conn) init(nc net.Conn, buffered []byte, client bool, subprotocol string, cfg settings) {
+	c.nc, c.client, c.subprotocol, c.cfg = nc, client, subprotocol, cfg
 	c.rd.init(client, buffered, cfg.readBufferSize)
-	c.rwatch.c = c
-	c.wwatch.c, c.wwatch.write = c, true
 	if cfg.pingInterval > 0 {
 		p := &pinger{}
 		c.ping.Store(p)
 		p.startKeepalive(c)
 	}
-	return c
 }
 
 // open makes the Conn for a connection whose opening handshake is done,
 // with the extensions agreed in it.
 func open(nc net.Conn, buffered []byte, client bool, subprotocol string, agreed []handshake.Extension, co *CompressionOptions, cfg settings) (*Conn, error) {
-	c := newConn(nc, buffered, client, subprotocol, cfg)
-	if err := c.setupCompression(agreed, co); err != nil {
-		c.CloseNow()
+	c := new(Conn)
+	if err := c.open(nc, buffered, client, subprotocol, agreed, co, cfg); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// serverOptions maps the options to the handshake's.
+// open sets up a zero Conn as the package-level open does.
+func (c *Conn) open(nc net.Conn, buffered []byte, client bool, subprotocol string, agreed []handshake.Extension, co *CompressionOptions, cfg settings) error {
+	c.init(nc, buffered, client, subprotocol, cfg)
+	if err := c.setupCompression(agreed, co); err != nil {
+		c.CloseNow()
+		return err
+	}
+	return nil
+}
+
+// serverOptions maps the options to the handshake's. It is not inlined,
+// so that its result is on the heap rather than in AcceptConn's frame.
+//
+//go:noinline
 func serverOptions(opts *AcceptOptions) *handshake.ServerOptions {
 	hopts := &handshake.ServerOptions{
 		Subprotocols:            opts.Subprotocols,
@@ -202,19 +213,37 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 // A server built this way keeps no net/http state per connection, which
 // matters when it holds many idle connections.
 func AcceptConn(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Conn, *http.Request, error) {
+	// The handshake runs on the goroutine that will serve the connection,
+	// usually one per connection, and that goroutine's stack keeps the size
+	// its deepest call needed (see TestIdleServerStack). So this frame
+	// holds nothing large: nil options are a shared zero value, the
+	// handshake's options are made on the heap, and the Conn is set up in
+	// a call of its own.
 	if opts == nil {
-		opts = &AcceptOptions{}
+		opts = &defaultAcceptOptions
 	}
 	sc, r, err := handshake.UpgradeConn(ctx, nc, serverOptions(opts))
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg := newSettings(opts.ReadLimit, opts.ReadBufferSize, opts.WriteBufferSize, opts.PingInterval, opts.PingTimeout, opts.CloseTimeout)
-	c, err := open(sc.Conn, sc.Buffered, false, sc.Subprotocol, sc.Extensions, opts.Compression, cfg)
-	if err != nil {
+	// The allocator's slow path is deep: allocate near the top.
+	c := new(Conn)
+	if err := c.openAccepted(sc, opts); err != nil {
 		return nil, nil, err
 	}
 	return c, r, nil
+}
+
+// defaultAcceptOptions stands for nil options without a zero value in
+// AcceptConn's frame. It is never written.
+var defaultAcceptOptions AcceptOptions
+
+// openAccepted sets up c for a connection AcceptConn has upgraded.
+//
+//go:noinline
+func (c *Conn) openAccepted(sc *handshake.ServerConn, opts *AcceptOptions) error {
+	cfg := newSettings(opts.ReadLimit, opts.ReadBufferSize, opts.WriteBufferSize, opts.PingInterval, opts.PingTimeout, opts.CloseTimeout)
+	return c.open(sc.Conn, sc.Buffered, false, sc.Subprotocol, sc.Extensions, opts.Compression, cfg)
 }
 
 // Dial opens a WebSocket connection to a ws:// or wss:// URL (RFC 6455 §4.1).

@@ -38,6 +38,21 @@ func (w *ctxWatch) setDeadline(t time.Time) {
 	}
 }
 
+// watch has *wp watch ctx, making the watch the first time a context that
+// can end needs one: most connections are only ever given contexts that
+// cannot, and an idle Conn is smaller without two watches in it.
+func (c *Conn) watch(wp **ctxWatch, write bool, ctx context.Context) error {
+	w := *wp
+	if w == nil {
+		if ctx.Done() == nil {
+			return nil
+		}
+		w = &ctxWatch{c: c, write: write}
+		*wp = w
+	}
+	return w.watch(ctx)
+}
+
 // watch arranges for ctx to interrupt the I/O that follows. It returns
 // ctx's error when ctx is already done. A context that can never be done
 // costs nothing.
@@ -68,9 +83,9 @@ func (w *ctxWatch) watch(ctx context.Context) error {
 }
 
 // unwatch ends the watch of the current context and undoes its deadline
-// if it fired.
+// if it fired. A nil watch has nothing to end.
 func (w *ctxWatch) unwatch() {
-	if w.stop == nil {
+	if w == nil || w.stop == nil {
 		return
 	}
 	w.stop()

@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"bytes"
 	"crypto/tls"
 	"net"
 	"net/http/httptest"
@@ -8,10 +9,11 @@ import (
 	"testing"
 )
 
-// TestReadIdleTypes checks which connections wait for their next message in
-// a stack array rather than a pooled buffer: TCP, TLS and Unix sockets do;
-// others, such as net.Pipe, cannot without the array escaping.
-func TestReadIdleTypes(t *testing.T) {
+// TestAwaitMessage checks that a connection of each kind waits for its next
+// message in the reader's idle buffer and then buffers what has arrived in
+// a pooled buffer, without waiting for the rest of the frame: the parser
+// must see the first bytes at once, so that invalid UTF-8 fails fast.
+func TestAwaitMessage(t *testing.T) {
 	// pair connects a client to a listener on network and address.
 	pair := func(t *testing.T, network, address string) (net.Conn, net.Conn) {
 		ln, err := net.Listen(network, address)
@@ -31,11 +33,10 @@ func TestReadIdleTypes(t *testing.T) {
 	}
 	tcpPair := func(t *testing.T) (net.Conn, net.Conn) { return pair(t, "tcp", "127.0.0.1:0") }
 	for _, tt := range []struct {
-		name  string
-		pair  func(t *testing.T) (ours, peer net.Conn)
-		stack bool
+		name string
+		pair func(t *testing.T) (ours, peer net.Conn)
 	}{
-		{"tcp", tcpPair, true},
+		{"tcp", tcpPair},
 		{"tls", func(t *testing.T) (net.Conn, net.Conn) {
 			a, b := tcpPair(t)
 			// Borrow the test server's certificate; the client does not
@@ -44,26 +45,28 @@ func TestReadIdleTypes(t *testing.T) {
 			srv.StartTLS()
 			defer srv.Close()
 			return tls.Server(a, srv.TLS.Clone()), tls.Client(b, &tls.Config{InsecureSkipVerify: true})
-		}, true},
+		}},
 		{"unix", func(t *testing.T) (net.Conn, net.Conn) {
 			return pair(t, "unix", filepath.Join(t.TempDir(), "s"))
-		}, true},
-		{"pipe", func(t *testing.T) (net.Conn, net.Conn) { return net.Pipe() }, false},
+		}},
+		{"pipe", func(t *testing.T) (net.Conn, net.Conn) { return net.Pipe() }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ours, peer := tt.pair(t)
 			defer ours.Close()
 			defer peer.Close()
-			go peer.Write([]byte("\x82\x01x"))
+			// A binary frame of 300 bytes, longer than the idle buffer,
+			// of which only the start comes before the test is done.
+			frame := append([]byte{0x82, 126, 1, 44}, bytes.Repeat([]byte{'x'}, 300)...)
+			go peer.Write(frame[:100])
 			c := newConn(ours, nil, true, "", newSettings(0, 0, 0, 0, 0, 0))
-			ok, err := c.readIdle()
-			if ok != tt.stack || err != nil {
-				t.Fatalf("readIdle = %v, %v; want %v, nil", ok, err, tt.stack)
+			c.awaitMessage()
+			r := &c.rd
+			if r.pending != nil {
+				t.Fatalf("awaitMessage kept error %v", r.pending)
 			}
-			if ok {
-				if got := string(c.rd.buf[c.rd.pos:c.rd.end]); got != "\x82\x01x"[:len(got)] || got == "" {
-					t.Fatalf("buffered %q, want a prefix of the frame sent", got)
-				}
+			if got := r.buf[r.pos:r.end]; len(got) == 0 || !bytes.Equal(got, frame[:len(got)]) {
+				t.Fatalf("buffered %q, want a prefix of the frame sent", got)
 			}
 		})
 	}

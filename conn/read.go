@@ -2,10 +2,8 @@ package conn
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"io"
-	"net"
 
 	"github.com/twoway/websocket/frame"
 	"github.com/twoway/websocket/internal/utf8check"
@@ -13,7 +11,9 @@ import (
 )
 
 // idleReadSize is how much a connection with nothing buffered reads at
-// once while it waits for the next message (see readIdle).
+// once while it waits for the next message (see readIdle): enough for a
+// small message in one read, while Conn stays at 768 bytes, one of the
+// allocator's size classes (see TestConnSize).
 const idleReadSize = 256
 
 // reader is the receiving half of a connection: the read buffer and the
@@ -28,30 +28,36 @@ type reader struct {
 	bufp     *[]byte // pooled buffer
 	pos, end int     // unread bytes are buf[pos:end]
 	size     int     // size of the pooled buffer
-	lastFull bool    // the last network read filled the room offered
 	lastRead int     // bytes the last network read returned
+	pending  error   // an error awaitMessage's read returned with its bytes
+	err      error   // sticky: once reading failed, every read returns it
 
 	rules frame.Rules
-	seq   frame.Sequencer
+	typ   MessageType // of the message being read
+
+	// The small fields are together, so that they share words.
+	seq      frame.Sequencer
+	lastFull bool // the last network read filled the room offered
 
 	// The data frame being read.
-	key       [4]byte
-	masked    bool
-	maskPos   int
-	remaining int64 // payload bytes of the frame not yet read
-	final     bool  // the frame ends its message
+	key    [4]byte
+	masked bool
+	final  bool // the frame ends its message
 
 	// The message being read.
 	inMessage  bool
-	typ        MessageType
 	text       bool
 	compressed bool
-	wire       int64 // payload bytes of the message on the wire so far
-	delivered  int64 // bytes handed to the caller so far
 	utf8       utf8check.Validator
 
-	err error // sticky: once reading failed, every read returns it
+	maskPos   int
+	remaining int64 // payload bytes of the frame not yet read
+	wire      int64 // payload bytes of the message on the wire so far
+	delivered int64 // bytes handed to the caller so far
 
+	// idleBuf receives the first bytes of a message while the connection
+	// waits for it (see readIdle).
+	idleBuf [idleReadSize]byte
 }
 
 func (r *reader) init(client bool, buffered []byte, size int) {
@@ -96,28 +102,21 @@ func (r *reader) frameBuffered() bool {
 // bytes can be buffered.
 func (c *Conn) readMore(n int) error {
 	r := &c.rd
+	if err := r.pending; err != nil {
+		r.pending = nil
+		return err
+	}
 	// This read may wait for the peer: send what writes held back first.
 	c.readAhead.Store(false)
 	if c.held.Load() {
 		c.flushHeld()
 	}
 	avail := r.end - r.pos
-	if avail == 0 {
-		r.pos, r.end = 0, 0
-		if !r.lastFull && r.lastRead <= idleReadSize {
-			// The last read drained the socket and was small, so this
-			// one will probably wait, and for little: wait without
-			// holding a pooled buffer.
-			r.release()
-		}
-	}
 	if r.bufp == nil {
-		if !r.lastFull && n <= idleReadSize {
-			if ok, err := c.readIdle(); ok {
-				return err
-			}
-		}
-		r.take(r.size)
+		r.take(max(r.size, n))
+		r.pos, r.end = 0, 0
+	} else if avail == 0 {
+		r.pos, r.end = 0, 0
 	} else if r.pos+n > len(r.buf) || r.end == len(r.buf) {
 		copy(r.buf, r.buf[r.pos:r.end])
 		r.pos, r.end = 0, avail
@@ -136,38 +135,75 @@ func (c *Conn) readMore(n int) error {
 	}
 }
 
-// readIdle waits for data on a connection with nothing buffered, and
-// buffers what arrives. It reads into an array in its own stack frame, which
-// fits in the stack the goroutine has anyway, and only then takes a pooled
-// buffer: a connection waiting for its next message holds no heap buffer.
-// The calls go to concrete types, because through the net.Conn interface
-// the array would escape to the heap; for other types readIdle reports
-// false and does nothing.
-func (c *Conn) readIdle() (bool, error) {
-	var tmp [idleReadSize]byte
+// errAwait tells ReadInto and Reader that a control frame arrived between
+// messages and nothing else is buffered: they wait for the next message
+// again with waitIdle.
+var errAwait = errors.New("websocket: await the next message")
+
+// waitIdle waits for the next message with awaitMessage when the reader is
+// idle, first sending any writes held back.
+func (c *Conn) waitIdle() {
+	r := &c.rd
+	if !r.idle() {
+		if r.pos == r.end {
+			r.release()
+		}
+		if !r.idle() {
+			return
+		}
+	}
+	c.readAhead.Store(false)
+	if c.held.Load() {
+		c.flushHeld()
+	}
+	c.awaitMessage()
+}
+
+// idle reports whether the reader is between messages with nothing
+// buffered, so that its next read waits for the peer.
+func (r *reader) idle() bool {
+	return r.bufp == nil && r.err == nil && r.pending == nil && !r.inMessage
+}
+
+// awaitMessage waits for the next message on an idle connection and
+// buffers what has arrived of it. ReadInto and Reader call it first, near
+// the top of the goroutine's stack: an idle connection spends its life in
+// this wait, and a goroutine's stack keeps the size its deepest call
+// needed, so waiting here rather than deep in the frame parser keeps a
+// plain server goroutine within the 2 KiB stack it started with (see
+// TestIdleServerStack). It reads once: the parser validates what has come
+// before it waits for more, so that invalid UTF-8 fails fast.
+//
+// When the last read filled the buffer, more is probably waiting, and the
+// frame parser reads it the usual way. An error is kept for the parser to
+// return after the bytes that came with it.
+func (c *Conn) awaitMessage() {
+	if !c.rd.lastFull {
+		c.readIdle()
+	}
+}
+
+// readIdle waits for data on a connection with nothing buffered and
+// buffers what arrives. It reads into the reader's small idleBuf and only
+// then takes a pooled buffer: a connection waiting for its next message
+// holds no pooled buffer. An error is kept in r.pending.
+//
+// idleBuf costs heap in every Conn; an array on the stack would not, but a
+// goroutine that waits with it so deep outgrows its 2 KiB stack, which
+// costs more.
+func (c *Conn) readIdle() {
+	r := &c.rd
 	for {
-		var m int
-		var err error
-		switch nc := c.nc.(type) {
-		case *net.TCPConn:
-			m, err = nc.Read(tmp[:])
-		case *tls.Conn:
-			m, err = nc.Read(tmp[:])
-		case *net.UnixConn:
-			m, err = nc.Read(tmp[:])
-		default:
-			return false, nil
-		}
+		m, err := c.nc.Read(r.idleBuf[:])
 		if m > 0 {
-			r := &c.rd
-			r.take(r.size)
-			r.pos, r.end = 0, copy(r.buf, tmp[:m])
-			r.lastFull = m == len(tmp)
+			r.take(max(r.size, m))
+			r.pos, r.end = 0, copy(r.buf, r.idleBuf[:m])
+			r.lastFull = false
 			r.lastRead = m
-			return true, nil
 		}
-		if err != nil {
-			return true, err
+		if m > 0 || err != nil {
+			r.pending = err
+			return
 		}
 	}
 }
@@ -220,6 +256,11 @@ func (c *Conn) nextDataFrame() error {
 		if h.Opcode.IsControl() {
 			if err := c.readControl(h); err != nil {
 				return err
+			}
+			if !r.inMessage && r.pos == r.end {
+				// Between messages, with nothing buffered: wait for the
+				// next one from the top of the stack (see awaitMessage).
+				return errAwait
 			}
 			continue
 		}
@@ -437,7 +478,7 @@ func (c *Conn) startRead(ctx context.Context) error {
 	if err := c.lock(ctx, &c.rsem); err != nil {
 		return err
 	}
-	if err := c.rwatch.watch(ctx); err != nil {
+	if err := c.watch(&c.rwatch, false, ctx); err != nil {
 		c.rsem.release()
 		return err
 	}
@@ -473,7 +514,15 @@ func (c *Conn) ReadInto(ctx context.Context, buf []byte) (MessageType, []byte, e
 	if err := c.startRead(ctx); err != nil {
 		return 0, buf[:0], err
 	}
-	typ, buf, err := c.readWhole(buf[:0])
+	var typ MessageType
+	var err error
+	for {
+		c.waitIdle()
+		typ, buf, err = c.readWhole(buf[:0])
+		if err != errAwait {
+			break
+		}
+	}
 	if err == nil {
 		c.readAhead.Store(c.rd.frameBuffered())
 	}
@@ -524,7 +573,13 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	if err := c.startRead(ctx); err != nil {
 		return 0, nil, err
 	}
-	err := c.beginMessage()
+	var err error
+	for {
+		c.waitIdle()
+		if err = c.beginMessage(); err != errAwait {
+			break
+		}
+	}
 	typ := c.rd.typ
 	c.mr = messageReader{c: c, ctx: ctx}
 	if err := c.endRead(err); err != nil {
