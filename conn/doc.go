@@ -48,4 +48,9 @@
 // flight, so an idle connection costs little more than its goroutine. A
 // server with very many idle connections can save net/http's per-request
 // state by upgrading connections from its own listener with AcceptConn.
+// The goroutine serving such a connection usually keeps the 2 KiB stack a
+// goroutine starts with, because the handshake and the wait for the next
+// message run near the top of its stack; Go never shrinks a stack that has
+// grown while its goroutine waits in a read, so a handler that waits deep
+// in its own calls gives this up.
 package conn

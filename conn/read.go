@@ -12,7 +12,7 @@ import (
 
 // idleReadSize is how much a connection with nothing buffered reads at
 // once while it waits for the next message (see readIdle): enough for a
-// small message in one read, while Conn stays at 768 bytes, one of the
+// small message in one read, while a Conn stays within 768 bytes, one of the
 // allocator's size classes (see TestConnSize).
 const idleReadSize = 256
 
@@ -28,7 +28,6 @@ type reader struct {
 	bufp     *[]byte // pooled buffer
 	pos, end int     // unread bytes are buf[pos:end]
 	size     int     // size of the pooled buffer
-	lastRead int     // bytes the last network read returned
 	pending  error   // an error awaitMessage's read returned with its bytes
 	err      error   // sticky: once reading failed, every read returns it
 
@@ -124,7 +123,6 @@ func (c *Conn) readMore(n int) error {
 	for {
 		m, err := c.nc.Read(r.buf[r.end:])
 		r.lastFull = r.end+m == len(r.buf)
-		r.lastRead = m
 		r.end += m
 		if m > 0 {
 			return nil
@@ -199,7 +197,6 @@ func (c *Conn) readIdle() {
 			r.take(max(r.size, m))
 			r.pos, r.end = 0, copy(r.buf, r.idleBuf[:m])
 			r.lastFull = false
-			r.lastRead = m
 		}
 		if m > 0 || err != nil {
 			r.pending = err
