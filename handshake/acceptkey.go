@@ -14,7 +14,7 @@ import (
 // goroutine's stack to twice its size the first time any call goes past
 // it, and does not shrink it back while the connection waits in a read:
 // a deep handshake would double the memory of every idle connection. This
-// one works in one frame of about 100 bytes. RFC 6455 uses SHA-1 only to
+// one works in one frame of about 150 bytes. RFC 6455 uses SHA-1 only to
 // show that the server read the key (§1.3), not for security.
 func keySum(msg *[keyLen + len(keyGUID)]byte) [20]byte {
 	h := [5]uint32{0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0}

@@ -38,10 +38,10 @@ func UpgradeConn(ctx context.Context, nc net.Conn, opts *ServerOptions) (*Server
 	// waits in a read, so the deepest call of the handshake sets the stack
 	// every idle connection keeps. The reads and the write are therefore
 	// made here, near the top of the stack, and the parsing and the
-	// negotiation, whose frames are larger, in respond, which has returned
-	// by the time of the write (see conn's TestIdleServerStack).
+	// negotiation, whose frames are larger, in calls that have returned by
+	// the time of the write (see conn's TestIdleServerStack).
 	if opts == nil {
-		opts = &defaultServerOptions
+		opts = zeroServerOptions()
 	}
 	// Interrupt the handshake once ctx ends. Because this runs only after
 	// ctx is done, an error it causes always comes with a non-nil
@@ -76,9 +76,11 @@ func UpgradeConn(ctx context.Context, nc net.Conn, opts *ServerOptions) (*Server
 	return sc, r, nil
 }
 
-// defaultServerOptions stands for nil options without a zero value in
-// UpgradeConn's frame. It is never written.
-var defaultServerOptions ServerOptions
+// zeroServerOptions stands for nil options. It is not inlined, so that
+// the zero value is on the heap rather than in UpgradeConn's frame.
+//
+//go:noinline
+func zeroServerOptions() *ServerOptions { return new(ServerOptions) }
 
 // settle ends UpgradeConn's watch of ctx and decides its error: the
 // handshake's, joined with ctx's if ctx ended first. On error it closes
@@ -112,6 +114,18 @@ func putRequestBuffer(bufp *[]byte) {
 	if cap(*bufp) == requestBufferSize { // not one grown for a large request
 		requestBuffers.Put(bufp)
 	}
+}
+
+// growRequestBufferTo makes *bufp hold b, a larger copy of it, and gives
+// the pool back the buffer it held, if the pool's, in a holder of its own:
+// the grown one is not kept.
+func growRequestBufferTo(bufp *[]byte, b []byte) {
+	if cap(*bufp) == requestBufferSize {
+		orig := new([]byte)
+		*orig = *bufp
+		requestBuffers.Put(orig)
+	}
+	*bufp = b
 }
 
 // readFailed answers a request that could not be read, if it was read but
@@ -153,7 +167,9 @@ func respond(nc net.Conn, r *http.Request, bufp *[]byte, headEnd, n int, opts *S
 	}
 	// The head has been parsed into r: its buffer can carry the response.
 	resp := appendResponse((*bufp)[:0], key, sc, opts.Header)
-	*bufp = resp[:cap(resp)] // appendResponse may have grown it
+	if cap(resp) != cap(*bufp) {
+		growRequestBufferTo(bufp, resp[:cap(resp)]) // large extra headers
+	}
 	return sc, len(resp), nil
 }
 

@@ -74,7 +74,7 @@ func growRequestBuffer(bufp *[]byte) error {
 	if len(*bufp) >= maxRequestBytes {
 		return tooLarge()
 	}
-	*bufp = append(*bufp, make([]byte, len(*bufp))...)
+	growRequestBufferTo(bufp, append(*bufp, make([]byte, len(*bufp))...))
 	return nil
 }
 
