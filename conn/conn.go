@@ -124,12 +124,6 @@ type Conn struct {
 	ping atomic.Pointer[pinger] // made by the first Ping or the keepalive
 }
 
-func newConn(nc net.Conn, buffered []byte, client bool, subprotocol string, cfg settings) *Conn {
-	c := new(Conn)
-	c.init(nc, buffered, client, subprotocol, cfg)
-	return c
-}
-
 // init sets up a zero Conn.
 func (c *Conn) init(nc net.Conn, buffered []byte, client bool, subprotocol string, cfg settings) {
 	c.nc, c.client, c.subprotocol, c.cfg = nc, client, subprotocol, cfg
@@ -166,6 +160,9 @@ func (c *Conn) open(nc net.Conn, buffered []byte, client bool, subprotocol strin
 //
 //go:noinline
 func serverOptions(opts *AcceptOptions) *handshake.ServerOptions {
+	if opts == nil {
+		return &handshake.ServerOptions{}
+	}
 	hopts := &handshake.ServerOptions{
 		Subprotocols:            opts.Subprotocols,
 		SelectSubprotocol:       opts.SelectSubprotocol,
@@ -216,12 +213,8 @@ func AcceptConn(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Conn, *
 	// The handshake runs on the goroutine that will serve the connection,
 	// usually one per connection, and that goroutine's stack keeps the size
 	// its deepest call needed (see TestIdleServerStack). So this frame
-	// holds nothing large: nil options are a shared zero value, the
-	// handshake's options are made on the heap, and the Conn is set up in
-	// a call of its own.
-	if opts == nil {
-		opts = &defaultAcceptOptions
-	}
+	// holds nothing large: the handshake's options are made on the heap,
+	// and the Conn is set up in a call of its own. Both take nil options.
 	sc, r, err := handshake.UpgradeConn(ctx, nc, serverOptions(opts))
 	if err != nil {
 		return nil, nil, err
@@ -234,14 +227,13 @@ func AcceptConn(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Conn, *
 	return c, r, nil
 }
 
-// defaultAcceptOptions stands for nil options without a zero value in
-// AcceptConn's frame. It is never written.
-var defaultAcceptOptions AcceptOptions
-
 // openAccepted sets up c for a connection AcceptConn has upgraded.
 //
 //go:noinline
 func (c *Conn) openAccepted(sc *handshake.ServerConn, opts *AcceptOptions) error {
+	if opts == nil {
+		return c.open(sc.Conn, sc.Buffered, false, sc.Subprotocol, sc.Extensions, nil, newSettings(0, 0, 0, 0, 0, 0))
+	}
 	cfg := newSettings(opts.ReadLimit, opts.ReadBufferSize, opts.WriteBufferSize, opts.PingInterval, opts.PingTimeout, opts.CloseTimeout)
 	return c.open(sc.Conn, sc.Buffered, false, sc.Subprotocol, sc.Extensions, opts.Compression, cfg)
 }

@@ -847,3 +847,11 @@ func TestConcurrentClose(t *testing.T) {
 		}
 	}
 }
+
+// newConn makes a Conn over nc with no handshake, for tests that drive the
+// frame layer directly.
+func newConn(nc net.Conn, buffered []byte, client bool, subprotocol string, cfg settings) *Conn {
+	c := new(Conn)
+	c.init(nc, buffered, client, subprotocol, cfg)
+	return c
+}

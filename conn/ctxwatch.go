@@ -41,7 +41,7 @@ func (w *ctxWatch) setDeadline(t time.Time) {
 // watch has *wp watch ctx, making the watch the first time a context that
 // can end needs one: most connections are only ever given contexts that
 // cannot, and an idle Conn is smaller without two watches in it.
-func (c *Conn) watch(wp **ctxWatch, write bool, ctx context.Context) error {
+func (c *Conn) watch(ctx context.Context, wp **ctxWatch, write bool) error {
 	w := *wp
 	if w == nil {
 		if ctx.Done() == nil {

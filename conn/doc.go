@@ -50,7 +50,8 @@
 // state by upgrading connections from its own listener with AcceptConn.
 // The goroutine serving such a connection usually keeps the 2 KiB stack a
 // goroutine starts with, because the handshake and the wait for the next
-// message run near the top of its stack; Go never shrinks a stack that has
-// grown while its goroutine waits in a read, so a handler that waits deep
-// in its own calls gives this up.
+// message run near the top of its stack. A stack that has grown to 4 KiB
+// stays so while its goroutine waits in a read (Go shrinks a stack only
+// when under a quarter of it is in use), so a handler that makes deep
+// calls of its own before it reads gives this up.
 package conn

@@ -2,11 +2,21 @@ package conn
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/twoway/websocket/frame"
 )
 
 // TestAwaitMessage checks that a connection of each kind waits for its next
@@ -69,5 +79,171 @@ func TestAwaitMessage(t *testing.T) {
 				t.Fatalf("buffered %q, want a prefix of the frame sent", got)
 			}
 		})
+	}
+}
+
+// stepConn is a net.Conn whose reads return scripted steps, one step per
+// Read (less when p is shorter, or when max is set), each step's error
+// with its last byte. Before each Read it calls onRead, if set, on the
+// reading goroutine itself, so a test can look at the reader's state at
+// the moment it goes to the network.
+type stepConn struct {
+	steps  []readStep
+	max    int // bytes per Read at most, if not 0
+	onRead func()
+}
+
+type readStep struct {
+	data []byte
+	err  error
+}
+
+func (s *stepConn) Read(p []byte) (int, error) {
+	if s.onRead != nil {
+		s.onRead()
+	}
+	if len(s.steps) == 0 {
+		return 0, io.EOF
+	}
+	st := &s.steps[0]
+	if s.max > 0 && len(p) > s.max {
+		p = p[:s.max]
+	}
+	n := copy(p, st.data)
+	st.data = st.data[n:]
+	if len(st.data) > 0 {
+		return n, nil
+	}
+	err := st.err
+	s.steps = s.steps[1:]
+	return n, err
+}
+func (s *stepConn) Write(p []byte) (int, error)      { return len(p), nil }
+func (s *stepConn) Close() error                     { return nil }
+func (s *stepConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
+func (s *stepConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
+func (s *stepConn) SetDeadline(time.Time) error      { return nil }
+func (s *stepConn) SetReadDeadline(time.Time) error  { return nil }
+func (s *stepConn) SetWriteDeadline(time.Time) error { return nil }
+
+// serverFrame encodes an unmasked frame, as a server sends it.
+func serverFrame(fin bool, op frame.Opcode, payload string) []byte {
+	b := frame.AppendHeader(nil, frame.Header{Fin: fin, Opcode: op, Length: int64(len(payload))})
+	return append(b, payload...)
+}
+
+// TestControlFramesBetweenMessages reads messages with control frames
+// before, between and inside them. A control frame between messages sends
+// the reader back to wait for the next message from the top of its stack
+// (errAwait), which must never reach the caller, whatever the read API,
+// the buffer size, or the size of the pieces the bytes arrive in.
+func TestControlFramesBetweenMessages(t *testing.T) {
+	long := strings.Repeat("z", 300)
+	var stream []byte
+	for _, f := range [][]byte{
+		serverFrame(true, frame.OpPing, "p1"),
+		serverFrame(true, frame.OpPong, "p2"),
+		serverFrame(true, frame.OpText, "hello"),
+		serverFrame(true, frame.OpPing, ""),
+		serverFrame(false, frame.OpText, "ab"),
+		serverFrame(true, frame.OpPing, "x"),
+		serverFrame(true, frame.OpContinuation, "cd"),
+		serverFrame(true, frame.OpPong, ""),
+		serverFrame(true, frame.OpBinary, long),
+	} {
+		stream = append(stream, f...)
+	}
+	want := []string{"hello", "abcd", long}
+	for _, api := range []string{"ReadInto", "Reader", "NetConn"} {
+		for _, rbuf := range []int{0, 1, 16} {
+			for _, perRead := range []int{0, 1} {
+				t.Run(fmt.Sprintf("%s/buffer%d/perRead%d", api, rbuf, perRead), func(t *testing.T) {
+					sc := &stepConn{steps: []readStep{{data: slices.Clone(stream)}}, max: perRead}
+					c := newConn(sc, nil, true, "", newSettings(0, rbuf, 0, 0, 0, 0))
+					ctx := context.Background()
+					var got []string
+					switch api {
+					case "ReadInto":
+						for range want {
+							_, m, err := c.ReadInto(ctx, nil)
+							if err != nil {
+								t.Fatal(err)
+							}
+							got = append(got, string(m))
+						}
+					case "Reader":
+						for range want {
+							_, r, err := c.Reader(ctx)
+							if err != nil {
+								t.Fatal(err)
+							}
+							m, err := io.ReadAll(r)
+							if err != nil {
+								t.Fatal(err)
+							}
+							got = append(got, string(m))
+						}
+					case "NetConn":
+						b := make([]byte, len("hello")+len("abcd")+len(long))
+						if _, err := io.ReadFull(NetConn(ctx, c, Binary), b); err != nil {
+							t.Fatal(err)
+						}
+						got = []string{string(b[:5]), string(b[5:9]), string(b[9:])}
+					}
+					if diff := cmp.Diff(want, got); diff != "" {
+						t.Errorf("messages (-want +got):\n%s", diff)
+					}
+					// The stream ends: the next read fails, and not with
+					// errAwait.
+					if _, _, err := c.Read(ctx); err == nil || errors.Is(err, errAwait) {
+						t.Errorf("read at the end = %v, want the end of the stream", err)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestReadErrorComesFirst checks that an error a network read returns
+// together with bytes is returned before anything read after it, also
+// when the rest of the message would go straight into the caller's
+// buffer.
+func TestReadErrorComesFirst(t *testing.T) {
+	errOnce := errors.New("a one-off read error")
+	big := serverFrame(true, frame.OpBinary, strings.Repeat("b", 5000))
+	sc := &stepConn{steps: []readStep{
+		{data: big[:20], err: errOnce},
+		{data: big[20:]},
+		{data: serverFrame(true, frame.OpText, "next")},
+	}}
+	c := newConn(sc, nil, true, "", newSettings(0, 0, 0, 0, 0, 0))
+	_, m, err := c.Read(context.Background())
+	if !errors.Is(err, errOnce) {
+		t.Fatalf("Read = %d bytes, %v; want the read error", len(m), err)
+	}
+}
+
+// TestTrickleHoldsNoBuffer checks that a reader waiting for the rest of a
+// message that comes a few bytes at a time holds no pooled buffer while it
+// waits, so that many slow peers cost no buffers.
+func TestTrickleHoldsNoBuffer(t *testing.T) {
+	msg := serverFrame(true, frame.OpText, strings.Repeat("t", 100))
+	var steps []readStep
+	for i := 0; i < len(msg); i += 7 {
+		steps = append(steps, readStep{data: msg[i:min(i+7, len(msg))]})
+	}
+	sc := &stepConn{steps: steps}
+	c := newConn(sc, nil, true, "", newSettings(0, 0, 0, 0, 0, 0))
+	held := 0
+	sc.onRead = func() {
+		if c.rd.bufp != nil {
+			held++
+		}
+	}
+	if _, m, err := c.Read(context.Background()); err != nil || len(m) != 100 {
+		t.Fatalf("Read = %d bytes, %v", len(m), err)
+	}
+	if held > 0 {
+		t.Errorf("%d of %d network reads waited holding a pooled buffer", held, len(steps))
 	}
 }

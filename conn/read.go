@@ -35,8 +35,8 @@ type reader struct {
 	typ   MessageType // of the message being read
 
 	// The small fields are together, so that they share words.
-	seq      frame.Sequencer
-	lastFull bool // the last network read filled the room offered
+	seq       frame.Sequencer
+	lastSmall bool // the last network read drained the socket, and was small
 
 	// The data frame being read.
 	key    [4]byte
@@ -111,7 +111,22 @@ func (c *Conn) readMore(n int) error {
 		c.flushHeld()
 	}
 	avail := r.end - r.pos
+	if avail == 0 && r.lastSmall {
+		// The last read drained the socket and was small, so this one
+		// will probably wait, and for little: wait without holding a
+		// pooled buffer.
+		r.release()
+	}
 	if r.bufp == nil {
+		if n <= idleReadSize {
+			c.readIdle()
+			if r.bufp == nil { // no bytes, so an error
+				err := r.pending
+				r.pending = nil
+				return err
+			}
+			return nil
+		}
 		r.take(max(r.size, n))
 		r.pos, r.end = 0, 0
 	} else if avail == 0 {
@@ -122,7 +137,7 @@ func (c *Conn) readMore(n int) error {
 	}
 	for {
 		m, err := c.nc.Read(r.buf[r.end:])
-		r.lastFull = r.end+m == len(r.buf)
+		r.lastSmall = m <= idleReadSize && r.end+m < len(r.buf)
 		r.end += m
 		if m > 0 {
 			return nil
@@ -170,21 +185,17 @@ func (r *reader) idle() bool {
 // needed, so waiting here rather than deep in the frame parser keeps a
 // plain server goroutine within the 2 KiB stack it started with (see
 // TestIdleServerStack). It reads once: the parser validates what has come
-// before it waits for more, so that invalid UTF-8 fails fast.
-//
-// When the last read filled the buffer, more is probably waiting, and the
-// frame parser reads it the usual way. An error is kept for the parser to
-// return after the bytes that came with it.
+// before it waits for more, so that invalid UTF-8 fails fast. An error is
+// kept for the parser to return after the bytes that came with it.
 func (c *Conn) awaitMessage() {
-	if !c.rd.lastFull {
-		c.readIdle()
-	}
+	c.readIdle()
 }
 
 // readIdle waits for data on a connection with nothing buffered and
 // buffers what arrives. It reads into the reader's small idleBuf and only
-// then takes a pooled buffer: a connection waiting for its next message
-// holds no pooled buffer. An error is kept in r.pending.
+// then takes a pooled buffer: a connection waiting for its next message,
+// or for a peer that sends a message slowly, holds no pooled buffer. An
+// error is kept in r.pending.
 //
 // idleBuf costs heap in every Conn; an array on the stack would not, but a
 // goroutine that waits with it so deep outgrows its 2 KiB stack, which
@@ -196,7 +207,7 @@ func (c *Conn) readIdle() {
 		if m > 0 {
 			r.take(max(r.size, m))
 			r.pos, r.end = 0, copy(r.buf, r.idleBuf[:m])
-			r.lastFull = false
+			r.lastSmall = m < len(r.idleBuf)
 		}
 		if m > 0 || err != nil {
 			r.pending = err
@@ -359,13 +370,14 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 	if int64(n) > r.remaining {
 		n = int(r.remaining)
 	}
-	if r.pos == r.end && n >= r.size {
+	if r.pos == r.end && n >= r.size && r.pending == nil {
 		// A large read goes straight into p, as bufio does.
 		c.readAhead.Store(false)
 		if c.held.Load() {
 			c.flushHeld()
 		}
 		m, err := c.nc.Read(p[:n])
+		r.lastSmall = false
 		if m == 0 {
 			if err == nil {
 				return 0, nil
@@ -475,7 +487,7 @@ func (c *Conn) startRead(ctx context.Context) error {
 	if err := c.lock(ctx, &c.rsem); err != nil {
 		return err
 	}
-	if err := c.watch(&c.rwatch, false, ctx); err != nil {
+	if err := c.watch(ctx, &c.rwatch, false); err != nil {
 		c.rsem.release()
 		return err
 	}

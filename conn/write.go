@@ -34,7 +34,7 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op frame.Opco
 	if c.closeSent {
 		return c.closedError()
 	}
-	if err := c.watch(&c.wwatch, true, ctx); err != nil {
+	if err := c.watch(ctx, &c.wwatch, true); err != nil {
 		return err
 	}
 	if err := c.writeFrameRaw(fin, rsv, op, payload, hold); err != nil {
