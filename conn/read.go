@@ -24,8 +24,8 @@ const idleReadSize = 256
 type reader struct {
 	ctx context.Context // of the read in progress
 
-	buf      []byte  // *bufp, or nil when nothing is buffered
-	bufp     *[]byte // pooled buffer
+	buf      []byte  // *bufp, idleBuf, or nil when nothing is buffered
+	bufp     *[]byte // pooled buffer, or nil
 	pos, end int     // unread bytes are buf[pos:end]
 	size     int     // size of the pooled buffer
 	pending  error   // an error awaitMessage's read returned with its bytes
@@ -77,10 +77,12 @@ func (r *reader) take(n int) {
 	r.buf = *r.bufp
 }
 
-// release returns the pooled buffer, if it is empty.
+// release lets go of the buffer, pooled or idleBuf, if it is empty.
 func (r *reader) release() {
-	if r.bufp != nil && r.pos == r.end {
-		putBuffer(r.bufp)
+	if r.pos == r.end {
+		if r.bufp != nil {
+			putBuffer(r.bufp)
+		}
 		r.bufp, r.buf = nil, nil
 		r.pos, r.end = 0, 0
 	}
@@ -117,10 +119,10 @@ func (c *Conn) readMore(n int) error {
 		// pooled buffer.
 		r.release()
 	}
-	if r.bufp == nil {
+	if r.buf == nil {
 		if n <= idleReadSize {
 			c.readIdle()
-			if r.bufp == nil { // no bytes, so an error
+			if r.buf == nil { // no bytes, so an error
 				err := r.pending
 				r.pending = nil
 				return err
@@ -129,6 +131,12 @@ func (c *Conn) readMore(n int) error {
 		}
 		r.take(max(r.size, n))
 		r.pos, r.end = 0, 0
+	} else if r.bufp == nil {
+		// idleBuf holds the start of a frame: go on in a pooled buffer,
+		// which idleBuf's bytes are copied to.
+		rest := r.buf[r.pos:r.end]
+		r.take(max(r.size, n))
+		r.pos, r.end = 0, copy(r.buf, rest)
 	} else if avail == 0 {
 		r.pos, r.end = 0, 0
 	} else if r.pos+n > len(r.buf) || r.end == len(r.buf) {
@@ -175,7 +183,7 @@ func (c *Conn) waitIdle() {
 // idle reports whether the reader is between messages with nothing
 // buffered, so that its next read waits for the peer.
 func (r *reader) idle() bool {
-	return r.bufp == nil && r.err == nil && r.pending == nil && !r.inMessage
+	return r.buf == nil && r.err == nil && r.pending == nil && !r.inMessage
 }
 
 // awaitMessage waits for the next message on an idle connection and
@@ -192,10 +200,11 @@ func (c *Conn) awaitMessage() {
 }
 
 // readIdle waits for data on a connection with nothing buffered and
-// buffers what arrives. It reads into the reader's small idleBuf and only
-// then takes a pooled buffer: a connection waiting for its next message,
-// or for a peer that sends a message slowly, holds no pooled buffer. An
-// error is kept in r.pending.
+// buffers what arrives in the reader's small idleBuf: a connection waiting
+// for its next message, or for a peer that sends a message slowly, holds
+// no pooled buffer, and a message that fits in idleBuf never takes one
+// (readMore moves to a pooled buffer when a frame needs more). An error
+// is kept in r.pending.
 //
 // idleBuf costs heap in every Conn; an array on the stack would not, but a
 // goroutine that waits with it so deep outgrows its 2 KiB stack, which
@@ -205,8 +214,7 @@ func (c *Conn) readIdle() {
 	for {
 		m, err := c.nc.Read(r.idleBuf[:])
 		if m > 0 {
-			r.take(max(r.size, m))
-			r.pos, r.end = 0, copy(r.buf, r.idleBuf[:m])
+			r.buf, r.pos, r.end = r.idleBuf[:], 0, m
 			r.lastSmall = m < len(r.idleBuf)
 		}
 		if m > 0 || err != nil {
