@@ -215,7 +215,15 @@ func printTargets(w io.Writer, tables []*table) {
 			check(t.spec.Name+" MB/s, twoway / gws", t.ratioOf("MB/s", tw, "gws"), 1.2, true)
 			check(t.spec.Name+" MB/s, twoway / rawtcp", t.ratioOf("MB/s", tw, "rawtcp"), 0.9, true)
 		case "idle":
-			check("idle RSS/conn, twoway, KiB", t.medianOf("RSS/conn idle", tw)/1024, 6, false)
+			// Through net/http, and, when run, with AcceptConn on a bare
+			// listener against gobwas's zero-copy upgrade: the shape of
+			// the goal's reference figure.
+			for _, lib := range []string{tw, "twoway-raw"} {
+				check("idle RSS/conn, "+lib+", KiB", t.medianOf("RSS/conn idle", lib)/1024, 6, false)
+				check("echoed RSS/conn, "+lib+", KiB", t.medianOf("RSS/conn echoed", lib)/1024, 6, false)
+			}
+			check("handshakes/s, twoway / gobwas", t.ratioOf("handshakes/s", tw, "gobwas"), 1, true)
+			check("handshakes/s, twoway-raw / gobwas-raw", t.ratioOf("handshakes/s", "twoway-raw", "gobwas-raw"), 1, true)
 		}
 	}
 	if len(lines) > 0 {
