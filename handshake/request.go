@@ -25,23 +25,6 @@ const requestBufferSize = 4096
 // requestBuffers hold request heads while they are read and parsed.
 var requestBuffers = sync.Pool{New: func() any { b := make([]byte, requestBufferSize); return &b }}
 
-// readRequest reads a request head from rd into the pooled buffer *bufp,
-// which it may grow, and parses it. It returns the request and the bytes
-// that followed the head. A *RequestError means the request was malformed
-// or too large and deserves an HTTP error response; other errors come from
-// reading.
-func readRequest(rd io.Reader, bufp *[]byte) (*http.Request, []byte, error) {
-	headEnd, n, err := readHead(rd, bufp)
-	if err != nil {
-		return nil, nil, err
-	}
-	r, rerr := parseRequest((*bufp)[:headEnd])
-	if rerr != nil {
-		return nil, nil, rerr
-	}
-	return r, (*bufp)[headEnd:n], nil
-}
-
 // readHead reads from rd into *bufp, growing it as needed, until a whole
 // request head has arrived. The head is (*bufp)[:headEnd], and the bytes
 // after it, (*bufp)[headEnd:n].

@@ -194,3 +194,20 @@ func FuzzReadRequest(f *testing.F) {
 		}
 	})
 }
+
+// readRequest reads a request head from rd into the pooled buffer *bufp,
+// which it may grow, and parses it, as UpgradeConn does in two steps. It returns the request and the bytes
+// that followed the head. A *RequestError means the request was malformed
+// or too large and deserves an HTTP error response; other errors come from
+// reading.
+func readRequest(rd io.Reader, bufp *[]byte) (*http.Request, []byte, error) {
+	headEnd, n, err := readHead(rd, bufp)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, rerr := parseRequest((*bufp)[:headEnd])
+	if rerr != nil {
+		return nil, nil, rerr
+	}
+	return r, (*bufp)[headEnd:n], nil
+}
