@@ -19,11 +19,11 @@ import (
 	"github.com/twoway/websocket/frame"
 )
 
-// TestAwaitMessage checks that a connection of each kind waits for its next
+// TestWaitIdle checks that a connection of each kind waits for its next
 // message in the reader's idle buffer and then buffers what has arrived in
 // a pooled buffer, without waiting for the rest of the frame: the parser
 // must see the first bytes at once, so that invalid UTF-8 fails fast.
-func TestAwaitMessage(t *testing.T) {
+func TestWaitIdle(t *testing.T) {
 	// pair connects a client to a listener on network and address.
 	pair := func(t *testing.T, network, address string) (net.Conn, net.Conn) {
 		ln, err := net.Listen(network, address)
@@ -70,10 +70,10 @@ func TestAwaitMessage(t *testing.T) {
 			frame := append([]byte{0x82, 126, 1, 44}, bytes.Repeat([]byte{'x'}, 300)...)
 			go peer.Write(frame[:100])
 			c := newConn(ours, nil, true, "", newSettings(0, 0, 0, 0, 0, 0))
-			c.awaitMessage()
+			c.waitIdle()
 			r := &c.rd
 			if r.pending != nil {
-				t.Fatalf("awaitMessage kept error %v", r.pending)
+				t.Fatalf("waitIdle kept error %v", r.pending)
 			}
 			if got := r.buf[r.pos:r.end]; len(got) == 0 || !bytes.Equal(got, frame[:len(got)]) {
 				t.Fatalf("buffered %q, want a prefix of the frame sent", got)

@@ -28,7 +28,7 @@ type reader struct {
 	bufp     *[]byte // pooled buffer, or nil
 	pos, end int     // unread bytes are buf[pos:end]
 	size     int     // size of the pooled buffer
-	pending  error   // an error awaitMessage's read returned with its bytes
+	pending  error   // an error readIdle's read returned with its bytes
 	err      error   // sticky: once reading failed, every read returns it
 
 	rules frame.Rules
@@ -161,8 +161,16 @@ func (c *Conn) readMore(n int) error {
 // again with waitIdle.
 var errAwait = errors.New("websocket: await the next message")
 
-// waitIdle waits for the next message with awaitMessage when the reader is
-// idle, first sending any writes held back.
+// waitIdle waits for the next message when the reader is idle, and
+// buffers what has arrived of it, after sending any writes held back.
+// ReadInto and Reader call it first, near the top of the goroutine's
+// stack: an idle connection spends its life in this wait, and a
+// goroutine's stack keeps the size its deepest call needed, so waiting
+// here rather than deep in the frame parser keeps a plain server goroutine
+// within the 2 KiB stack it started with (see TestIdleServerStack). It
+// reads once: the parser validates what has come before it waits for
+// more, so that invalid UTF-8 fails fast. An error is kept for the parser
+// to return after the bytes that came with it.
 func (c *Conn) waitIdle() {
 	r := &c.rd
 	if !r.idle() {
@@ -177,26 +185,13 @@ func (c *Conn) waitIdle() {
 	if c.held.Load() {
 		c.flushHeld()
 	}
-	c.awaitMessage()
+	c.readIdle()
 }
 
 // idle reports whether the reader is between messages with nothing
 // buffered, so that its next read waits for the peer.
 func (r *reader) idle() bool {
 	return r.buf == nil && r.err == nil && r.pending == nil && !r.inMessage
-}
-
-// awaitMessage waits for the next message on an idle connection and
-// buffers what has arrived of it. ReadInto and Reader call it first, near
-// the top of the goroutine's stack: an idle connection spends its life in
-// this wait, and a goroutine's stack keeps the size its deepest call
-// needed, so waiting here rather than deep in the frame parser keeps a
-// plain server goroutine within the 2 KiB stack it started with (see
-// TestIdleServerStack). It reads once: the parser validates what has come
-// before it waits for more, so that invalid UTF-8 fails fast. An error is
-// kept for the parser to return after the bytes that came with it.
-func (c *Conn) awaitMessage() {
-	c.readIdle()
 }
 
 // readIdle waits for data on a connection with nothing buffered and
@@ -275,7 +270,7 @@ func (c *Conn) nextDataFrame() error {
 			}
 			if !r.inMessage && r.pos == r.end {
 				// Between messages, with nothing buffered: wait for the
-				// next one from the top of the stack (see awaitMessage).
+				// next one from the top of the stack (see waitIdle).
 				return errAwait
 			}
 			continue
