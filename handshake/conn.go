@@ -46,7 +46,11 @@ func UpgradeConn(ctx context.Context, nc net.Conn, opts *ServerOptions) (*Server
 	// Interrupt the handshake once ctx ends. Because this runs only after
 	// ctx is done, an error it causes always comes with a non-nil
 	// ctx.Err() (setting ctx's deadline on nc instead would race with it).
-	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
+	// A context that cannot end needs no watch.
+	var stop func() bool
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
+	}
 	bufp := requestBuffers.Get().(*[]byte)
 	var sc *ServerConn
 	var r *http.Request
@@ -82,13 +86,14 @@ func UpgradeConn(ctx context.Context, nc net.Conn, opts *ServerOptions) (*Server
 //go:noinline
 func zeroServerOptions() *ServerOptions { return new(ServerOptions) }
 
-// settle ends UpgradeConn's watch of ctx and decides its error: the
-// handshake's, joined with ctx's if ctx ended first. On error it closes
-// nc; otherwise it clears the deadline the watch may have set.
+// settle ends UpgradeConn's watch of ctx, if it has one (stop), and
+// decides its error: the handshake's, joined with ctx's if ctx ended
+// first. On error it closes nc; otherwise it clears the deadline the watch
+// may have set.
 //
 //go:noinline
 func settle(ctx context.Context, nc net.Conn, stop func() bool, err error) error {
-	if !stop() || ctx.Err() != nil {
+	if stop != nil && !stop() || ctx.Err() != nil {
 		err = errors.Join(err, ctx.Err())
 	}
 	if err == nil {
