@@ -223,11 +223,13 @@ func appendResponse(buf []byte, key string, sc *ServerConn, header http.Header) 
 	return append(buf, "\r\n"...)
 }
 
-// refuseRequest returns the refusal of a request that checkRequest found
-// wrong before its version and key.
+// checkUpgrade checks the method, version, Host and the Upgrade and
+// Connection fields of a handshake request (RFC 6455 §4.2.1 items 1-4).
+// It is a call of its own so that the formatting of its refusals does not
+// enlarge checkRequest's frame (see UpgradeConn).
 //
 //go:noinline
-func refuseRequest(r *http.Request) *RequestError {
+func checkUpgrade(r *http.Request) *RequestError {
 	switch {
 	case r.Method != http.MethodGet:
 		return &RequestError{http.StatusMethodNotAllowed, ErrMethod,
@@ -240,9 +242,10 @@ func refuseRequest(r *http.Request) *RequestError {
 	case !headerHasToken(r.Header[hdrUpgrade], "websocket"):
 		return &RequestError{http.StatusBadRequest, ErrMissingUpgrade,
 			`request lacks "Upgrade: websocket"; this endpoint only serves WebSocket connections`}
-	default:
+	case !headerHasToken(r.Header[hdrConnection], "upgrade"):
 		return &RequestError{http.StatusBadRequest, ErrMissingUpgrade, `request lacks "Connection: Upgrade"`}
 	}
+	return nil
 }
 
 // refuseKeys returns the refusal of a request with n Sec-WebSocket-Key
@@ -261,12 +264,8 @@ func refuseKeys(n int) *RequestError {
 // checkRequest validates the handshake request (RFC 6455 §4.2.1) and
 // returns its Sec-WebSocket-Key.
 func checkRequest(r *http.Request) (string, *RequestError) {
-	// The refusals are made by refuseRequest, so that their formatting
-	// does not enlarge this frame (see UpgradeConn).
-	if r.Method != http.MethodGet || !r.ProtoAtLeast(1, 1) || r.Host == "" ||
-		!headerHasToken(r.Header[hdrUpgrade], "websocket") ||
-		!headerHasToken(r.Header[hdrConnection], "upgrade") {
-		return "", refuseRequest(r)
+	if rerr := checkUpgrade(r); rerr != nil {
+		return "", rerr
 	}
 	if rerr := checkVersion(r); rerr != nil {
 		return "", rerr
@@ -275,17 +274,26 @@ func checkRequest(r *http.Request) (string, *RequestError) {
 	if len(v) != 1 {
 		return "", refuseKeys(len(v))
 	}
-	// RFC 6455 §4.2.1 item 5: base64 of exactly 16 bytes, which is 24
-	// characters ending in "==".
-	key := v[0]
+	if rerr := checkKey(v[0]); rerr != nil {
+		return "", rerr
+	}
+	return v[0], nil
+}
+
+// checkKey checks a Sec-WebSocket-Key: RFC 6455 §4.2.1 item 5, base64 of
+// exactly 16 bytes, which is 24 characters ending in "==". It is a call of
+// its own, like checkUpgrade, to keep checkRequest's frame small.
+//
+//go:noinline
+func checkKey(key string) *RequestError {
 	var raw [18]byte
 	if len(key) != keyLen {
-		return "", badKey(key)
+		return badKey(key)
 	}
 	if n, err := base64.StdEncoding.Decode(raw[:], []byte(key)); err != nil || n != 16 {
-		return "", badKey(key)
+		return badKey(key)
 	}
-	return key, nil
+	return nil
 }
 
 // checkVersion checks Sec-WebSocket-Version (RFC 6455 §4.2.2 step 4
