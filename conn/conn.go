@@ -204,8 +204,11 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 // the handshake request (for its URL, headers and cookies). It applies the
 // same rules and options as Accept. ctx bounds the handshake, so that a
 // client that never sends its request is cut off; it has no effect on the
-// connection afterwards. AcceptConn takes ownership of nc: on failure it
-// answers with the HTTP error, if it read a request, and closes nc.
+// connection afterwards. A deadline set on nc before the call bounds the
+// handshake as well, more cheaply than a context that can be canceled
+// (see [handshake.UpgradeConn]); the Conn starts with no deadline on nc
+// either way. AcceptConn takes ownership of nc: on failure it answers with
+// the HTTP error, if it read a request, and closes nc.
 //
 // A server built this way keeps no net/http state per connection, which
 // matters when it holds many idle connections.

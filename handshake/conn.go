@@ -26,7 +26,12 @@ const maxRequestBytes = 64 << 10
 // 64 KiB (431 beyond that).
 //
 // ctx bounds reading the request and writing the response; a client that
-// sends its request too slowly is cut off when ctx expires. UpgradeConn
+// sends its request too slowly is cut off when ctx expires. A deadline set
+// on nc beforehand bounds them too, and is the cheaper way when the
+// handshake need not be canceled otherwise: UpgradeConn watches a context
+// that can end, which costs a few allocations per handshake, while
+// context.Background() costs nothing. Either way, a successful UpgradeConn
+// leaves nc with no deadline. UpgradeConn
 // takes ownership of nc: on failure it writes the HTTP error response, if
 // it got as far as a request, and closes nc. On success it returns the
 // request, whose Body is empty, so that the caller can route by its URL or

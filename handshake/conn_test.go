@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -142,4 +143,76 @@ func TestUpgradeConnSlowClient(t *testing.T) {
 	if _, err := nc.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("read after UpgradeConn gave up: %v, want EOF", err)
 	}
+}
+
+// TestUpgradeConnDeadline checks the cheap way to bound a handshake: a
+// deadline on the connection and a context that cannot end. The deadline
+// cuts off a slow client, and a handshake that succeeds clears it.
+func TestUpgradeConnDeadline(t *testing.T) {
+	serve := func(deadline time.Duration) (string, <-chan error, <-chan *ServerConn) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		errs := make(chan error, 1)
+		conns := make(chan *ServerConn, 1)
+		go func() {
+			nc, err := ln.Accept()
+			if err != nil {
+				errs <- err
+				return
+			}
+			nc.SetDeadline(time.Now().Add(deadline))
+			sc, _, err := UpgradeConn(context.Background(), nc, nil)
+			errs <- err
+			conns <- sc
+		}()
+		return ln.Addr().String(), errs, conns
+	}
+
+	t.Run("slow client", func(t *testing.T) {
+		addr, errs, _ := serve(100 * time.Millisecond)
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		io.WriteString(nc, "GET / HTTP/1.1\r\n") // and nothing more
+		select {
+		case err := <-errs:
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("UpgradeConn = %v, want os.ErrDeadlineExceeded", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("UpgradeConn still waiting 5 s after the connection's deadline")
+		}
+		nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := nc.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("read after UpgradeConn gave up: %v, want EOF", err)
+		}
+	})
+
+	t.Run("cleared on success", func(t *testing.T) {
+		const deadline = 200 * time.Millisecond
+		addr, errs, conns := serve(deadline)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		cc, err := Dial(ctx, "ws://"+addr+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Conn.Close()
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		sc := <-conns
+		defer sc.Conn.Close()
+		time.Sleep(2 * deadline) // past the deadline set before the handshake
+		go cc.Conn.Write([]byte("late"))
+		got := make([]byte, 4)
+		if _, err := io.ReadFull(sc.Conn, got); err != nil || string(got) != "late" {
+			t.Fatalf("read after the handshake's deadline: %q, %v", got, err)
+		}
+	})
 }
