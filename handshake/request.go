@@ -100,16 +100,25 @@ func parseRequest(head []byte) (*http.Request, *RequestError) {
 		return nil, rerr
 	}
 	// Second pass, over one string.
-	r := &http.Request{Body: http.NoBody}
+	pr := &parsedRequest{Request: http.Request{Body: http.NoBody}}
+	r := &pr.Request
 	reqLine, s := nextLineString(string(head))
-	if rerr := parseRequestLine(r, reqLine); rerr != nil {
+	if rerr := parseRequestLine(pr, reqLine); rerr != nil {
 		return nil, rerr
 	}
-	r.Header = parseFields(s, fields)
-	if rerr := settleFields(r); rerr != nil {
+	hosts := parseFields(r, s, fields)
+	if rerr := settleFields(r, hosts); rerr != nil {
 		return nil, rerr
 	}
 	return r, nil
+}
+
+// parsedRequest is a request and its URL in one allocation: every
+// connection UpgradeConn accepts leaves them behind as garbage, unless
+// the server keeps the request.
+type parsedRequest struct {
+	http.Request
+	url url.URL
 }
 
 // checkHead checks every line of a request head, canonicalizing the
@@ -137,11 +146,12 @@ func checkHead(head []byte) (fields int, rerr *RequestError) {
 	}
 }
 
-// parseRequestLine sets r's method, target, URL and version from the
+// parseRequestLine sets pr's method, target, URL and version from the
 // request line (RFC 9112 §3).
 //
 //go:noinline
-func parseRequestLine(r *http.Request, line string) *RequestError {
+func parseRequestLine(pr *parsedRequest, line string) *RequestError {
+	r := &pr.Request
 	var ok bool
 	r.Method, r.RequestURI, r.Proto, ok = splitRequestLine(line)
 	if !ok {
@@ -150,12 +160,52 @@ func parseRequestLine(r *http.Request, line string) *RequestError {
 	if r.ProtoMajor, r.ProtoMinor, ok = http.ParseHTTPVersion(r.Proto); !ok || r.ProtoMajor != 1 {
 		return badVersion(r.Proto, ok)
 	}
-	u, err := url.ParseRequestURI(r.RequestURI)
-	if err != nil {
-		return badRequest("bad request target %q", r.RequestURI)
+	if !parsePlainTarget(&pr.url, r.RequestURI) {
+		u, err := url.ParseRequestURI(r.RequestURI)
+		if err != nil {
+			return badRequest("bad request target %q", r.RequestURI)
+		}
+		pr.url = *u
 	}
-	r.URL = u
+	r.URL = &pr.url
 	return nil
+}
+
+// parsePlainTarget sets u to the origin-form target (RFC 9112 §3.2.1) when
+// it is one that url.ParseRequestURI would take as it is: an absolute path
+// of characters that need no escaping, and any query. It reports whether
+// it did; other targets, such as one with a percent-encoded path, are left
+// to url.ParseRequestURI. The caller has checked target for controls and
+// spaces.
+func parsePlainTarget(u *url.URL, target string) bool {
+	path, query, hasQuery := strings.Cut(target, "?")
+	if path == "" || path[0] != '/' {
+		return false
+	}
+	for i := 0; i < len(path); i++ {
+		if !plainPathChar(path[i]) {
+			return false
+		}
+	}
+	u.Path = path
+	// As url.ParseRequestURI, a lone "?" at the end is kept as ForceQuery.
+	if hasQuery && query == "" {
+		u.ForceQuery = true
+	} else {
+		u.RawQuery = query
+	}
+	return true
+}
+
+// plainPathChar reports whether c stands for itself in a URL path, so that
+// url.URL's EscapedPath gives the path back unchanged: the unreserved
+// characters and the delimiters it does not escape (RFC 3986 §2, §3.3).
+func plainPathChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~$&+,/:;=@", c) >= 0
 }
 
 //go:noinline
@@ -172,10 +222,12 @@ func badVersion(proto string, parsed bool) *RequestError {
 		fmt.Sprintf("%s request; a WebSocket handshake needs HTTP/1.1", proto)}
 }
 
-// parseFields returns the header of the n checked field lines in s.
+// parseFields sets r's Header from the n checked field lines in s, all but
+// Host: as net/http does, the request carries Host in its Host field only.
+// It sets r.Host to the last Host value and returns how many there were.
 //
 //go:noinline
-func parseFields(s string, n int) http.Header {
+func parseFields(r *http.Request, s string, n int) (hosts int) {
 	h := make(http.Header, n)
 	values := make([]string, n)
 	for i := range n {
@@ -183,33 +235,35 @@ func parseFields(s string, n int) http.Header {
 		l, s = nextLineString(s)
 		colon := strings.IndexByte(l, ':')
 		name, value := l[:colon], trimOWS(l[colon+1:])
-		if vs := h[name]; vs == nil {
+		if name == "Host" {
+			r.Host = value
+			hosts++
+		} else if vs := h[name]; vs == nil {
 			values[i] = value
 			h[name] = values[i : i+1 : i+1]
 		} else {
 			h[name] = append(vs, value)
 		}
 	}
-	return h
+	r.Header = h
+	return hosts
 }
 
 // settleFields applies the rules that involve particular fields, and sets
-// r's Host and Close from them.
+// r's Host and Close from them; the request had the given number of Host
+// fields.
 //
 //go:noinline
-func settleFields(r *http.Request) *RequestError {
+func settleFields(r *http.Request, hosts int) *RequestError {
 	h := r.Header
 	// RFC 9112 §3.2: one Host field; an absolute-form target overrides it
-	// (§3.2.2). As net/http does, the request carries it in Host only.
-	switch hosts := h["Host"]; {
-	case len(hosts) > 1:
-		return badRequest("%d Host headers", len(hosts))
+	// (§3.2.2).
+	switch {
+	case hosts > 1:
+		return badRequest("%d Host headers", hosts)
 	case r.URL.Host != "":
 		r.Host = r.URL.Host
-	case len(hosts) == 1:
-		r.Host = hosts[0]
 	}
-	delete(h, "Host")
 	// RFC 6455 §4.1: the handshake is a GET without a body, and bytes after
 	// the head belong to the WebSocket stream.
 	if _, ok := h["Transfer-Encoding"]; ok {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -26,6 +27,22 @@ type parsed struct {
 
 func summarize(r *http.Request, rest []byte) parsed {
 	return parsed{r.Method, r.RequestURI, r.URL.Path, r.URL.RawQuery, r.Proto, r.Host, r.Header, r.Close, string(rest)}
+}
+
+// comparableURL is u with its user info as a string, which cmp can
+// compare.
+type comparableURL struct {
+	url.URL
+	User string
+}
+
+func urlOf(u *url.URL) comparableURL {
+	c := comparableURL{URL: *u}
+	c.URL.User = nil
+	if u.User != nil {
+		c.User = "set:" + u.User.String()
+	}
+	return c
 }
 
 func TestReadRequest(t *testing.T) {
@@ -191,6 +208,83 @@ func FuzzReadRequest(f *testing.F) {
 		rest = append(rest, unread...)
 		if diff := cmp.Diff(summarize(want, wantRest), summarize(r, rest)); diff != "" {
 			t.Fatalf("%q (-net/http +ours):\n%s", data, diff)
+		}
+		if diff := cmp.Diff(urlOf(want.URL), urlOf(r.URL)); diff != "" {
+			t.Fatalf("%q: URL (-net/http +ours):\n%s", data, diff)
+		}
+	})
+}
+
+// TestParsePlainTarget checks the targets parsed without net/url, and
+// that it leaves the others to it.
+func TestParsePlainTarget(t *testing.T) {
+	for _, tt := range []struct {
+		target string
+		plain  bool
+	}{
+		{"/", true},
+		{"/chat", true},
+		{"/chat?room=1&x=%20y", true},
+		{"/a/b.c-d_e~f$g&h+i,j:k;l=m@n", true},
+		{"//double", true},
+		{"/end?", true},
+		{"/end??", true},
+		{"/q?a?b", true},
+		{"/?", true},
+		{"/%41", false},
+		{"/a%2Fb", false},
+		{"/bad%zz", false},
+		{"/!", false},
+		{"/*", false},
+		{"/(x)", false},
+		{"/'", false},
+		{"/é", false},
+		{"*", false},
+		{"http://host/path", false},
+		{"chat", false},
+		{"?q", false},
+	} {
+		var got url.URL
+		plain := parsePlainTarget(&got, tt.target)
+		if plain != tt.plain {
+			t.Errorf("parsePlainTarget(%q) = %v, want %v", tt.target, plain, tt.plain)
+		}
+		if !plain {
+			continue
+		}
+		want, err := url.ParseRequestURI(tt.target)
+		if err != nil {
+			t.Errorf("parsePlainTarget took %q, which url.ParseRequestURI refuses: %v", tt.target, err)
+			continue
+		}
+		if diff := cmp.Diff(urlOf(want), urlOf(&got)); diff != "" {
+			t.Errorf("%q (-net/url +ours):\n%s", tt.target, diff)
+		}
+	}
+}
+
+// FuzzParsePlainTarget checks that whatever target parsePlainTarget takes,
+// url.ParseRequestURI takes too, into the same URL.
+func FuzzParsePlainTarget(f *testing.F) {
+	for _, s := range []string{"/", "/chat?room=1", "/end?", "/a?b?c", "//x", "/%41", "/!"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, target string) {
+		for i := 0; i < len(target); i++ {
+			if c := target[i]; c <= ' ' || c == 0x7f {
+				return // refused by splitRequestLine before
+			}
+		}
+		var got url.URL
+		if !parsePlainTarget(&got, target) {
+			return
+		}
+		want, err := url.ParseRequestURI(target)
+		if err != nil {
+			t.Fatalf("took %q, which url.ParseRequestURI refuses: %v", target, err)
+		}
+		if diff := cmp.Diff(urlOf(want), urlOf(&got)); diff != "" {
+			t.Fatalf("%q (-net/url +ours):\n%s", target, diff)
 		}
 	})
 }
