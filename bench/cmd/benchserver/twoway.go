@@ -54,9 +54,10 @@ func serveTwowayRaw(ln net.Listener) error {
 			return err
 		}
 		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			c, _, err := conn.AcceptConn(ctx, nc, opts)
-			cancel()
+			// The handshake is bounded as gobwas-raw's is, by a deadline
+			// on the connection, which AcceptConn clears on success.
+			nc.SetDeadline(time.Now().Add(10 * time.Second))
+			c, _, err := conn.AcceptConn(context.Background(), nc, opts)
 			if err != nil {
 				return
 			}
