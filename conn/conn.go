@@ -310,6 +310,7 @@ func (c *Conn) CloseNow() error {
 func (c *Conn) closeTCP(why error) error {
 	err := ErrClosed
 	c.closeOnce.Do(func() {
+		why := why // to the heap only on the first call
 		c.closeErr.Store(&why)
 		c.closeMu.Lock()
 		c.closed.Store(true)
