@@ -247,3 +247,25 @@ func TestTrickleHoldsNoBuffer(t *testing.T) {
 		t.Errorf("%d of %d network reads waited holding a pooled buffer", held, len(steps))
 	}
 }
+
+// TestIsProtocolError checks the reflection-free test against errors.As.
+func TestIsProtocolError(t *testing.T) {
+	pe := &frame.ProtocolError{Code: frame.CloseProtocolError, Reason: "bad"}
+	for _, err := range []error{
+		nil,
+		io.EOF,
+		pe,
+		fmt.Errorf("frame: %w", pe),
+		fmt.Errorf("outer: %w", fmt.Errorf("inner: %w", pe)),
+		&net.OpError{Op: "read", Err: pe},
+		&net.OpError{Op: "read", Err: io.EOF},
+		errors.Join(io.EOF, pe),
+		errors.Join(io.EOF, io.ErrUnexpectedEOF),
+		fmt.Errorf("%w and %w", io.EOF, fmt.Errorf("x: %w", pe)),
+	} {
+		var target *frame.ProtocolError
+		if got, want := isProtocolError(err), errors.As(err, &target); got != want {
+			t.Errorf("isProtocolError(%v) = %v, errors.As says %v", err, got, want)
+		}
+	}
+}

@@ -649,8 +649,7 @@ func (c *Conn) readFailed(err error) error {
 	if r.err != nil {
 		return r.err
 	}
-	var pe *frame.ProtocolError
-	if errors.As(err, &pe) {
+	if isProtocolError(err) {
 		return c.fail(err)
 	}
 	ctx := c.readContext()
@@ -660,4 +659,29 @@ func (c *Conn) readFailed(err error) error {
 	r.err = c.ioError(ctx, err)
 	c.closeTCP(r.err)
 	return r.err
+}
+
+// isProtocolError reports whether err is or wraps a *frame.ProtocolError,
+// as errors.As would. Every connection that ends without a close frame
+// asks, and errors.As's reflection runs deep enough to grow the stack of
+// the goroutine serving the connection, a copy of the whole stack.
+func isProtocolError(err error) bool {
+	for err != nil {
+		switch e := err.(type) {
+		case *frame.ProtocolError:
+			return true
+		case interface{ Unwrap() error }:
+			err = e.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, err := range e.Unwrap() {
+				if isProtocolError(err) {
+					return true
+				}
+			}
+			return false
+		default:
+			return false
+		}
+	}
+	return false
 }
