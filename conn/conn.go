@@ -370,7 +370,7 @@ func (c *Conn) lock(ctx context.Context, s *sema) error {
 func (c *Conn) ioError(ctx context.Context, err error) error {
 	if ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		c.closeTCP(ctx.Err())
-		return fmt.Errorf("websocket: %w", ctx.Err())
+		return &prefixedError{"websocket: ", ctx.Err()}
 	}
 	if c.isClosed() || errors.Is(err, net.ErrClosed) {
 		return c.closedError()
@@ -378,5 +378,18 @@ func (c *Conn) ioError(ctx context.Context, err error) error {
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
 	}
-	return fmt.Errorf("websocket: connection lost: %w", err)
+	return &prefixedError{"websocket: connection lost: ", err}
 }
+
+// prefixedError is err with a prefix to its message. Every connection that
+// ends without a close frame makes one, so it is built without fmt, whose
+// formatting machinery is deep enough to grow the stack of the goroutine
+// that serves the connection (a copy of the whole stack) and allocates
+// twice.
+type prefixedError struct {
+	prefix string
+	err    error
+}
+
+func (e *prefixedError) Error() string { return e.prefix + e.err.Error() }
+func (e *prefixedError) Unwrap() error { return e.err }

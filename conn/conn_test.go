@@ -502,6 +502,40 @@ func TestNetConn(t *testing.T) {
 	}
 }
 
+// TestLostConnectionErrors checks what a read returns when the connection
+// ends without a close frame: its message, and what it wraps.
+func TestLostConnectionErrors(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		end     func(p *rawPeer, cancel context.CancelFunc)
+		timeout time.Duration
+		want    string
+		wraps   error
+	}{
+		{"peer closes", func(p *rawPeer, _ context.CancelFunc) { p.nc.Close() }, 5 * time.Second,
+			"websocket: connection lost: unexpected EOF", io.ErrUnexpectedEOF},
+		{"context expires", func(*rawPeer, context.CancelFunc) {}, 50 * time.Millisecond,
+			"websocket: context deadline exceeded", context.DeadlineExceeded},
+		{"context canceled", func(_ *rawPeer, cancel context.CancelFunc) { cancel() }, 5 * time.Second,
+			"websocket: context canceled", context.Canceled},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			url, peers := serveRaw(t)
+			c := dial(t, url, nil)
+			defer c.CloseNow()
+			p := <-peers
+			defer p.nc.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), tt.timeout)
+			defer cancel()
+			time.AfterFunc(20*time.Millisecond, func() { tt.end(p, cancel) })
+			_, _, err := c.Read(ctx)
+			if err == nil || err.Error() != tt.want || !errors.Is(err, tt.wraps) {
+				t.Fatalf("Read = %v, want %q wrapping %v", err, tt.want, tt.wraps)
+			}
+		})
+	}
+}
+
 // TestCloseAfterPeerDropped checks that Close returns at once, with an
 // error, when the peer has already dropped the TCP connection.
 func TestCloseAfterPeerDropped(t *testing.T) {
