@@ -16,6 +16,13 @@ import (
 // serveConn accepts one TCP connection and runs UpgradeConn on it.
 func serveConn(t *testing.T, ctx context.Context, opts *ServerOptions) (string, <-chan error, <-chan *ServerConn) {
 	t.Helper()
+	return serveConnDeadline(t, ctx, opts, 0)
+}
+
+// serveConnDeadline is serveConn with a deadline, when not 0, set on the
+// connection before UpgradeConn.
+func serveConnDeadline(t *testing.T, ctx context.Context, opts *ServerOptions, deadline time.Duration) (string, <-chan error, <-chan *ServerConn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -28,6 +35,9 @@ func serveConn(t *testing.T, ctx context.Context, opts *ServerOptions) (string, 
 		if err != nil {
 			errs <- err
 			return
+		}
+		if deadline != 0 {
+			nc.SetDeadline(time.Now().Add(deadline))
 		}
 		sc, r, err := UpgradeConn(ctx, nc, opts)
 		if err != nil {
@@ -45,27 +55,39 @@ func serveConn(t *testing.T, ctx context.Context, opts *ServerOptions) (string, 
 }
 
 func TestUpgradeConn(t *testing.T) {
-	addr, errs, conns := serveConn(t, context.Background(), &ServerOptions{Subprotocols: []string{"chat"}})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	cc, err := Dial(ctx, "ws://"+addr+"/chat", &ClientOptions{Subprotocols: []string{"chat"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Conn.Close()
-	if err := <-errs; err != nil {
-		t.Fatal(err)
-	}
-	sc := <-conns
-	defer sc.Conn.Close()
-	if cc.Subprotocol != "chat" || sc.Subprotocol != "chat" {
-		t.Fatalf("subprotocol: client %q, server %q", cc.Subprotocol, sc.Subprotocol)
-	}
-	// The connection is a plain byte stream now.
-	cc.Conn.Write([]byte("after"))
-	got := make([]byte, 5)
-	if _, err := io.ReadFull(io.MultiReader(strings.NewReader(string(sc.Buffered)), sc.Conn), got); err != nil || string(got) != "after" {
-		t.Fatalf("read %q, %v", got, err)
+	for _, tt := range []struct {
+		name     string
+		deadline time.Duration // set on the connection before UpgradeConn
+	}{
+		{"no deadline", 0},
+		// A successful handshake clears the deadline that bounded it.
+		{"deadline cleared", 200 * time.Millisecond},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			addr, errs, conns := serveConnDeadline(t, context.Background(), &ServerOptions{Subprotocols: []string{"chat"}}, tt.deadline)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			cc, err := Dial(ctx, "ws://"+addr+"/chat", &ClientOptions{Subprotocols: []string{"chat"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cc.Conn.Close()
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+			sc := <-conns
+			defer sc.Conn.Close()
+			if cc.Subprotocol != "chat" || sc.Subprotocol != "chat" {
+				t.Fatalf("subprotocol: client %q, server %q", cc.Subprotocol, sc.Subprotocol)
+			}
+			time.Sleep(2 * tt.deadline)
+			// The connection is a plain byte stream now.
+			cc.Conn.Write([]byte("after"))
+			got := make([]byte, 5)
+			if _, err := io.ReadFull(io.MultiReader(strings.NewReader(string(sc.Buffered)), sc.Conn), got); err != nil || string(got) != "after" {
+				t.Fatalf("read %q, %v", got, err)
+			}
+		})
 	}
 }
 
@@ -124,6 +146,14 @@ func TestUpgradeConnSlowClient(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	addr, errs, _ := serveConn(t, ctx, nil)
+	expectCutOff(t, addr, errs, context.DeadlineExceeded)
+}
+
+// expectCutOff sends the start of a request to addr and never the rest,
+// then checks that UpgradeConn gives up with an error matching want, and
+// closes the connection.
+func expectCutOff(t *testing.T, addr string, errs <-chan error, want error) {
+	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -132,87 +162,22 @@ func TestUpgradeConnSlowClient(t *testing.T) {
 	io.WriteString(nc, "GET / HTTP/1.1\r\n") // and nothing more
 	select {
 	case err := <-errs:
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("UpgradeConn = %v, want DeadlineExceeded", err)
+		if !errors.Is(err, want) {
+			t.Fatalf("UpgradeConn = %v, want %v", err, want)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("UpgradeConn still waiting 5 s after its context expired")
+		t.Fatal("UpgradeConn still waiting 5 s after its bound")
 	}
-	// UpgradeConn closed the connection.
 	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := nc.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("read after UpgradeConn gave up: %v, want EOF", err)
 	}
 }
 
-// TestUpgradeConnDeadline checks the cheap way to bound a handshake: a
-// deadline on the connection and a context that cannot end. The deadline
-// cuts off a slow client, and a handshake that succeeds clears it.
+// TestUpgradeConnDeadline checks the cheap way to bound a handshake, a
+// deadline on the connection with a context that cannot end: it cuts off
+// a slow client (TestUpgradeConn checks that success clears it).
 func TestUpgradeConnDeadline(t *testing.T) {
-	serve := func(deadline time.Duration) (string, <-chan error, <-chan *ServerConn) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ln.Close() })
-		errs := make(chan error, 1)
-		conns := make(chan *ServerConn, 1)
-		go func() {
-			nc, err := ln.Accept()
-			if err != nil {
-				errs <- err
-				return
-			}
-			nc.SetDeadline(time.Now().Add(deadline))
-			sc, _, err := UpgradeConn(context.Background(), nc, nil)
-			errs <- err
-			conns <- sc
-		}()
-		return ln.Addr().String(), errs, conns
-	}
-
-	t.Run("slow client", func(t *testing.T) {
-		addr, errs, _ := serve(100 * time.Millisecond)
-		nc, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
-		io.WriteString(nc, "GET / HTTP/1.1\r\n") // and nothing more
-		select {
-		case err := <-errs:
-			if !errors.Is(err, os.ErrDeadlineExceeded) {
-				t.Fatalf("UpgradeConn = %v, want os.ErrDeadlineExceeded", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("UpgradeConn still waiting 5 s after the connection's deadline")
-		}
-		nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-		if _, err := nc.Read(make([]byte, 1)); err != io.EOF {
-			t.Fatalf("read after UpgradeConn gave up: %v, want EOF", err)
-		}
-	})
-
-	t.Run("cleared on success", func(t *testing.T) {
-		const deadline = 200 * time.Millisecond
-		addr, errs, conns := serve(deadline)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		cc, err := Dial(ctx, "ws://"+addr+"/", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cc.Conn.Close()
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
-		sc := <-conns
-		defer sc.Conn.Close()
-		time.Sleep(2 * deadline) // past the deadline set before the handshake
-		go cc.Conn.Write([]byte("late"))
-		got := make([]byte, 4)
-		if _, err := io.ReadFull(sc.Conn, got); err != nil || string(got) != "late" {
-			t.Fatalf("read after the handshake's deadline: %q, %v", got, err)
-		}
-	})
+	addr, errs, _ := serveConnDeadline(t, context.Background(), nil, 100*time.Millisecond)
+	expectCutOff(t, addr, errs, os.ErrDeadlineExceeded)
 }
