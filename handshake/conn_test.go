@@ -61,7 +61,7 @@ func TestUpgradeConn(t *testing.T) {
 	}{
 		{"no deadline", 0},
 		// A successful handshake clears the deadline that bounded it.
-		{"deadline cleared", 200 * time.Millisecond},
+		{"deadline cleared", 500 * time.Millisecond},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			addr, errs, conns := serveConnDeadline(t, context.Background(), &ServerOptions{Subprotocols: []string{"chat"}}, tt.deadline)
@@ -101,6 +101,7 @@ func TestUpgradeConnRefusals(t *testing.T) {
 		sent    error
 	}{
 		{"POST", strings.Replace(valid, "GET", "POST", 1) + "\r\n", 405, "Allow: GET", ErrMethod},
+		{"CONNECT to an authority", strings.Replace(valid, "GET /chat", "CONNECT h:443", 1) + "\r\n", 405, "Allow: GET", ErrMethod},
 		{"version 8", strings.Replace(valid, "Version: 13", "Version: 8", 1) + "\r\n", 426, "Sec-Websocket-Version: 13", ErrVersion},
 		{"foreign origin", valid + "Origin: https://evil.example\r\n\r\n", 403, "", ErrBadOrigin},
 		{"short key", strings.Replace(valid, "dGhlIHNhbXBsZSBub25jZQ==", "c2hvcnQ=", 1) + "\r\n", 400, "", ErrBadKey},

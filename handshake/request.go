@@ -161,9 +161,19 @@ func parseRequestLine(pr *parsedRequest, line string) *RequestError {
 		return badVersion(r.Proto, ok)
 	}
 	if !parsePlainTarget(&pr.url, r.RequestURI) {
-		u, err := url.ParseRequestURI(r.RequestURI)
+		// As net/http reads it, a CONNECT's authority-form target
+		// (RFC 9112 §3.2.3) is a host and port, not a scheme and opaque.
+		target := r.RequestURI
+		authority := r.Method == http.MethodConnect && !strings.HasPrefix(target, "/")
+		if authority {
+			target = "http://" + target
+		}
+		u, err := url.ParseRequestURI(target)
 		if err != nil {
 			return badRequest("bad request target %q", r.RequestURI)
+		}
+		if authority {
+			u.Scheme = ""
 		}
 		pr.url = *u
 	}
@@ -171,12 +181,12 @@ func parseRequestLine(pr *parsedRequest, line string) *RequestError {
 	return nil
 }
 
-// parsePlainTarget sets u to the origin-form target (RFC 9112 §3.2.1) when
-// it is one that url.ParseRequestURI would take as it is: an absolute path
-// of characters that need no escaping, and any query. It reports whether
-// it did; other targets, such as one with a percent-encoded path, are left
-// to url.ParseRequestURI. The caller has checked target for controls and
-// spaces.
+// parsePlainTarget sets u, which is zero, to the origin-form target (RFC
+// 9112 §3.2.1) when it is one that url.ParseRequestURI would take as it
+// is: an absolute path of characters that need no escaping, and any query.
+// It reports whether it did; other targets, such as one with a
+// percent-encoded path, are left to url.ParseRequestURI. The caller has
+// checked target for controls and spaces.
 func parsePlainTarget(u *url.URL, target string) bool {
 	path, query, hasQuery := strings.Cut(target, "?")
 	if path == "" || path[0] != '/' {

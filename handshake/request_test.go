@@ -180,6 +180,9 @@ func FuzzReadRequest(f *testing.F) {
 		"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
 		"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+		"CONNECT host:443 HTTP/1.1\r\nHost: x\r\n\r\n",
+		"CONNECT /path HTTP/1.1\r\nHost: x\r\n\r\n",
+		"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}
