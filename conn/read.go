@@ -662,9 +662,10 @@ func (c *Conn) readFailed(err error) error {
 }
 
 // isProtocolError reports whether err is or wraps a *frame.ProtocolError,
-// as errors.As would for errors without an As method. Every connection that ends without a close frame
-// asks, and errors.As's reflection runs deep enough to grow the stack of
-// the goroutine serving the connection, a copy of the whole stack.
+// as errors.As would for errors without an As method. Every connection
+// that ends without a close frame asks, and errors.As's reflection runs
+// deep enough to grow the stack of the goroutine serving the connection,
+// a copy of the whole stack.
 func isProtocolError(err error) bool {
 	for err != nil {
 		switch e := err.(type) {

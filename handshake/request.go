@@ -161,23 +161,33 @@ func parseRequestLine(pr *parsedRequest, line string) *RequestError {
 		return badVersion(r.Proto, ok)
 	}
 	if !parsePlainTarget(&pr.url, r.RequestURI) {
-		// As net/http reads it, a CONNECT's authority-form target
-		// (RFC 9112 §3.2.3) is a host and port, not a scheme and opaque.
-		target := r.RequestURI
-		authority := r.Method == http.MethodConnect && !strings.HasPrefix(target, "/")
-		if authority {
-			target = "http://" + target
+		if rerr := parseRequestTarget(&pr.url, r.Method, r.RequestURI); rerr != nil {
+			return rerr
 		}
-		u, err := url.ParseRequestURI(target)
-		if err != nil {
-			return badRequest("bad request target %q", r.RequestURI)
-		}
-		if authority {
-			u.Scheme = ""
-		}
-		pr.url = *u
 	}
 	r.URL = &pr.url
+	return nil
+}
+
+// parseRequestTarget sets u to any request target (RFC 9112 §3.2), as net/http
+// reads it: with url.ParseRequestURI, except that a CONNECT's
+// authority-form target is a host and port, not a scheme and opaque.
+//
+//go:noinline
+func parseRequestTarget(u *url.URL, method, target string) *RequestError {
+	authority := method == http.MethodConnect && !strings.HasPrefix(target, "/")
+	uri := target
+	if authority {
+		uri = "http://" + target
+	}
+	parsed, err := url.ParseRequestURI(uri)
+	if err != nil {
+		return badRequest("bad request target %q", target)
+	}
+	if authority {
+		parsed.Scheme = ""
+	}
+	*u = *parsed
 	return nil
 }
 
