@@ -115,10 +115,11 @@ type Conn struct {
 	// peerClosed is set once the peer's Close frame has been read.
 	peerClosed atomic.Bool
 
-	closed   atomic.Bool // the TCP connection is closed; set under closeMu
-	closeErr atomic.Pointer[error]
-	closeMu  sync.Mutex    // guards closing and doneCh
-	doneCh   chan struct{} // closed with the TCP connection; made by done when first needed
+	closed    atomic.Bool // the TCP connection is closed
+	closeOnce sync.Once
+	closeErr  atomic.Pointer[error]
+	closeMu   sync.Mutex    // guards doneCh
+	doneCh    chan struct{} // closed with the TCP connection; made by done when first needed
 
 	ping atomic.Pointer[pinger] // made by the first Ping or the keepalive
 }
@@ -305,29 +306,24 @@ func (c *Conn) CloseNow() error {
 	return c.closeTCP(ErrClosed)
 }
 
-// closeTCP closes the network connection once, recording why. Only the
-// first call closes it; the others return ErrClosed at once.
+// closeTCP closes the network connection once, recording why.
 func (c *Conn) closeTCP(why error) error {
-	c.closeMu.Lock()
-	if c.closed.Load() {
+	err := ErrClosed
+	c.closeOnce.Do(func() {
+		why := why // to the heap only on the first call
+		c.closeErr.Store(&why)
+		c.closeMu.Lock()
+		c.closed.Store(true)
+		if c.doneCh != nil {
+			close(c.doneCh)
+		}
 		c.closeMu.Unlock()
-		return ErrClosed
-	}
-	reason := new(error)
-	*reason = why
-	c.closeErr.Store(reason)
-	c.closed.Store(true)
-	if c.doneCh != nil {
-		close(c.doneCh)
-	}
-	c.closeMu.Unlock()
-	if p := c.ping.Load(); p != nil {
-		p.stop()
-	}
-	// Not in a sync.Once's function: a failed read closes from deep in
-	// the read path, and the Once's two frames on top were enough for
-	// net.Conn.Close to grow the goroutine's stack.
-	return c.nc.Close()
+		if p := c.ping.Load(); p != nil {
+			p.stop()
+		}
+		err = c.nc.Close()
+	})
+	return err
 }
 
 // isClosed reports whether the TCP connection has been closed.
