@@ -115,11 +115,12 @@ type Conn struct {
 	// peerClosed is set once the peer's Close frame has been read.
 	peerClosed atomic.Bool
 
-	closed    atomic.Bool // the TCP connection is closed
-	closeOnce sync.Once
-	closeErr  atomic.Pointer[error]
-	closeMu   sync.Mutex    // guards doneCh
-	doneCh    chan struct{} // closed with the TCP connection; made by done when first needed
+	closed   atomic.Bool // closeTCP has been called; set under closeMu
+	closeErr atomic.Pointer[error]
+	closeMu  sync.Mutex    // guards closing, ncClosed and doneCh
+	doneCh   chan struct{} // closed with the TCP connection; made by done when first needed
+	ncClosed bool          // the first closeTCP has returned from nc.Close
+	closing  chan struct{} // closed once ncClosed is set; made by a closeTCP that must wait
 
 	ping atomic.Pointer[pinger] // made by the first Ping or the keepalive
 }
@@ -306,23 +307,45 @@ func (c *Conn) CloseNow() error {
 	return c.closeTCP(ErrClosed)
 }
 
-// closeTCP closes the network connection once, recording why.
+// closeTCP closes the network connection once, recording why. Later
+// calls return ErrClosed once it is closed, waiting for a close in
+// progress, as a sync.Once would: until then the connection still works.
+// A sync.Once is not used because a failed read closes from deep in the
+// read path, and the Once's two frames on top were enough for nc.Close to
+// grow the goroutine's stack, a copy of the whole stack per connection.
 func (c *Conn) closeTCP(why error) error {
-	err := ErrClosed
-	c.closeOnce.Do(func() {
-		why := why // to the heap only on the first call
-		c.closeErr.Store(&why)
-		c.closeMu.Lock()
-		c.closed.Store(true)
-		if c.doneCh != nil {
-			close(c.doneCh)
+	c.closeMu.Lock()
+	if c.closed.Load() {
+		if !c.ncClosed {
+			if c.closing == nil {
+				c.closing = make(chan struct{})
+			}
+			closing := c.closing
+			c.closeMu.Unlock()
+			<-closing
+			return ErrClosed
 		}
 		c.closeMu.Unlock()
-		if p := c.ping.Load(); p != nil {
-			p.stop()
-		}
-		err = c.nc.Close()
-	})
+		return ErrClosed
+	}
+	reason := new(error)
+	*reason = why
+	c.closeErr.Store(reason)
+	c.closed.Store(true)
+	if c.doneCh != nil {
+		close(c.doneCh)
+	}
+	c.closeMu.Unlock()
+	if p := c.ping.Load(); p != nil {
+		p.stop()
+	}
+	err := c.nc.Close()
+	c.closeMu.Lock()
+	c.ncClosed = true
+	if c.closing != nil {
+		close(c.closing)
+	}
+	c.closeMu.Unlock()
 	return err
 }
 

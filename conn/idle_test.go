@@ -9,9 +9,11 @@ import (
 	"io"
 	"net"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -259,6 +261,9 @@ func TestIsProtocolError(t *testing.T) {
 		fmt.Errorf("outer: %w", fmt.Errorf("inner: %w", pe)),
 		&net.OpError{Op: "read", Err: pe},
 		&net.OpError{Op: "read", Err: io.EOF},
+		&net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNRESET)},
+		&net.OpError{Op: "read", Err: &os.SyscallError{Syscall: "read", Err: pe}},
+		syscall.ECONNRESET,
 		errors.Join(io.EOF, pe),
 		errors.Join(io.EOF, io.ErrUnexpectedEOF),
 		fmt.Errorf("%w and %w", io.EOF, fmt.Errorf("x: %w", pe)),
@@ -267,5 +272,53 @@ func TestIsProtocolError(t *testing.T) {
 		if got, want := isProtocolError(err), errors.As(err, &target); got != want {
 			t.Errorf("isProtocolError(%v) = %v, errors.As says %v", err, got, want)
 		}
+	}
+}
+
+// slowCloseConn is a net.Conn whose Close waits for release, as a TLS
+// close_notify or an HTTP/2 stream with a write in progress can.
+type slowCloseConn struct {
+	net.Conn
+	entered chan struct{} // closed when Close is called
+	release chan struct{}
+}
+
+func (c *slowCloseConn) Close() error {
+	close(c.entered)
+	<-c.release
+	return c.Conn.Close()
+}
+
+// TestCloseWaitsForCloseInProgress checks that a CloseNow racing another
+// goroutine's close returns only once the connection is closed, so that
+// the calls after it fail rather than reach the connection.
+func TestCloseWaitsForCloseInProgress(t *testing.T) {
+	ours, peer := net.Pipe()
+	defer peer.Close()
+	nc := &slowCloseConn{ours, make(chan struct{}), make(chan struct{})}
+	c := newConn(nc, nil, false, "", newSettings(0, 0, 0, 0, 0, 0))
+	first := make(chan error, 1)
+	go func() { first <- c.CloseNow() }()
+	<-nc.entered
+	second := make(chan error, 1)
+	go func() { second <- c.CloseNow() }()
+	select {
+	case err := <-second:
+		t.Fatalf("second CloseNow returned %v while the first was still closing", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(nc.release)
+	if err := <-first; err != nil {
+		t.Errorf("first CloseNow = %v", err)
+	}
+	if err := <-second; !errors.Is(err, ErrClosed) {
+		t.Errorf("second CloseNow = %v, want ErrClosed", err)
+	}
+	ctx := context.Background()
+	if err := c.Write(ctx, Text, []byte("late")); !errors.Is(err, ErrClosed) {
+		t.Errorf("Write after CloseNow = %v, want ErrClosed", err)
+	}
+	if _, _, err := c.Read(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("Read after CloseNow = %v, want ErrClosed", err)
 	}
 }

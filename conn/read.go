@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
+	"os"
+	"syscall"
 
 	"github.com/twoway/websocket/frame"
 	"github.com/twoway/websocket/internal/utf8check"
@@ -667,10 +670,18 @@ func (c *Conn) readFailed(err error) error {
 // deep enough to grow the stack of the goroutine serving the connection,
 // a copy of the whole stack.
 func isProtocolError(err error) bool {
-	for err != nil {
+	for err != nil && err != io.EOF {
+		// The network's own errors first, by concrete type: an interface
+		// case costs a runtime lookup that can also run deep.
 		switch e := err.(type) {
 		case *frame.ProtocolError:
 			return true
+		case *net.OpError:
+			err = e.Err
+		case *os.SyscallError:
+			err = e.Err
+		case syscall.Errno:
+			return false
 		case interface{ Unwrap() error }:
 			err = e.Unwrap()
 		case interface{ Unwrap() []error }:
