@@ -336,17 +336,23 @@ func (c *Conn) closeTCP(why error) error {
 		close(c.doneCh)
 	}
 	c.closeMu.Unlock()
+	// Deferred, so that waiters are let go even if Close panics, as a
+	// sync.Once would.
+	defer c.closeDone()
 	if p := c.ping.Load(); p != nil {
 		p.stop()
 	}
-	err := c.nc.Close()
+	return c.nc.Close()
+}
+
+// closeDone marks the first closeTCP done and lets its waiters go.
+func (c *Conn) closeDone() {
 	c.closeMu.Lock()
 	c.ncClosed = true
 	if c.closing != nil {
 		close(c.closing)
 	}
 	c.closeMu.Unlock()
-	return err
 }
 
 // isClosed reports whether the TCP connection has been closed.

@@ -11,9 +11,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -261,9 +261,8 @@ func TestIsProtocolError(t *testing.T) {
 		fmt.Errorf("outer: %w", fmt.Errorf("inner: %w", pe)),
 		&net.OpError{Op: "read", Err: pe},
 		&net.OpError{Op: "read", Err: io.EOF},
-		&net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNRESET)},
+		&net.OpError{Op: "read", Err: os.NewSyscallError("read", errors.New("connection reset by peer"))},
 		&net.OpError{Op: "read", Err: &os.SyscallError{Syscall: "read", Err: pe}},
-		syscall.ECONNRESET,
 		errors.Join(io.EOF, pe),
 		errors.Join(io.EOF, io.ErrUnexpectedEOF),
 		fmt.Errorf("%w and %w", io.EOF, fmt.Errorf("x: %w", pe)),
@@ -302,10 +301,17 @@ func TestCloseWaitsForCloseInProgress(t *testing.T) {
 	<-nc.entered
 	second := make(chan error, 1)
 	go func() { second <- c.CloseNow() }()
-	select {
-	case err := <-second:
-		t.Fatalf("second CloseNow returned %v while the first was still closing", err)
-	case <-time.After(50 * time.Millisecond):
+	// Until the second call waits for the first, it must not return.
+	for waiting := false; !waiting; {
+		select {
+		case err := <-second:
+			t.Fatalf("second CloseNow returned %v while the first was still closing", err)
+		default:
+		}
+		runtime.Gosched()
+		c.closeMu.Lock()
+		waiting = c.closing != nil
+		c.closeMu.Unlock()
 	}
 	close(nc.release)
 	if err := <-first; err != nil {
@@ -320,5 +326,35 @@ func TestCloseWaitsForCloseInProgress(t *testing.T) {
 	}
 	if _, _, err := c.Read(ctx); !errors.Is(err, ErrClosed) {
 		t.Errorf("Read after CloseNow = %v, want ErrClosed", err)
+	}
+}
+
+// panicCloseConn is a net.Conn whose Close panics.
+type panicCloseConn struct{ net.Conn }
+
+func (c panicCloseConn) Close() error {
+	c.Conn.Close()
+	panic("Close panics")
+}
+
+// TestCloseAfterPanickingClose checks that a Close that panics does not
+// leave later closes waiting for it, as a sync.Once would not.
+func TestCloseAfterPanickingClose(t *testing.T) {
+	ours, peer := net.Pipe()
+	defer peer.Close()
+	c := newConn(panicCloseConn{ours}, nil, false, "", newSettings(0, 0, 0, 0, 0, 0))
+	func() {
+		defer func() { recover() }()
+		c.CloseNow()
+	}()
+	second := make(chan error, 1)
+	go func() { second <- c.CloseNow() }()
+	select {
+	case err := <-second:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("CloseNow after a panicking close = %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("CloseNow still waiting 5 s after a close that panicked")
 	}
 }

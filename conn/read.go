@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"syscall"
 
 	"github.com/twoway/websocket/frame"
 	"github.com/twoway/websocket/internal/utf8check"
@@ -680,8 +679,6 @@ func isProtocolError(err error) bool {
 			err = e.Err
 		case *os.SyscallError:
 			err = e.Err
-		case syscall.Errno:
-			return false
 		case interface{ Unwrap() error }:
 			err = e.Unwrap()
 		case interface{ Unwrap() []error }:
