@@ -316,16 +316,14 @@ func (c *Conn) CloseNow() error {
 func (c *Conn) closeTCP(why error) error {
 	c.closeMu.Lock()
 	if c.closed.Load() {
-		if !c.ncClosed {
-			if c.closing == nil {
-				c.closing = make(chan struct{})
-			}
-			closing := c.closing
-			c.closeMu.Unlock()
-			<-closing
-			return ErrClosed
+		if c.closing == nil && !c.ncClosed {
+			c.closing = make(chan struct{})
 		}
+		closing := c.closing
 		c.closeMu.Unlock()
+		if closing != nil {
+			<-closing // closed by closeDone, or already
+		}
 		return ErrClosed
 	}
 	reason := new(error)
