@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"time"
+	"unicode/utf8"
 
 	"github.com/twoway/websocket/frame"
 )
@@ -16,24 +17,31 @@ import (
 // on a protocol error.
 
 var (
-	errWriterClosed  = errors.New("websocket: write to a closed message writer")
-	errCloseTimedOut = errors.New("websocket: peer did not complete the closing handshake in time")
-	errCloseLost     = fmt.Errorf("websocket: connection lost during the closing handshake: %w", io.ErrUnexpectedEOF)
+	errWriterClosed = errors.New("websocket: write to a closed message writer")
+	errCloseSent    = errors.New("websocket: close already sent")
 )
 
 // Close runs the closing handshake (RFC 6455 §7.1.2): it sends a Close
 // frame with code and reason, waits for the peer's Close (bounded by the
 // close timeout), then closes the TCP connection. A code of 0 sends a Close
-// frame without a code. Close returns nil when the handshake completed.
-// Nothing more is written after Close.
+// frame without a code. Close returns nil when the handshake completed,
+// and otherwise a *CloseError that says how the connection ended; so does
+// every later Close or CloseNow. An invalid code, or a reason that is too
+// long or not UTF-8, is refused before anything is sent.
+//
+// The Close frame may go out between the frames of a message that another
+// goroutine is streaming (RFC 6455 §5.4); that message is then never
+// finished, and its writer, like every later write, fails with an error
+// matching ErrClosed, while the TCP connection stays up until the
+// handshake ends.
 //
 // Messages the peer sends before its Close reach the application only if
 // a goroutine is reading: Close then lets that reader see them, and the
-// peer's Close, which it returns as a *CloseError. Without a reader, Close
-// reads and discards them itself.
+// peer's Close, which ends its read with the *CloseError. Without a reader,
+// Close reads and discards them itself.
 //
-// Close waits for a write in progress; if the peer has stopped reading,
-// that wait lasts until the close timeout. CloseNow does not wait.
+// Close waits for a frame being written; if the peer has stopped reading,
+// that wait lasts until the close timeout.
 func (c *Conn) Close(code CloseCode, reason string) error {
 	if code != 0 && code != frame.CloseNoStatus && !code.ValidOnWire() {
 		return fmt.Errorf("websocket: close code %d may not be sent", uint16(code))
@@ -41,42 +49,50 @@ func (c *Conn) Close(code CloseCode, reason string) error {
 	if len(reason) > frame.MaxControlPayload-2 {
 		return fmt.Errorf("websocket: close reason is %d bytes, more than 123", len(reason))
 	}
-	if c.isClosed() {
-		if c.peerClosed.Load() {
-			return nil // the peer's closing handshake completed
-		}
-		return c.closedError()
+	if !utf8.ValidString(reason) {
+		return ErrInvalidUTF8
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.closeTimeout)
+	if c.isClosed() {
+		return c.closeResult()
+	}
+	ctx, cancel := context.WithTimeoutCause(context.Background(), c.cfg.closeTimeout, ErrCloseTimeout)
 	defer cancel()
 	// errCloseSent: another Close, or the answer to the peer's Close, went
 	// first; wait for the handshake all the same.
 	if err := c.sendClose(ctx, code, reason); err != nil && err != errCloseSent {
-		c.closeTCP(err)
-		return err
+		// Nothing was sent: a writer held the connection until the close
+		// timeout, or it has ended.
+		c.closeTCP(&CloseError{Code: CloseAbnormal, Err: ErrCloseTimeout})
+		return c.closeResult()
 	}
 	// Wait for the peer's Close: read it ourselves unless a reader is
 	// active, in which case that reader sees it and closes the connection.
-	timedOut := false
 	if c.rsem.acquire(ctx, c.done) == nil {
 		// A context of an earlier read must not cut this wait short.
 		c.rwatch.unwatch()
-		timedOut = errors.Is(c.awaitPeerClose(ctx), os.ErrDeadlineExceeded)
-		c.closeTCP(ErrClosed) // before a reader could parse a half-drained stream
+		c.awaitPeerClose(ctx)
 		c.rsem.release()
 	}
-	c.closeTCP(ErrClosed)
-	if c.peerClosed.Load() {
-		return nil
+	if !c.isClosed() {
+		// The reader did not finish the handshake in time.
+		c.closeTCP(c.sentWith(ErrCloseTimeout))
 	}
-	if timedOut || ctx.Err() != nil {
-		return errCloseTimedOut
-	}
-	return errCloseLost
+	return c.closeResult()
 }
 
-// errCloseSent reports that our Close frame had already been sent.
-var errCloseSent = errors.New("websocket: close already sent")
+// sentWith is the ending of a closing handshake that we began and that
+// failed for cause.
+func (c *Conn) sentWith(cause error) *CloseError {
+	s := c.sent.Load()
+	if cause == nil && s != nil {
+		return s
+	}
+	ce := &CloseError{Code: CloseAbnormal, Err: cause}
+	if s != nil {
+		ce.Code, ce.Reason = s.Code, s.Reason
+	}
+	return ce
+}
 
 // sendClose writes our Close frame once; later calls return errCloseSent.
 func (c *Conn) sendClose(ctx context.Context, code CloseCode, reason string) error {
@@ -84,13 +100,17 @@ func (c *Conn) sendClose(ctx context.Context, code CloseCode, reason string) err
 		return err
 	}
 	defer c.wsem.release()
-	if c.closeSent && c.writeErr == nil {
+	if c.isClosed() {
+		return c.closedError()
+	}
+	if c.sent.Load() != nil {
 		return errCloseSent
 	}
+	// Recorded before the frame goes out, so that a reader that sees the
+	// peer's answer knows which Close came first.
+	c.sent.Store(&CloseError{Code: code, Reason: reason})
 	var buf [frame.MaxControlPayload]byte
-	err := c.writeFrame(ctx, true, 0, frame.OpClose, frame.AppendClosePayload(buf[:0], code, reason), false)
-	c.closeSent = true
-	return err
+	return c.writeFrame(ctx, true, 0, frame.OpClose, frame.AppendClosePayload(buf[:0], code, reason), false)
 }
 
 // receivedClose handles the peer's Close frame, read by the reader.
@@ -100,7 +120,11 @@ func (c *Conn) receivedClose(payload []byte) error {
 		return c.fail(err)
 	}
 	c.peerClosed.Store(true)
-	ce := &CloseError{Code: code, Reason: reason}
+	// The ending is that of whichever Close came first.
+	ce := c.sent.Load()
+	if ce == nil {
+		ce = &CloseError{Code: code, Reason: reason, Remote: true}
+	}
 	c.rd.err = ce
 
 	ctx, cancel := context.WithTimeout(c.readContext(), c.cfg.closeTimeout)
@@ -112,18 +136,18 @@ func (c *Conn) receivedClose(payload []byte) error {
 		echo = frame.CloseNormal
 	}
 	c.sendClose(ctx, echo, "")
-	c.finishClose(ctx)
+	c.finishClose(ctx, ce)
 	return ce
 }
 
 // finishClose closes TCP once both Close frames have been exchanged. The
 // server closes first (RFC 6455 §7.1.1); the client gives the server time
 // to do so, reading until EOF.
-func (c *Conn) finishClose(ctx context.Context) {
+func (c *Conn) finishClose(ctx context.Context, ce *CloseError) {
 	if c.client {
 		c.drain(ctx, false)
 	}
-	c.closeTCP(ErrClosed)
+	c.closeTCP(ce)
 }
 
 // fail fails the connection on a protocol error (RFC 6455 §7.1.7): it sends
@@ -154,7 +178,7 @@ func (c *Conn) fail(err error) error {
 		r.remaining = 0
 		c.drain(ctx, false)
 	}
-	c.closeTCP(err)
+	c.closeTCP(&CloseError{Code: code, Reason: reason, Err: err})
 	return err
 }
 
@@ -172,18 +196,28 @@ func (c *Conn) readContext() context.Context {
 const failLinger = 2 * time.Second
 
 // awaitPeerClose reads and discards frames until the peer's Close frame,
-// and for a client until the server closes TCP, or until ctx expires. It
-// returns the read error that ended the wait early, if any. The caller
-// holds the read lock.
-func (c *Conn) awaitPeerClose(ctx context.Context) error {
+// and for a client until the server closes TCP, or until ctx expires, and
+// closes the connection. The caller holds the read lock and has sent our
+// Close.
+func (c *Conn) awaitPeerClose(ctx context.Context) {
+	if c.isClosed() {
+		return
+	}
 	if !c.peerClosed.Load() {
 		if err := c.drain(ctx, true); err != nil {
-			return err
+			cause := error(ErrCloseTimeout)
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				if err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				cause = &prefixedError{"websocket: connection lost during the closing handshake: ", err}
+			}
+			c.closeTCP(c.sentWith(cause))
+			return
 		}
 		c.peerClosed.Store(true)
 	}
-	c.finishClose(ctx)
-	return nil
+	c.finishClose(ctx, c.sentWith(nil))
 }
 
 // drain discards incoming bytes until a Close frame (when untilClose) or

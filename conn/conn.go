@@ -3,11 +3,12 @@ package conn
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,37 +47,122 @@ const (
 	CloseTryAgainLater   = frame.CloseTryAgainLater
 )
 
-// ErrClosed is returned by calls on a connection that has been closed, by
-// either side.
+// ErrClosed matches every error that a call returns once the connection
+// has ended, or has begun its closing handshake: see CloseError for how
+// to tell how it ended.
 var ErrClosed = errors.New("websocket: connection closed")
 
-// CloseError is the Close frame the peer sent (RFC 6455 §5.5.1). Reads
-// return it once the peer's Close has arrived, whether the peer started
-// the closing handshake or answered our Close.
+// Causes of an ending that are not a completed closing handshake (see
+// CloseError.Err).
+var (
+	// ErrKeepaliveTimeout: the peer did not answer a keepalive ping in time.
+	ErrKeepaliveTimeout = errors.New("websocket: peer did not answer a keepalive ping in time")
+	// ErrCloseTimeout: the peer did not complete the closing handshake
+	// within the close timeout.
+	ErrCloseTimeout = errors.New("websocket: peer did not complete the closing handshake in time")
+)
+
+// ErrInvalidUTF8 is returned, and nothing is sent, when a text message or
+// a close reason is not valid UTF-8, which a peer must reject (RFC 6455
+// §5.6, §8.1). The connection stays open.
+var ErrInvalidUTF8 = errors.New("websocket: outgoing text is not valid UTF-8")
+
+// CloseError says how a connection ended. Once a connection has ended,
+// every call on it returns an error that matches ErrClosed and holds a
+// *CloseError, which errors.As finds; the package documentation lists
+// what it holds for each way a connection can end.
 type CloseError struct {
-	Code   CloseCode // CloseNoStatus when the frame had no code
+	// Code and Reason are those of the Close frame that began the closing
+	// handshake: the peer's when Remote is set, ours otherwise. Code is
+	// CloseAbnormal when the connection ended without one.
+	Code   CloseCode
 	Reason string
+
+	// Remote reports that the peer ended the connection: it sent the
+	// first Close frame, or the connection broke under us. It is false
+	// when this side did: Close, CloseNow, a protocol error of the peer
+	// that we answered, a context, the keepalive.
+	Remote bool
+
+	// Err is what ended the connection when it was not a completed
+	// closing handshake, nor CloseNow: a *frame.ProtocolError, the
+	// network's error, a context's cause, ErrKeepaliveTimeout or
+	// ErrCloseTimeout. It is nil otherwise.
+	Err error
 }
 
 func (e *CloseError) Error() string {
-	if e.Reason == "" {
-		return fmt.Sprintf("websocket: closed by peer: %d %s", uint16(e.Code), e.Code)
+	if e.Err != nil {
+		msg := e.Err.Error()
+		switch {
+		case strings.HasPrefix(msg, "websocket: "):
+			return msg // our own causes say it all
+		case e.Remote:
+			return "websocket: connection lost: " + msg
+		}
+		if _, ok := e.Err.(*frame.ProtocolError); ok {
+			return "websocket: connection failed: " + msg
+		}
+		return "websocket: connection closed: " + msg
 	}
-	return fmt.Sprintf("websocket: closed by peer: %d %s: %q", uint16(e.Code), e.Code, e.Reason)
+	if e.Code == CloseAbnormal {
+		return ErrClosed.Error() // CloseNow
+	}
+	s := "websocket: closed: "
+	if e.Remote {
+		s = "websocket: closed by peer: "
+	}
+	s += strconv.Itoa(int(e.Code))
+	if name := e.Code.String(); !strings.HasPrefix(name, "close code") {
+		s += " (" + name + ")"
+	}
+	if e.Reason != "" {
+		s += ": " + strconv.Quote(e.Reason)
+	}
+	return s
 }
 
-// Is makes a peer's close match ErrClosed.
+// Is makes every ending match ErrClosed.
 func (e *CloseError) Is(target error) bool { return target == ErrClosed }
 
-// CloseStatus returns the code of the peer's Close frame in err's chain, or
-// 0 when err holds none.
+// Unwrap returns Err.
+func (e *CloseError) Unwrap() error { return e.Err }
+
+// Normal reports whether the connection ended the ordinary way: a closing
+// handshake that completed, begun by either side with CloseNormal,
+// CloseGoingAway or no code.
+func (e *CloseError) Normal() bool {
+	switch e.Code {
+	case CloseNormal, CloseGoingAway, CloseNoStatus:
+		return e.Err == nil
+	}
+	return false
+}
+
+// CloseStatus returns the code of the closing handshake that ended the
+// connection, begun by either side: the Code of the *CloseError in err's
+// chain when the handshake completed. It returns 0 when err holds no
+// *CloseError or the connection ended otherwise (its Err is set, or
+// CloseNow ended it).
 func CloseStatus(err error) CloseCode {
 	var ce *CloseError
-	if errors.As(err, &ce) {
+	if errors.As(err, &ce) && ce.Err == nil && ce.Code != CloseAbnormal {
 		return ce.Code
 	}
 	return 0
 }
+
+// errClosing is returned by writes once a Close frame has gone out, after
+// which RFC 6455 §5.5.1 allows no data, and by every call after CloseNow
+// while a closing handshake is still in progress.
+var errClosing error = closingError{}
+
+type closingError struct{}
+
+func (closingError) Error() string {
+	return "websocket: connection closing: nothing may be sent after a Close frame"
+}
+func (closingError) Is(target error) bool { return target == ErrClosed }
 
 // Conn is a WebSocket connection. See the package documentation for which
 // methods may be called concurrently.
@@ -93,17 +179,15 @@ type Conn struct {
 
 	// msem is held for the whole of a data message, wsem while one frame
 	// is written.
-	msem      sema
-	wsem      sema
-	client    bool           // we are the client: we mask what we send
-	closeSent bool           // guarded by wsem
-	maskKey   [4]byte        // guarded by wsem; scratch for crypto/rand
-	writeErr  error          // guarded by wsem; sticky
-	mw        *messageWriter // guarded by msem; made by the first Writer or compressed message
-	mr        messageReader
-	out       *[]byte     // guarded by wsem: pooled output buffer, nil when empty
-	outN      int         // guarded by wsem: bytes in out
-	large     *largeWrite // guarded by wsem; made by the first writeLarge
+	msem    sema
+	wsem    sema
+	client  bool           // we are the client: we mask what we send
+	maskKey [4]byte        // guarded by wsem; scratch for crypto/rand
+	mw      *messageWriter // guarded by msem; made by the first Writer or compressed message
+	mr      messageReader
+	out     *[]byte     // guarded by wsem: pooled output buffer, nil when empty
+	outN    int         // guarded by wsem: bytes in out
+	large   *largeWrite // guarded by wsem; made by the first writeLarge
 	// held reports bytes waiting in out; readAhead that the reader holds a
 	// whole frame, so its next read will not wait (see writeFrame).
 	held       atomic.Bool
@@ -114,9 +198,15 @@ type Conn struct {
 
 	// peerClosed is set once the peer's Close frame has been read.
 	peerClosed atomic.Bool
+	// abandoned is set by a CloseNow that found the closing handshake in
+	// progress: it runs on, but the application's calls fail.
+	abandoned atomic.Bool
+	// sent holds the code and reason of our Close frame once it is being
+	// written; nothing else may be sent after it.
+	sent atomic.Pointer[CloseError]
 
 	closed   atomic.Bool // closeTCP has been called; set under closeMu
-	closeErr atomic.Pointer[error]
+	closeErr atomic.Pointer[CloseError]
 	closeMu  sync.Mutex    // guards closing, ncClosed and doneCh
 	doneCh   chan struct{} // closed with the TCP connection; made by done when first needed
 	ncClosed bool          // the first closeTCP has returned from nc.Close
@@ -301,19 +391,47 @@ func (c *Conn) SetReadLimit(n int64) {
 	c.cfg.readLimit = n
 }
 
-// CloseNow closes the TCP connection at once, without a closing handshake.
-// Pending and later calls return errors matching ErrClosed.
+// CloseNow closes the TCP connection at once, without a closing
+// handshake; later calls return errors matching ErrClosed, and pending
+// ones end. When a closing handshake is already in progress (Close in
+// another goroutine, or the answer to the peer's Close), CloseNow lets it
+// finish, within the close timeout, since cutting it would lose the Close
+// frame: that makes "defer c.CloseNow()" safe in a handler while a server
+// shuts down. Once the connection has ended, CloseNow answers as Close
+// does.
 func (c *Conn) CloseNow() error {
-	return c.closeTCP(ErrClosed)
+	if c.sent.Load() != nil && !c.isClosed() {
+		c.abandoned.Store(true)
+		return nil
+	}
+	if err := c.closeTCP(closedNow); err != nil {
+		return err
+	}
+	return c.closeResult()
 }
 
-// closeTCP closes the network connection once, recording why. Later
-// calls return ErrClosed once it is closed, waiting for a close in
-// progress, as a sync.Once would: until then the connection still works.
+// closedNow is how a connection that CloseNow ended ended.
+var closedNow = &CloseError{Code: CloseAbnormal}
+
+// closeResult is what Close and CloseNow return once the connection has
+// ended: nil when it ended by a completed closing handshake or CloseNow,
+// else how it ended.
+func (c *Conn) closeResult() error {
+	if ce := c.closeErr.Load(); ce != nil && ce.Err != nil {
+		return ce
+	}
+	return nil
+}
+
+// closeTCP closes the network connection once, recording how the
+// connection ended; the first call's ce is what every later call sees.
+// Later calls wait for a close in progress, as a sync.Once would: until
+// then the connection still works. It returns the error of nc.Close, or
+// nil when the connection was closed already.
 // A sync.Once is not used because a failed read closes from deep in the
 // read path, and the Once's two frames on top were enough for nc.Close to
 // grow the goroutine's stack, a copy of the whole stack per connection.
-func (c *Conn) closeTCP(why error) error {
+func (c *Conn) closeTCP(ce *CloseError) error {
 	c.closeMu.Lock()
 	if c.closed.Load() {
 		if c.closing == nil && !c.ncClosed {
@@ -324,11 +442,9 @@ func (c *Conn) closeTCP(why error) error {
 		if closing != nil {
 			<-closing // closed by closeDone, or already
 		}
-		return ErrClosed
+		return nil
 	}
-	reason := new(error)
-	*reason = why
-	c.closeErr.Store(reason)
+	c.closeErr.Store(ce)
 	c.closed.Store(true)
 	if c.doneCh != nil {
 		close(c.doneCh)
@@ -340,7 +456,10 @@ func (c *Conn) closeTCP(why error) error {
 	if p := c.ping.Load(); p != nil {
 		p.stop()
 	}
-	return c.nc.Close()
+	if err := c.nc.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		return &prefixedError{"websocket: closing the connection: ", err}
+	}
+	return nil
 }
 
 // closeDone marks the first closeTCP done and lets its waiters go.
@@ -370,42 +489,61 @@ func (c *Conn) done() <-chan struct{} {
 	return c.doneCh
 }
 
-// closedError returns why the connection was closed, wrapped so that it
-// matches ErrClosed.
+// closedError returns how the connection ended, once closeTCP has been
+// called; until then errClosing.
 func (c *Conn) closedError() error {
-	if p := c.closeErr.Load(); p != nil && *p != nil {
-		if errors.Is(*p, ErrClosed) {
-			return *p
-		}
-		return fmt.Errorf("%w: %w", ErrClosed, *p)
+	if ce := c.closeErr.Load(); ce != nil {
+		return ce
 	}
-	return ErrClosed
+	return errClosing
+}
+
+// unusable returns the error for a call that would send on a connection
+// that has ended or is closing, or nil.
+func (c *Conn) unusable() error {
+	if c.isClosed() || c.sent.Load() != nil || c.abandoned.Load() {
+		return c.closedError()
+	}
+	return nil
 }
 
 // lock acquires a semaphore, bounded by ctx and by the connection closing.
+// A call that gives up here has sent nothing, so the connection stays
+// open.
 func (c *Conn) lock(ctx context.Context, s *sema) error {
 	err := s.acquire(ctx, c.done)
 	if err == errSemaDone {
 		return c.closedError()
 	}
-	return err
+	if err != nil {
+		return &prefixedError{"websocket: ", err}
+	}
+	return nil
 }
 
-// ioError turns an error from the network connection into what callers
-// see: the context's error when ctx interrupted the call, ErrClosed after
-// a close, and otherwise the error itself.
-func (c *Conn) ioError(ctx context.Context, err error) error {
-	if ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		c.closeTCP(ctx.Err())
-		return &prefixedError{"websocket: ", ctx.Err()}
-	}
-	if c.isClosed() || errors.Is(err, net.ErrClosed) {
+// lost ends the connection after an I/O error under a call bound to ctx,
+// and returns what the call returns: a deadline that ctx's watch set is
+// ctx ending, an error after a close is that close, anything else is the
+// network failing.
+func (c *Conn) lost(ctx context.Context, err error) error {
+	if c.isClosed() {
 		return c.closedError()
 	}
-	if errors.Is(err, io.EOF) {
-		err = io.ErrUnexpectedEOF
+	ce := &CloseError{Code: CloseAbnormal, Remote: true, Err: err}
+	if ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		ce.Remote, ce.Err = false, context.Cause(ctx)
+	} else if err == io.EOF {
+		ce.Err = io.ErrUnexpectedEOF // no Close frame came first
 	}
-	return &prefixedError{"websocket: connection lost: ", err}
+	c.closeTCP(ce)
+	return c.closedError()
+}
+
+// abort ends the connection for cause, on this side's account, and returns
+// what the call that found it returns.
+func (c *Conn) abort(cause error) error {
+	c.closeTCP(&CloseError{Code: CloseAbnormal, Err: cause})
+	return c.closedError()
 }
 
 // prefixedError is err with a prefix to its message. Every connection that

@@ -183,8 +183,11 @@ func TestFailFastUTF8(t *testing.T) {
 	}
 	p.send(true, 0, 0x8, []byte{0x03, 0xef})
 	p.expectEOF()
-	if err := <-errs; CloseStatus(err) != 0 {
-		t.Fatalf("server error %v", err)
+	err := <-errs
+	var pe *frame.ProtocolError
+	var ce *CloseError
+	if !errors.As(err, &pe) || !errors.As(err, &ce) || ce.Remote || ce.Code != 1007 {
+		t.Fatalf("server error %v, want our 1007 protocol error", err)
 	}
 }
 
@@ -314,7 +317,7 @@ func TestCloseHandshake(t *testing.T) {
 		defer p.nc.Close()
 		start := time.Now()
 		err := c.Close(CloseNormal, "")
-		if !errors.Is(err, errCloseTimedOut) {
+		if !errors.Is(err, ErrCloseTimeout) {
 			t.Fatalf("Close = %v, want a timeout", err)
 		}
 		if d := time.Since(start); d > 3*time.Second {
@@ -354,7 +357,8 @@ func TestPeerVanishes(t *testing.T) {
 	}
 }
 
-// TestContext checks that a context bounds a blocked Read.
+// TestContext checks that a context bounds a blocked Read, and that a Read
+// that gave up between messages leaves the connection usable.
 func TestContext(t *testing.T) {
 	url, peers := serveRaw(t)
 	c := dial(t, url, nil)
@@ -363,11 +367,18 @@ func TestContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_, _, err := c.Read(ctx)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Read = %v, want DeadlineExceeded", err)
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrClosed) {
+		t.Fatalf("Read = %v, want DeadlineExceeded, connection open", err)
 	}
-	if err := c.Write(context.Background(), Text, nil); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Write after an interrupted Read = %v, want ErrClosed", err)
+	if err := c.Write(context.Background(), Text, []byte("still here")); err != nil {
+		t.Fatalf("Write after an interrupted Read = %v, want nil", err)
+	}
+	if f, err := p.recv(); err != nil || string(f.payload) != "still here" {
+		t.Fatalf("peer got %+v, %v", f, err)
+	}
+	p.send(true, 0, 0x1, []byte("late"))
+	if _, msg, err := c.Read(context.Background()); err != nil || string(msg) != "late" {
+		t.Fatalf("Read after an interrupted Read = %q, %v", msg, err)
 	}
 }
 

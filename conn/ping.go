@@ -11,8 +11,6 @@ import (
 	"github.com/twoway/websocket/frame"
 )
 
-var errKeepaliveTimeout = errors.New("websocket: peer did not answer a keepalive ping in time")
-
 // pinger matches pongs to pings and runs the optional keepalive.
 type pinger struct {
 	mu      sync.Mutex
@@ -27,7 +25,9 @@ type pinger struct {
 
 // Ping sends a Ping frame and waits for the matching Pong (RFC 6455 §5.5.2).
 // The pong is seen by whichever goroutine is reading, so Ping needs a
-// concurrent reader to return.
+// concurrent reader to return. When ctx ends first, Ping returns an error
+// wrapping ctx's and the connection stays open: the ping has gone out
+// whole, and a late pong is ignored.
 func (c *Conn) Ping(ctx context.Context) error {
 	p := c.pinger()
 	ch := make(chan struct{})
@@ -54,7 +54,7 @@ func (c *Conn) Ping(ctx context.Context) error {
 	case <-ch:
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return &prefixedError{"websocket: no pong: ", ctx.Err()}
 	case <-c.done():
 		return c.closedError()
 	}
@@ -84,7 +84,7 @@ func (p *pinger) pong(payload []byte) {
 	p.mu.Unlock()
 }
 
-// startKeepalive pings the peer every pingInterval and closes the
+// startKeepalive pings the peer every pingInterval and ends the
 // connection when a ping is not answered within pingTimeout. It uses a
 // timer, not a goroutine, so an idle connection costs nothing more.
 func (p *pinger) startKeepalive(c *Conn) {
@@ -101,8 +101,13 @@ func (p *pinger) tick(c *Conn) {
 	timer := p.timer // set by startKeepalive, perhaps after this tick began
 	p.mu.Unlock()
 	if p.awaiting {
+		if !p.answered.Load() && c.rsem.tryAcquire() {
+			// Nobody is reading, so the pong may be waiting unread.
+			c.pollControl()
+			c.rsem.release()
+		}
 		if !p.answered.Load() {
-			c.closeTCP(errKeepaliveTimeout)
+			c.keepaliveFailed()
 			return
 		}
 		p.awaiting = false
@@ -111,17 +116,35 @@ func (p *pinger) tick(c *Conn) {
 	}
 	p.answered.Store(false)
 	p.awaiting = true
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.pingTimeout)
+	ctx, cancel := context.WithTimeoutCause(context.Background(), c.cfg.pingTimeout, ErrKeepaliveTimeout)
 	err := c.writeControl(ctx, frame.OpPing, []byte("keepalive"))
 	cancel()
-	if errors.Is(err, ErrClosed) {
+	switch {
+	case errors.Is(err, ErrClosed):
 		return // closing: the closing handshake has its own bounds
-	}
-	if err != nil {
-		c.closeTCP(err)
+	case err != nil:
+		// A writer held the connection for all of pingTimeout: the peer
+		// has stopped reading.
+		c.keepaliveFailed()
 		return
 	}
 	timer.Reset(c.cfg.pingTimeout)
+}
+
+// keepaliveFailed ends a connection whose peer did not answer a keepalive
+// ping: it tries briefly to send a Close frame, which a peer that is alive
+// but slow will understand, and closes the connection without waiting
+// for an answer that is not coming.
+func (c *Conn) keepaliveFailed() {
+	ce := &CloseError{Code: CloseGoingAway, Reason: "keepalive timeout", Err: ErrKeepaliveTimeout}
+	ctx, cancel := context.WithTimeout(context.Background(), min(c.cfg.pingTimeout, failLinger))
+	if c.sendClose(ctx, ce.Code, ce.Reason) == nil {
+		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite() // the Close frame, then FIN
+		}
+	}
+	cancel()
+	c.closeTCP(ce)
 }
 
 func (p *pinger) stop() {

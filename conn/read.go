@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"time"
 
 	"github.com/twoway/websocket/frame"
 	"github.com/twoway/websocket/internal/utf8check"
@@ -260,7 +261,7 @@ func (c *Conn) nextDataFrame() error {
 	for {
 		h, err := c.readHeader()
 		if err != nil {
-			return c.readFailed(err)
+			return c.readFailed(err, !r.inMessage)
 		}
 		if err := r.rules.Check(h); err != nil {
 			r.remaining = h.Length // for the closing handshake to skip
@@ -326,7 +327,7 @@ func (c *Conn) readControl(h frame.Header) error {
 	}
 	n := int(h.Length) // at most 125, checked by Rules
 	if err := c.fill(n); err != nil {
-		return c.readFailed(err)
+		return c.readFailed(err, false)
 	}
 	// The payload is handled where it lies in the read buffer: nothing
 	// below reads from the network before it is done with p.
@@ -337,10 +338,14 @@ func (c *Conn) readControl(h frame.Header) error {
 	}
 	switch h.Opcode {
 	case frame.OpPing:
-		// RFC 6455 §5.5.2: answer with the same application data.
+		// RFC 6455 §5.5.2: answer with the same application data. No
+		// answer goes out after our Close frame.
 		err := c.writeControl(r.ctx, frame.OpPong, p)
 		if err != nil && !errors.Is(err, ErrClosed) {
-			return c.readFailed(err)
+			// The read's context ended while a writer held the
+			// connection.
+			r.err = c.abort(context.Cause(r.ctx))
+			return r.err
 		}
 	case frame.OpPong:
 		if pg := c.ping.Load(); pg != nil {
@@ -350,6 +355,49 @@ func (c *Conn) readControl(h frame.Header) error {
 		return c.receivedClose(p)
 	}
 	return nil
+}
+
+// pollWait bounds pollControl's read: data that has arrived is read at
+// once, and the call must not wait for more.
+const pollWait = time.Millisecond
+
+// pollControl handles the control frames that have arrived while nobody
+// reads, without waiting for more, so that the keepalive sees a pong with
+// no reader running. It stops at the first data frame, which stays
+// buffered for the application's next read. The caller holds the read
+// lock.
+func (c *Conn) pollControl() {
+	r := &c.rd
+	if r.err != nil || r.remaining > 0 || c.isClosed() {
+		return // a message is being read: its reader will see the pong
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.pingTimeout)
+	defer cancel()
+	r.ctx = ctx // bounds the answer to a ping, and a Close
+	defer func() { r.ctx = nil; r.release() }()
+	if !r.frameBuffered() {
+		c.nc.SetReadDeadline(time.Now().Add(pollWait))
+		err := c.readMore(1)
+		c.nc.SetReadDeadline(time.Time{})
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			r.pending = err // the application's next read reports it
+		}
+	}
+	for r.frameBuffered() && !c.isClosed() {
+		h, n, _ := frame.ParseHeader(r.buf[r.pos:r.end])
+		if !h.Opcode.IsControl() {
+			return
+		}
+		r.pos += n
+		if err := r.rules.Check(h); err != nil {
+			r.remaining = h.Length
+			c.fail(err)
+			return
+		}
+		if c.readControl(h) != nil {
+			return
+		}
+	}
 }
 
 // readPayload reads payload bytes of the current message as they arrive on
@@ -387,19 +435,13 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 			if err == nil {
 				return 0, nil
 			}
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return 0, c.readFailed(err)
+			return 0, c.readFailed(err, false)
 		}
 		n = m
 	} else {
 		if r.pos == r.end {
 			if err := c.readMore(1); err != nil {
-				if err == io.EOF {
-					err = io.ErrUnexpectedEOF
-				}
-				return 0, c.readFailed(err)
+				return 0, c.readFailed(err, false)
 			}
 		}
 		n = copy(p[:n], r.buf[r.pos:r.end])
@@ -487,20 +529,26 @@ func (c *Conn) discardMessage() error {
 	return nil
 }
 
-// startRead takes the read lock and binds ctx to the network reads.
+// startRead takes the read lock and binds ctx to the network reads. After
+// the connection has ended, or CloseNow, it fails: what is still buffered
+// is never delivered.
 func (c *Conn) startRead(ctx context.Context) error {
 	if err := c.lock(ctx, &c.rsem); err != nil {
 		return err
 	}
+	if c.isClosed() || c.abandoned.Load() {
+		return c.endRead(errClosing)
+	}
 	if err := c.watch(ctx, &c.rwatch, false); err != nil {
 		c.rsem.release()
-		return err
+		return &prefixedError{"websocket: ", err}
 	}
 	c.rd.ctx = ctx
 	return nil
 }
 
-// endRead undoes startRead and settles the error a read returns.
+// endRead undoes startRead and settles the error a read returns: once the
+// connection has ended, how it ended.
 func (c *Conn) endRead(err error) error {
 	c.rd.ctx = nil
 	c.rd.release()
@@ -508,6 +556,9 @@ func (c *Conn) endRead(err error) error {
 		c.rwatch.unwatch()
 		if c.compress != nil {
 			c.compress.inflate.Release()
+		}
+		if err != nil && err != io.EOF {
+			err = c.closedError()
 		}
 	}
 	c.rsem.release()
@@ -646,7 +697,11 @@ func (mr *messageReader) WriteTo(w io.Writer) (int64, error) {
 }
 
 // readFailed records a failure of the network connection while reading.
-func (c *Conn) readFailed(err error) error {
+// between reports that the reader is between messages with nothing of the
+// next one consumed: a read whose context ends there gives up and leaves
+// the connection open, since the stream is still in step. Anywhere else
+// part of a message or frame would be lost, so the connection closes.
+func (c *Conn) readFailed(err error, between bool) error {
 	r := &c.rd
 	if r.err != nil {
 		return r.err
@@ -655,11 +710,10 @@ func (c *Conn) readFailed(err error) error {
 		return c.fail(err)
 	}
 	ctx := c.readContext()
-	if err == io.EOF && !r.inMessage {
-		err = io.ErrUnexpectedEOF
+	if between && ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded) && !c.isClosed() {
+		return &prefixedError{"websocket: ", ctx.Err()}
 	}
-	r.err = c.ioError(ctx, err)
-	c.closeTCP(r.err)
+	r.err = c.lost(ctx, err)
 	return r.err
 }
 

@@ -3,11 +3,14 @@ package conn
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"io"
 	"net"
 	"time"
+	"unicode/utf8"
 
 	"github.com/twoway/websocket/frame"
+	"github.com/twoway/websocket/internal/utf8check"
 	"github.com/twoway/websocket/mask"
 )
 
@@ -27,21 +30,23 @@ const flushDelay = 200 * time.Microsecond
 // messages writes all the answers in one system call. Held bytes go out
 // with the next write that does not hold, when the reader is about to wait
 // for input, or after flushDelay, whichever comes first.
+//
+// A context that has ended before the frame is begun leaves the
+// connection open; one that ends while it is written closes it, since the
+// peer would read the rest of the stream out of step.
 func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op frame.Opcode, payload []byte, hold bool) error {
-	if c.writeErr != nil {
-		return c.writeErr
-	}
-	if c.closeSent {
+	if c.isClosed() || (op != frame.OpClose && c.sent.Load() != nil) {
+		// RFC 6455 §5.5.1: nothing follows our Close frame, which
+		// sendClose sends once.
 		return c.closedError()
 	}
 	if err := c.watch(ctx, &c.wwatch, true); err != nil {
-		return err
+		return &prefixedError{"websocket: ", err}
 	}
 	if err := c.writeFrameRaw(fin, rsv, op, payload, hold); err != nil {
-		c.writeErr = c.ioError(ctx, err)
-		c.closeTCP(c.writeErr)
+		err = c.lost(ctx, err)
 		c.wwatch.unwatch()
-		return c.writeErr
+		return err
 	}
 	return nil
 }
@@ -168,13 +173,12 @@ func (c *Conn) flushHeld() {
 		c.flushTimer.Reset(flushDelay)
 		return
 	}
-	if c.held.Load() && c.writeErr == nil {
+	if c.held.Load() && !c.isClosed() {
 		// The held bytes belong to a Write that has returned: its context
 		// must not interrupt them.
 		c.wwatch.unwatch()
 		if err := c.flushOut(); err != nil {
-			c.writeErr = c.ioError(context.Background(), err)
-			c.closeTCP(c.writeErr)
+			c.lost(context.Background(), err)
 		}
 	}
 	c.wsem.release()
@@ -193,9 +197,19 @@ func (c *Conn) writeControl(ctx context.Context, op frame.Opcode, payload []byte
 	return c.writeFrame(ctx, true, 0, op, payload, false)
 }
 
+// errMessageType is returned for a message type other than Text or Binary.
+var errMessageType = errors.New("websocket: message type must be Text or Binary")
+
 // Write writes p as one message of type typ. It is safe to call from many
-// goroutines at once; messages go out whole, one after another.
+// goroutines at once; messages go out whole, one after another. Text must
+// be valid UTF-8: otherwise Write returns ErrInvalidUTF8 and sends nothing.
 func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
+	if typ != Text && typ != Binary {
+		return errMessageType
+	}
+	if typ == Text && !utf8.Valid(p) {
+		return ErrInvalidUTF8
+	}
 	if err := c.lock(ctx, &c.msem); err != nil {
 		return err
 	}
@@ -226,8 +240,22 @@ func (c *Conn) writeCompressed(ctx context.Context, typ MessageType, p []byte) e
 // to the write buffer size as it is written, so that a message of any size
 // passes with bounded memory. The message ends with Close. Other messages
 // wait until then; control frames do not.
+//
+// Text is checked as it is written: a Write of bytes that cannot continue
+// valid UTF-8 returns ErrInvalidUTF8 and takes none of them, and the writer
+// stays usable. A Close that would end the text inside a character returns
+// ErrInvalidUTF8 too; the message is then dropped if none of it has gone
+// out, and otherwise the connection is closed, since the message cannot
+// be finished.
 func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, error) {
+	if typ != Text && typ != Binary {
+		return nil, errMessageType
+	}
 	if err := c.lock(ctx, &c.msem); err != nil {
+		return nil, err
+	}
+	if err := c.unusable(); err != nil {
+		c.msem.release()
 		return nil, err
 	}
 	mw := c.messageWriter()
@@ -251,11 +279,15 @@ type messageWriter struct {
 	ctx     context.Context
 	active  bool
 	deflate bool // the message is compressed
+	text    bool // checked as it is written (see Writer)
+	utf8    utf8check.Validator
 	sink    frameSink
 }
 
 func (w *messageWriter) begin(ctx context.Context, typ MessageType) {
 	w.ctx, w.active = ctx, true
+	w.text = typ == Text
+	w.utf8.Reset()
 	w.sink = frameSink{c: w.c, ctx: ctx, op: frame.Opcode(typ)}
 	w.deflate = w.c.compress != nil
 	if w.deflate {
@@ -268,6 +300,13 @@ func (w *messageWriter) begin(ctx context.Context, typ MessageType) {
 func (w *messageWriter) Write(p []byte) (int, error) {
 	if !w.active {
 		return 0, errWriterClosed
+	}
+	if w.text {
+		before := w.utf8
+		if w.utf8.Feed(p) >= 0 {
+			w.utf8 = before
+			return 0, ErrInvalidUTF8
+		}
 	}
 	if w.deflate {
 		return w.c.compress.deflate.Write(p)
@@ -313,6 +352,20 @@ func (w *messageWriter) Close() error {
 // finish ends the message; the caller releases msem.
 func (w *messageWriter) finish() error {
 	defer w.end()
+	if w.text && !w.utf8.Complete() {
+		if w.sink.op == frame.OpContinuation {
+			// Part of the message is out: it can be neither finished
+			// nor taken back.
+			w.c.abort(ErrInvalidUTF8)
+		} else if w.deflate {
+			// The compressor's window holds text the peer will never
+			// see: start the next message afresh, which the peer
+			// accepts (RFC 7692 §7.2.1 allows, never requires, taking
+			// over the window).
+			w.c.compress.deflate.Release()
+		}
+		return ErrInvalidUTF8
+	}
 	if w.deflate {
 		if err := w.c.compress.deflate.Finish(); err != nil {
 			return err
@@ -394,13 +447,19 @@ func (s *frameSink) flushFrame(fin bool, payload []byte) error {
 	}
 	if err != nil {
 		s.failed = err
-		if s.op == frame.OpContinuation || s.rsv != 0 {
-			// Part of the message is out, or a compressor has taken
-			// in bytes the peer will never see: no later message
-			// could be framed or inflated correctly.
-			c.closeTCP(err)
+		if (s.op == frame.OpContinuation || s.rsv != 0) && !errors.Is(err, ErrClosed) {
+			// The context ended before this frame began, but part of
+			// the message is out, or a compressor has taken in bytes
+			// the peer will never see: no later message could be
+			// framed or inflated correctly. (After a Close frame, or
+			// once the connection has ended, no message follows.)
+			cause := context.Cause(s.ctx)
+			if cause == nil {
+				cause = err
+			}
+			s.failed = c.abort(cause)
 		}
-		return err
+		return s.failed
 	}
 	s.n = 0
 	s.op, s.rsv = frame.OpContinuation, 0
