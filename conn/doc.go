@@ -13,24 +13,51 @@
 //
 // Control frames arrive only while someone reads: Ping waits for a pong that
 // a concurrent reader sees, and a Close from the peer is noticed by the
-// reader. A server that never reads should still run a read loop.
+// reader. A server that never reads should still run a read loop. The
+// keepalive (AcceptOptions.PingInterval) is the exception: when nobody is
+// reading it handles the control frames that have arrived itself.
 //
 // # Contexts
 //
-// A context bounds each blocking call. When it expires or is canceled
-// during a call, the connection is closed and the call returns the
-// context's error: a frame may be half read or written, and the stream
-// could not be framed correctly afterwards.
-// A context without a Done channel, such as context.Background(), costs
-// nothing per call.
+// A context bounds each blocking call. A call that gives up before it has
+// put any byte of a frame on the wire (waiting for another writer, say),
+// a read that gives up while it waits for the next message, and a Ping
+// waiting for its pong return an error that wraps the context's, and the
+// connection stays open: the streams are still in step. A context that
+// ends while a frame is half written, or a message half read, closes the
+// connection, since the stream could not be framed correctly afterwards;
+// the call then returns an error matching ErrClosed whose cause is
+// context.Cause of the context. A context without a Done channel, such as
+// context.Background(), costs nothing per call.
 //
 // # Errors
 //
-// When the peer closes the connection, reads return a *CloseError holding
-// the peer's code and reason. When the peer breaks the protocol, the
-// connection sends the matching close code and reads return a
-// *frame.ProtocolError (1002, 1007 or 1009). After Close or CloseNow every
-// call returns an error that matches ErrClosed.
+// Errors from this package begin with "websocket: ". Once a connection
+// has ended, every call returns an error that matches ErrClosed and holds
+// a *CloseError (errors.As), the same one for every call and goroutine,
+// which says how it ended:
+//
+//	how the connection ended                  Code            Remote  Err
+//	the peer's Close, which we answered       the peer's      true    nil
+//	our Close, which the peer answered        ours            false   nil
+//	our Close, not answered in time           ours            false   ErrCloseTimeout
+//	our Close, then the connection broke      ours            false   the network's error
+//	CloseNow                                  CloseAbnormal   false   nil
+//	the peer broke the protocol: we sent      1002, 1007,     false   *frame.ProtocolError
+//	  the code and closed                     1009
+//	the connection broke, no Close frame      CloseAbnormal   true    the network's error
+//	a context ended mid-frame                 CloseAbnormal   false   the context's cause
+//	the peer did not answer the keepalive     CloseGoingAway  false   ErrKeepaliveTimeout
+//
+// CloseError.Normal reports the ordinary ending, a completed handshake with
+// CloseNormal, CloseGoingAway or no code, begun by either side; Close
+// returns nil for any completed handshake. Between our Close frame and the
+// end of the handshake, writes return an error that matches ErrClosed but
+// holds no *CloseError yet.
+//
+// Errors that leave the connection open do not match ErrClosed: a context
+// that ended before anything was sent, ErrInvalidUTF8 for text that
+// is not UTF-8, an invalid close code.
 //
 // # Writes
 //

@@ -18,9 +18,11 @@ import (
 // Close runs the closing handshake with CloseNormal.
 //
 // ctx bounds every call. Deadlines work as net.Conn documents, for calls
-// in progress too, but a deadline that passes during a call closes the
-// WebSocket, since a frame may be half read or written; the call returns
-// an error that matches os.ErrDeadlineExceeded.
+// in progress too. A read deadline that passes while Read waits for the
+// next message leaves the connection usable, as on a TCP connection; one
+// that passes in the middle of a message or a frame being written closes
+// the WebSocket, since a frame may be half read or written. Either way the
+// call returns an error that matches os.ErrDeadlineExceeded.
 func NetConn(ctx context.Context, c *Conn, typ MessageType) net.Conn {
 	nc := &netConn{c: c, typ: typ, ctx: ctx}
 	nc.read.nc, nc.write.nc = nc, nc
@@ -134,8 +136,8 @@ func (nc *netConn) mapError(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	switch CloseStatus(err) {
-	case CloseNormal, CloseGoingAway:
+	var ce *CloseError
+	if errors.As(err, &ce) && ce.Remote && ce.Normal() {
 		return io.EOF
 	}
 	if errors.Is(context.Cause(ctx), os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {

@@ -86,9 +86,11 @@ type AcceptOptions struct {
 	WriteBufferSize int
 
 	// PingInterval, if positive, makes the connection ping the peer every
-	// PingInterval and close the connection when the peer has not answered
-	// within PingTimeout (0 means PingInterval). Pongs are only seen while
-	// a goroutine is reading.
+	// PingInterval and end the connection (CloseGoingAway, with
+	// ErrKeepaliveTimeout as the cause) when the peer has not answered
+	// within PingTimeout (0 means PingInterval). When no goroutine is
+	// reading, the keepalive reads the pong itself, leaving data for the
+	// next read.
 	PingInterval time.Duration
 	PingTimeout  time.Duration
 
