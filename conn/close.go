@@ -59,7 +59,7 @@ func (c *Conn) Close(code CloseCode, reason string) error {
 	defer cancel()
 	// errCloseSent: another Close, or the answer to the peer's Close, went
 	// first; wait for the handshake all the same.
-	if err := c.sendClose(ctx, code, reason); err != nil && err != errCloseSent {
+	if err := c.sendClose(ctx, &CloseError{Code: code, Reason: reason}); err != nil && err != errCloseSent {
 		// Nothing was sent: a writer held the connection until the close
 		// timeout, or it has ended.
 		c.closeTCP(&CloseError{Code: CloseAbnormal, Err: ErrCloseTimeout})
@@ -84,8 +84,8 @@ func (c *Conn) Close(code CloseCode, reason string) error {
 // failed for cause.
 func (c *Conn) sentWith(cause error) *CloseError {
 	s := c.sent.Load()
-	if cause == nil && s != nil {
-		return s
+	if s != nil && (cause == nil || s.Err != nil) {
+		return s // as it was decided when sent
 	}
 	ce := &CloseError{Code: CloseAbnormal, Err: cause}
 	if s != nil {
@@ -94,8 +94,10 @@ func (c *Conn) sentWith(cause error) *CloseError {
 	return ce
 }
 
-// sendClose writes our Close frame once; later calls return errCloseSent.
-func (c *Conn) sendClose(ctx context.Context, code CloseCode, reason string) error {
+// sendClose writes our Close frame, with ce's code and reason, once;
+// later calls return errCloseSent. ce is how the connection will end if
+// the handshake completes, or, when its Err is set, however it goes.
+func (c *Conn) sendClose(ctx context.Context, ce *CloseError) error {
 	if err := c.lock(ctx, &c.wsem); err != nil {
 		return err
 	}
@@ -108,9 +110,9 @@ func (c *Conn) sendClose(ctx context.Context, code CloseCode, reason string) err
 	}
 	// Recorded before the frame goes out, so that a reader that sees the
 	// peer's answer knows which Close came first.
-	c.sent.Store(&CloseError{Code: code, Reason: reason})
+	c.sent.Store(ce)
 	var buf [frame.MaxControlPayload]byte
-	return c.writeFrame(ctx, true, 0, frame.OpClose, frame.AppendClosePayload(buf[:0], code, reason), false)
+	return c.writeFrame(ctx, true, 0, frame.OpClose, frame.AppendClosePayload(buf[:0], ce.Code, ce.Reason), false)
 }
 
 // receivedClose handles the peer's Close frame, read by the reader.
@@ -119,12 +121,12 @@ func (c *Conn) receivedClose(payload []byte) error {
 	if err != nil {
 		return c.fail(err)
 	}
-	c.peerClosed.Store(true)
 	// The ending is that of whichever Close came first.
 	ce := c.sent.Load()
 	if ce == nil {
 		ce = &CloseError{Code: code, Reason: reason, Remote: true}
 	}
+	c.peer.Store(ce)
 	c.rd.err = ce
 
 	ctx, cancel := context.WithTimeout(c.readContext(), c.cfg.closeTimeout)
@@ -135,7 +137,7 @@ func (c *Conn) receivedClose(payload []byte) error {
 	if echo == frame.CloseNoStatus {
 		echo = frame.CloseNormal
 	}
-	c.sendClose(ctx, echo, "")
+	c.sendClose(ctx, &CloseError{Code: echo})
 	c.finishClose(ctx, ce)
 	return ce
 }
@@ -171,14 +173,15 @@ func (c *Conn) fail(err error) error {
 	}
 	ctx, cancel := context.WithTimeout(c.readContext(), min(c.cfg.closeTimeout, failLinger))
 	defer cancel()
-	if c.sendClose(ctx, code, reason) == nil {
+	ce := &CloseError{Code: code, Reason: reason, Err: err}
+	if c.sendClose(ctx, ce) == nil {
 		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite()
 		}
 		r.remaining = 0
 		c.drain(ctx, false)
 	}
-	c.closeTCP(&CloseError{Code: code, Reason: reason, Err: err})
+	c.closeTCP(ce)
 	return err
 }
 
@@ -203,7 +206,7 @@ func (c *Conn) awaitPeerClose(ctx context.Context) {
 	if c.isClosed() {
 		return
 	}
-	if !c.peerClosed.Load() {
+	if c.peer.Load() == nil {
 		if err := c.drain(ctx, true); err != nil {
 			cause := error(ErrCloseTimeout)
 			if !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -215,9 +218,9 @@ func (c *Conn) awaitPeerClose(ctx context.Context) {
 			c.closeTCP(c.sentWith(cause))
 			return
 		}
-		c.peerClosed.Store(true)
+		c.peer.Store(c.sentWith(nil))
 	}
-	c.finishClose(ctx, c.sentWith(nil))
+	c.finishClose(ctx, c.peer.Load())
 }
 
 // drain discards incoming bytes until a Close frame (when untilClose) or

@@ -196,16 +196,18 @@ type Conn struct {
 
 	compress *compression // nil unless permessage-deflate was negotiated
 
-	// peerClosed is set once the peer's Close frame has been read.
-	peerClosed atomic.Bool
+	// sent holds the code and reason of our Close frame once it is being
+	// written, after which nothing else may be sent; its Err is set when
+	// the ending was decided then (a protocol error, the keepalive).
+	sent atomic.Pointer[CloseError]
+	// peer is set once the peer's Close frame has been read, to how the
+	// connection ends: by the handshake, whichever side began it.
+	peer atomic.Pointer[CloseError]
+
+	closed atomic.Bool // closeTCP has been called; set under closeMu
 	// abandoned is set by a CloseNow that found the closing handshake in
 	// progress: it runs on, but the application's calls fail.
 	abandoned atomic.Bool
-	// sent holds the code and reason of our Close frame once it is being
-	// written; nothing else may be sent after it.
-	sent atomic.Pointer[CloseError]
-
-	closed   atomic.Bool // closeTCP has been called; set under closeMu
 	closeErr atomic.Pointer[CloseError]
 	closeMu  sync.Mutex    // guards closing, ncClosed and doneCh
 	doneCh   chan struct{} // closed with the TCP connection; made by done when first needed
@@ -529,11 +531,22 @@ func (c *Conn) lost(ctx context.Context, err error) error {
 	if c.isClosed() {
 		return c.closedError()
 	}
-	ce := &CloseError{Code: CloseAbnormal, Remote: true, Err: err}
-	if ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		ce.Remote, ce.Err = false, context.Cause(ctx)
-	} else if err == io.EOF {
-		ce.Err = io.ErrUnexpectedEOF // no Close frame came first
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF // no Close frame came first
+	}
+	var ce *CloseError
+	sent := c.sent.Load()
+	switch {
+	case c.peer.Load() != nil:
+		ce = c.peer.Load() // the handshake is over: only TCP is left
+	case sent != nil && sent.Err != nil:
+		ce = sent // the ending was decided when our Close went out
+	case ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded):
+		ce = &CloseError{Code: CloseAbnormal, Err: context.Cause(ctx)}
+	case sent != nil:
+		ce = c.sentWith(&prefixedError{"websocket: connection lost during the closing handshake: ", err})
+	default:
+		ce = &CloseError{Code: CloseAbnormal, Remote: true, Err: err}
 	}
 	c.closeTCP(ce)
 	return c.closedError()

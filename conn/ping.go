@@ -138,7 +138,7 @@ func (p *pinger) tick(c *Conn) {
 func (c *Conn) keepaliveFailed() {
 	ce := &CloseError{Code: CloseGoingAway, Reason: "keepalive timeout", Err: ErrKeepaliveTimeout}
 	ctx, cancel := context.WithTimeout(context.Background(), min(c.cfg.pingTimeout, failLinger))
-	if c.sendClose(ctx, ce.Code, ce.Reason) == nil {
+	if c.sendClose(ctx, ce) == nil {
 		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite() // the Close frame, then FIN
 		}

@@ -363,19 +363,20 @@ const pollWait = time.Millisecond
 
 // pollControl handles the control frames that have arrived while nobody
 // reads, without waiting for more, so that the keepalive sees a pong with
-// no reader running. It stops at the first data frame, which stays
-// buffered for the application's next read. The caller holds the read
-// lock.
+// no reader running. Control frames at the head of the stream are handled
+// as a reader would; it stops at the first data frame, which stays
+// buffered for the application's next read, and only looks for a pong in
+// what is buffered behind it. The caller holds the read lock.
 func (c *Conn) pollControl() {
 	r := &c.rd
-	if r.err != nil || r.remaining > 0 || c.isClosed() {
-		return // a message is being read: its reader will see the pong
+	if r.err != nil || c.isClosed() {
+		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.pingTimeout)
 	defer cancel()
-	r.ctx = ctx // bounds the answer to a ping, and a Close
+	r.ctx = ctx // bounds the answer to a ping, and to a Close
 	defer func() { r.ctx = nil; r.release() }()
-	if !r.frameBuffered() {
+	if r.buf == nil || r.end < len(r.buf) || r.pos > 0 { // room to read into
 		c.nc.SetReadDeadline(time.Now().Add(pollWait))
 		err := c.readMore(1)
 		c.nc.SetReadDeadline(time.Time{})
@@ -383,10 +384,10 @@ func (c *Conn) pollControl() {
 			r.pending = err // the application's next read reports it
 		}
 	}
-	for r.frameBuffered() && !c.isClosed() {
+	for r.remaining == 0 && r.frameBuffered() && !c.isClosed() {
 		h, n, _ := frame.ParseHeader(r.buf[r.pos:r.end])
 		if !h.Opcode.IsControl() {
-			return
+			break
 		}
 		r.pos += n
 		if err := r.rules.Check(h); err != nil {
@@ -397,6 +398,20 @@ func (c *Conn) pollControl() {
 		if c.readControl(h) != nil {
 			return
 		}
+	}
+	// Frames behind data must wait for the reader, but a pong among them
+	// shows that the peer answered.
+	pg := c.ping.Load()
+	for at := int64(r.pos) + r.remaining; pg != nil && at < int64(r.end); {
+		h, n, err := frame.ParseHeader(r.buf[at:r.end])
+		if err != nil {
+			return
+		}
+		if h.Opcode == frame.OpPong {
+			pg.answered.Store(true)
+			return
+		}
+		at += int64(n) + h.Length
 	}
 }
 
@@ -533,6 +548,10 @@ func (c *Conn) discardMessage() error {
 // the connection has ended, or CloseNow, it fails: what is still buffered
 // is never delivered.
 func (c *Conn) startRead(ctx context.Context) error {
+	if c.abandoned.Load() {
+		// The closing handshake may hold the read lock until it ends.
+		return c.closedError()
+	}
 	if err := c.lock(ctx, &c.rsem); err != nil {
 		return err
 	}

@@ -227,6 +227,9 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 
 // writeCompressed writes p as one compressed message. The caller holds msem.
 func (c *Conn) writeCompressed(ctx context.Context, typ MessageType, p []byte) error {
+	if err := c.unusable(); err != nil {
+		return err // and the compressor may hold the error that ended it
+	}
 	mw := c.messageWriter()
 	mw.begin(ctx, typ)
 	if _, err := mw.Write(p); err != nil {
