@@ -208,11 +208,11 @@ type Conn struct {
 	// abandoned is set by a CloseNow that found the closing handshake in
 	// progress: it runs on, but the application's calls fail.
 	abandoned atomic.Bool
-	closeErr atomic.Pointer[CloseError]
-	closeMu  sync.Mutex    // guards closing, ncClosed and doneCh
-	doneCh   chan struct{} // closed with the TCP connection; made by done when first needed
-	ncClosed bool          // the first closeTCP has returned from nc.Close
-	closing  chan struct{} // closed once ncClosed is set; made by a closeTCP that must wait
+	closeErr  atomic.Pointer[CloseError]
+	closeMu   sync.Mutex    // guards closing, ncClosed and doneCh
+	doneCh    chan struct{} // closed with the TCP connection; made by done when first needed
+	ncClosed  bool          // the first closeTCP has returned from nc.Close
+	closing   chan struct{} // closed once ncClosed is set; made by a closeTCP that must wait
 
 	ping atomic.Pointer[pinger] // made by the first Ping or the keepalive
 }
