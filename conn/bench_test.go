@@ -17,7 +17,12 @@ import (
 var echoSizes = []struct {
 	name string
 	size int
-}{{"16B", 16}, {"1KiB", 1 << 10}, {"64KiB", 64 << 10}, {"1MiB", 1 << 20}}
+	op   byte
+}{
+	{"16B", 16, 0x2}, {"1KiB", 1 << 10, 0x2}, {"64KiB", 64 << 10, 0x2}, {"1MiB", 1 << 20, 0x2},
+	// Text is checked for UTF-8 both ways.
+	{"text128B", 128, 0x1}, {"text64KiB", 64 << 10, 0x1},
+}
 
 func BenchmarkEcho(b *testing.B) {
 	for _, role := range []string{"server", "client"} {
@@ -25,9 +30,9 @@ func BenchmarkEcho(b *testing.B) {
 			b.Run(role+"/"+sz.name, func(b *testing.B) {
 				c, p := benchPair(b, role == "server")
 				msg := bytes.Repeat([]byte("x"), sz.size)
-				req := p.encode(true, 0, 0x2, msg) // from the raw peer
+				req := p.encode(true, 0, sz.op, msg) // from the raw peer
 				// The answer comes from the other role: masked when p is the server.
-				answer := make([]byte, len(rawpeer.Frame{Fin: true, Opcode: 0x2, Masked: !p.p.IsClient(), Payload: msg}.Encode()))
+				answer := make([]byte, len(rawpeer.Frame{Fin: true, Opcode: sz.op, Masked: !p.p.IsClient(), Payload: msg}.Encode()))
 				done := make(chan error, 1)
 				go func() {
 					ctx := context.Background()
