@@ -230,3 +230,45 @@ func (t *tailWriter) Write(p []byte) (int, error) {
 	t.n += copy(t.held[t.n:], p)
 	return len(p), nil
 }
+
+// Shared reports whether c keeps no state from one message to the next,
+// so that a message compresses the same for every connection whose
+// compressor has the same key, and returns that key for CompressMessage.
+// A message can then be compressed once for many connections (RFC 7692
+// §7.2.1: without context takeover each message stands alone).
+func (c *Compressor) Shared() (key int, ok bool) {
+	if c.keep {
+		return 0, false
+	}
+	bits := minWindowBits
+	for 1<<bits < c.window {
+		bits++
+	}
+	return (c.level-flate.HuffmanOnly)<<4 | bits, true
+}
+
+// CompressMessage appends to dst the compressed payload of the message p,
+// as a compressor whose Shared key is key sends it: without the final
+// 00 00 ff ff (RFC 7692 §7.2.1).
+func CompressMessage(dst, p []byte, key int) ([]byte, error) {
+	c := NewCompressor(key>>4+flate.HuffmanOnly, key&0xf, false)
+	w := appendWriter{dst}
+	c.Begin(&w)
+	if _, err := c.Write(p); err != nil {
+		c.Release()
+		return dst, err
+	}
+	if err := c.Finish(); err != nil {
+		c.Release()
+		return dst, err
+	}
+	return w.b, nil
+}
+
+// appendWriter appends what is written to b.
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
