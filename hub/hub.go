@@ -1,0 +1,425 @@
+// Package hub sends messages to rooms of WebSocket connections: join and
+// leave rooms, publish to a room, and see who is in it, in one process or,
+// through a Broker, across many.
+//
+// Each connection added to a Hub gets a bounded queue and one goroutine
+// that writes what is queued, so a member that reads slowly never delays
+// the publisher or the other members. A message is encoded once for all
+// members (conn.PreparedMessage), however many there are.
+//
+// # Back-pressure
+//
+// A message that finds a member's queue full is not queued: the member has
+// fallen Options.QueueLen messages behind, and is disconnected with
+// Options.SlowCode (1008, policy violation, by default) rather than left
+// to miss messages without knowing. The queue is the grace a member has
+// for a burst; the Close frame it then gets waits for the write in
+// progress at most the connection's close timeout.
+//
+// # Across processes
+//
+// With a Broker, a Hub also publishes each message to the hubs of other
+// processes, which deliver it to their members of the room, in the order
+// each publisher sent them. Presence is shared the same way: every hub
+// announces its members of each room when they change and every
+// Options.PresenceInterval, and forgets another hub's members when that
+// hub has been silent for three intervals, as after a crash. The broker
+// for NATS is in its own module, github.com/twoway/websocket/natsbroker, so
+// that this package needs nothing but the standard library.
+package hub
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twoway/websocket/conn"
+)
+
+// A Broker carries what hubs publish between processes. Topics are
+// opaque strings chosen by the hub; a broker maps them to its own names.
+type Broker interface {
+	// Publish sends data to every subscriber of topic, in any process;
+	// the hub recognizes and drops its own. Messages from one publisher
+	// to one topic must arrive in the order they were published.
+	Publish(ctx context.Context, topic string, data []byte) error
+
+	// Subscribe calls deliver, from one goroutine at a time, with every
+	// message published to topic, until the returned function is called.
+	// deliver must not keep data after it returns.
+	Subscribe(topic string, deliver func(data []byte)) (unsubscribe func() error, err error)
+}
+
+// Options configure a Hub. The zero value serves one process.
+type Options struct {
+	// Broker links this hub with the hubs of other processes; nil keeps
+	// everything in this process.
+	Broker Broker
+
+	// QueueLen is how many messages a member may fall behind before it is
+	// disconnected; 0 means 256.
+	QueueLen int
+
+	// SlowCode and SlowReason are sent to a member that fell too far
+	// behind; SlowCode 0 means conn.ClosePolicyViolation.
+	SlowCode   conn.CloseCode
+	SlowReason string
+
+	// PresenceInterval is how often a hub announces its members through
+	// the broker; 0 means 5 s.
+	PresenceInterval time.Duration
+}
+
+// Errors reported by Client.Err and the hub's methods.
+var (
+	ErrSlow   = errors.New("hub: member fell too far behind and was disconnected")
+	ErrClosed = errors.New("hub: closed")
+	ErrLeft   = errors.New("hub: member removed")
+)
+
+// A Hub holds rooms of members. It is safe for use by many goroutines.
+type Hub struct {
+	opts   Options
+	origin [16]byte // tells our own messages from other hubs' at the broker
+
+	mu      sync.RWMutex
+	rooms   map[string]*room
+	clients map[*Client]struct{}
+	closed  bool
+
+	stop      chan struct{} // closed by Close
+	presenter sync.WaitGroup
+}
+
+// room is the members of one room in this process, and what other hubs
+// have announced of theirs.
+type room struct {
+	name    string
+	members map[*Client]struct{}
+	unsub   []func() error            // broker subscriptions while members are here
+	remote  map[[16]byte]*remoteNames // by hub
+}
+
+type remoteNames struct {
+	names []string
+	seen  time.Time
+}
+
+// New returns a Hub configured by opts, which may be nil.
+func New(opts *Options) *Hub {
+	h := &Hub{
+		rooms:   make(map[string]*room),
+		clients: make(map[*Client]struct{}),
+		stop:    make(chan struct{}),
+	}
+	if opts != nil {
+		h.opts = *opts
+	}
+	if h.opts.QueueLen <= 0 {
+		h.opts.QueueLen = 256
+	}
+	if h.opts.SlowCode == 0 {
+		h.opts.SlowCode = conn.ClosePolicyViolation
+	}
+	if h.opts.SlowReason == "" {
+		h.opts.SlowReason = "too slow"
+	}
+	if h.opts.PresenceInterval <= 0 {
+		h.opts.PresenceInterval = 5 * time.Second
+	}
+	rand.Read(h.origin[:])
+	if h.opts.Broker != nil {
+		h.presenter.Go(h.announceLoop)
+	}
+	return h
+}
+
+// A Client is a connection added to a hub: a member of any number of its
+// rooms, with its queue and writer.
+type Client struct {
+	hub  *Hub
+	conn *conn.Conn
+	name string
+
+	queue chan *conn.PreparedMessage
+	rooms map[string]struct{} // guarded by hub.mu
+
+	once sync.Once     // ends the client
+	done chan struct{} // closed when the writer has stopped
+	quit chan struct{} // closed to stop the writer
+	err  error         // why the client ended; set before quit closes
+}
+
+// Add adds c to the hub under name, which Members reports, and starts the
+// goroutine that writes its queue. The client is in no room until it
+// joins one. The caller keeps reading c, and calls Remove (or closes c
+// and then calls Remove) when it is done with the connection.
+func (h *Hub) Add(c *conn.Conn, name string) (*Client, error) {
+	cl := &Client{
+		hub:   h,
+		conn:  c,
+		name:  name,
+		queue: make(chan *conn.PreparedMessage, h.opts.QueueLen),
+		rooms: make(map[string]struct{}),
+		done:  make(chan struct{}),
+		quit:  make(chan struct{}),
+	}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, ErrClosed
+	}
+	h.clients[cl] = struct{}{}
+	h.mu.Unlock()
+	go cl.writeLoop()
+	return cl, nil
+}
+
+// Name returns the name the client was added under.
+func (cl *Client) Name() string { return cl.name }
+
+// Conn returns the client's connection.
+func (cl *Client) Conn() *conn.Conn { return cl.conn }
+
+// Done is closed once the client has ended: removed, disconnected for
+// falling behind, or its connection failed under a write.
+func (cl *Client) Done() <-chan struct{} { return cl.done }
+
+// Err reports why the client ended, once Done is closed: ErrLeft after
+// Remove, ErrSlow, ErrClosed after the hub's Close, or the error of the
+// write that failed.
+func (cl *Client) Err() error {
+	select {
+	case <-cl.done:
+		return cl.err
+	default:
+		return nil
+	}
+}
+
+// writeLoop writes what is queued until the client ends.
+func (cl *Client) writeLoop() {
+	defer close(cl.done)
+	ctx := context.Background() // a stalled peer is cut by the slow path
+	for {
+		select {
+		case pm := <-cl.queue:
+			if err := cl.conn.WritePrepared(ctx, pm); err != nil {
+				cl.end(err)
+				return
+			}
+		case <-cl.quit:
+			return
+		}
+	}
+}
+
+// send queues pm for the client without waiting. A full queue ends the
+// client as too slow.
+func (cl *Client) send(pm *conn.PreparedMessage) {
+	select {
+	case cl.queue <- pm:
+	default:
+		cl.end(ErrSlow)
+	}
+}
+
+// Send queues pm for this client alone, behind what is queued already. It
+// returns the client's error once it has ended.
+func (cl *Client) Send(pm *conn.PreparedMessage) error {
+	select {
+	case <-cl.quit:
+		return cl.err
+	default:
+	}
+	cl.send(pm)
+	return nil
+}
+
+// Remove takes the client out of every room and stops its writer; what is
+// still queued is dropped. It does not close the connection. It is safe
+// to call more than once, and after the client ended by itself.
+func (cl *Client) Remove() {
+	cl.end(ErrLeft)
+	<-cl.done
+}
+
+// end ends the client once, for err: it leaves its rooms, and a client
+// that fell behind is disconnected. It never waits for the hub's lock,
+// since it may run under it (send, during Publish), so the rooms are left
+// in a goroutine of its own.
+func (cl *Client) end(err error) {
+	cl.once.Do(func() {
+		cl.err = err
+		close(cl.quit)
+		go func() {
+			cl.hub.forget(cl)
+			if err == ErrSlow {
+				cl.conn.Close(cl.hub.opts.SlowCode, cl.hub.opts.SlowReason)
+			}
+		}()
+	})
+}
+
+// forget takes cl out of the hub and its rooms.
+func (h *Hub) forget(cl *Client) {
+	h.mu.Lock()
+	delete(h.clients, cl)
+	var left []*room
+	for name := range cl.rooms {
+		if r := h.rooms[name]; r != nil {
+			delete(r.members, cl)
+			left = append(left, r)
+		}
+	}
+	clear(cl.rooms)
+	unsubs := h.emptyRoomsLocked(left)
+	h.mu.Unlock()
+	for _, r := range left {
+		h.announce(r.name)
+	}
+	for _, u := range unsubs {
+		u()
+	}
+}
+
+// emptyRoomsLocked drops the rooms of rs that have no members left here
+// and returns their broker subscriptions to cancel. h.mu is held.
+func (h *Hub) emptyRoomsLocked(rs []*room) []func() error {
+	var unsubs []func() error
+	for _, r := range rs {
+		if len(r.members) == 0 && h.rooms[r.name] == r {
+			delete(h.rooms, r.name)
+			unsubs = append(unsubs, r.unsub...)
+		}
+	}
+	return unsubs
+}
+
+// Join adds the client to the named room.
+func (cl *Client) Join(name string) error {
+	h := cl.hub
+	h.mu.Lock()
+	select {
+	case <-cl.quit:
+		h.mu.Unlock()
+		return cl.err
+	default:
+	}
+	if h.closed {
+		h.mu.Unlock()
+		return ErrClosed
+	}
+	r := h.rooms[name]
+	fresh := r == nil
+	if fresh {
+		r = &room{name: name, members: make(map[*Client]struct{}), remote: make(map[[16]byte]*remoteNames)}
+		h.rooms[name] = r
+	}
+	r.members[cl] = struct{}{}
+	cl.rooms[name] = struct{}{}
+	h.mu.Unlock()
+	if fresh && h.opts.Broker != nil {
+		if err := h.subscribe(r); err != nil {
+			cl.Leave(name)
+			return err
+		}
+	}
+	h.announce(name)
+	return nil
+}
+
+// Leave takes the client out of the named room.
+func (cl *Client) Leave(name string) error {
+	h := cl.hub
+	h.mu.Lock()
+	r := h.rooms[name]
+	if r != nil {
+		delete(r.members, cl)
+	}
+	delete(cl.rooms, name)
+	var unsubs []func() error
+	if r != nil {
+		unsubs = h.emptyRoomsLocked([]*room{r})
+	}
+	h.mu.Unlock()
+	h.announce(name)
+	for _, u := range unsubs {
+		u()
+	}
+	return nil
+}
+
+// Publish sends pm to every member of the named room: here at once,
+// without waiting for any member, and through the broker to the other
+// processes. It returns the broker's error, if any.
+func (h *Hub) Publish(ctx context.Context, name string, pm *conn.PreparedMessage) error {
+	h.deliver(name, pm)
+	if h.opts.Broker == nil {
+		return nil
+	}
+	return h.opts.Broker.Publish(ctx, messageTopic(name), h.encodeMessage(pm))
+}
+
+// deliver queues pm for the members of the named room in this process.
+func (h *Hub) deliver(name string, pm *conn.PreparedMessage) {
+	h.mu.RLock()
+	if r := h.rooms[name]; r != nil {
+		for cl := range r.members {
+			cl.send(pm)
+		}
+	}
+	h.mu.RUnlock()
+}
+
+// Members returns the names of the room's members, here and, with a
+// broker, those other hubs have announced, sorted. Other hubs' members are
+// known only while this hub has members in the room itself.
+func (h *Hub) Members(name string) []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	r := h.rooms[name]
+	if r == nil {
+		return nil
+	}
+	names := make([]string, 0, len(r.members))
+	for cl := range r.members {
+		names = append(names, cl.name)
+	}
+	expired := time.Now().Add(-3 * h.opts.PresenceInterval)
+	for _, rn := range r.remote {
+		if rn.seen.After(expired) {
+			names = append(names, rn.names...)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Close ends every client, as Remove does, and stops the hub's work with
+// the broker. It does not close the connections: a server that shuts down
+// closes them itself, for instance with conn.Conn.Close(CloseGoingAway).
+func (h *Hub) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	clients := make([]*Client, 0, len(h.clients))
+	for cl := range h.clients {
+		clients = append(clients, cl)
+	}
+	h.mu.Unlock()
+	close(h.stop)
+	for _, cl := range clients {
+		cl.end(ErrClosed)
+		<-cl.done
+		h.forget(cl) // now, rather than when end's goroutine gets to it
+	}
+	h.presenter.Wait()
+	return nil
+}
