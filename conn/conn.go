@@ -184,7 +184,8 @@ type Conn struct {
 	client  bool           // we are the client: we mask what we send
 	maskKey [4]byte        // guarded by wsem; scratch for crypto/rand
 	mw      *messageWriter // guarded by msem; made by the first Writer or compressed message
-	mr      messageReader
+	mrCtx   context.Context // of the reader Reader returned last
+	tracker *Tracker        // from AcceptOptions, or nil
 	out     *[]byte     // guarded by wsem: pooled output buffer, nil when empty
 	outN    int         // guarded by wsem: bytes in out
 	large   *largeWrite // guarded by wsem; made by the first writeLarge
@@ -284,12 +285,22 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	if opts == nil {
 		opts = &AcceptOptions{}
 	}
+	if err := opts.Tracker.refuse(w); err != nil {
+		return nil, err
+	}
 	sc, err := handshake.Upgrade(w, r, serverOptions(opts))
 	if err != nil {
 		return nil, err
 	}
 	cfg := newSettings(opts.ReadLimit, opts.ReadBufferSize, opts.WriteBufferSize, opts.PingInterval, opts.PingTimeout, opts.CloseTimeout)
-	return open(sc.Conn, sc.Buffered, false, sc.Subprotocol, sc.Extensions, opts.Compression, cfg)
+	c, err := open(sc.Conn, sc.Buffered, false, sc.Subprotocol, sc.Extensions, opts.Compression, cfg)
+	if err == nil && opts.Tracker != nil {
+		err = opts.Tracker.track(c)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // AcceptConn performs the server handshake on a connection accepted
@@ -331,7 +342,13 @@ func (c *Conn) openAccepted(sc *handshake.ServerConn, opts *AcceptOptions) error
 		return c.open(sc.Conn, sc.Buffered, false, sc.Subprotocol, sc.Extensions, nil, newSettings(0, 0, 0, 0, 0, 0))
 	}
 	cfg := newSettings(opts.ReadLimit, opts.ReadBufferSize, opts.WriteBufferSize, opts.PingInterval, opts.PingTimeout, opts.CloseTimeout)
-	return c.open(sc.Conn, sc.Buffered, false, sc.Subprotocol, sc.Extensions, opts.Compression, cfg)
+	if err := c.open(sc.Conn, sc.Buffered, false, sc.Subprotocol, sc.Extensions, opts.Compression, cfg); err != nil {
+		return err
+	}
+	if opts.Tracker != nil {
+		return opts.Tracker.track(c)
+	}
+	return nil
 }
 
 // Dial opens a WebSocket connection to a ws:// or wss:// URL (RFC 6455 §4.1).
@@ -457,6 +474,9 @@ func (c *Conn) closeTCP(ce *CloseError) error {
 	defer c.closeDone()
 	if p := c.ping.Load(); p != nil {
 		p.stop()
+	}
+	if c.tracker != nil {
+		c.tracker.untrack(c)
 	}
 	if err := c.nc.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		return &prefixedError{"websocket: closing the connection: ", err}

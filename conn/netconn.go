@@ -107,7 +107,7 @@ func (nc *netConn) Read(p []byte) (int, error) {
 			}
 			nc.mr = r.(*messageReader)
 		}
-		nc.mr.ctx = ctx // this call's context, not the one Reader saw
+		nc.c.mrCtx = ctx // this call's context, not the one Reader saw
 		n, err := nc.mr.Read(p)
 		if err == io.EOF {
 			nc.mr = nil

@@ -96,6 +96,11 @@ type AcceptOptions struct {
 
 	// CloseTimeout bounds the closing handshake; 0 means DefaultCloseTimeout.
 	CloseTimeout time.Duration
+
+	// Tracker, if set, tracks the connection until it ends, so that
+	// Tracker.Shutdown can close it; once shutdown has begun, handshakes
+	// are refused with 503 Service Unavailable.
+	Tracker *Tracker
 }
 
 // DialOptions configure Dial. The zero value dials without subprotocol or

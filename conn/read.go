@@ -665,22 +665,20 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 		}
 	}
 	typ := c.rd.typ
-	c.mr = messageReader{c: c, ctx: ctx}
+	c.mrCtx = ctx
 	if err := c.endRead(err); err != nil {
 		return 0, nil, err
 	}
-	return typ, &c.mr, nil
+	return typ, (*messageReader)(c), nil
 }
 
-// messageReader is the io.Reader that Reader returns.
-type messageReader struct {
-	c   *Conn
-	ctx context.Context
-}
+// messageReader is the io.Reader that Reader returns: the Conn itself,
+// reading with the context Reader was given.
+type messageReader Conn
 
 func (mr *messageReader) Read(p []byte) (int, error) {
-	c := mr.c
-	if err := c.startRead(mr.ctx); err != nil {
+	c := (*Conn)(mr)
+	if err := c.startRead(c.mrCtx); err != nil {
 		return 0, err
 	}
 	n, err := c.readData(p)
@@ -694,7 +692,7 @@ func (mr *messageReader) Read(p []byte) (int, error) {
 // WriteTo implements io.WriterTo, so that io.Copy moves the rest of the
 // message through a pooled buffer rather than allocating one.
 func (mr *messageReader) WriteTo(w io.Writer) (int64, error) {
-	bufp := getBuffer(mr.c.cfg.readBufferSize)
+	bufp := getBuffer(mr.cfg.readBufferSize)
 	defer putBuffer(bufp)
 	var total int64
 	for {
