@@ -181,14 +181,14 @@ type Conn struct {
 	// is written.
 	msem    sema
 	wsem    sema
-	client  bool           // we are the client: we mask what we send
-	maskKey [4]byte        // guarded by wsem; scratch for crypto/rand
-	mw      *messageWriter // guarded by msem; made by the first Writer or compressed message
+	client  bool            // we are the client: we mask what we send
+	maskKey [4]byte         // guarded by wsem; scratch for crypto/rand
+	mw      *messageWriter  // guarded by msem; made by the first Writer or compressed message
 	mrCtx   context.Context // of the reader Reader returned last
 	tracker *Tracker        // from AcceptOptions, or nil
-	out     *[]byte     // guarded by wsem: pooled output buffer, nil when empty
-	outN    int         // guarded by wsem: bytes in out
-	large   *largeWrite // guarded by wsem; made by the first writeLarge
+	out     *[]byte         // guarded by wsem: pooled output buffer, nil when empty
+	outN    int             // guarded by wsem: bytes in out
+	large   *largeWrite     // guarded by wsem; made by the first writeLarge
 	// held reports bytes waiting in out; readAhead that the reader holds a
 	// whole frame, so its next read will not wait (see writeFrame).
 	held       atomic.Bool
