@@ -356,17 +356,7 @@ func (w *messageWriter) Close() error {
 func (w *messageWriter) finish() error {
 	defer w.end()
 	if w.text && !w.utf8.Complete() {
-		if w.sink.op == frame.OpContinuation {
-			// Part of the message is out: it can be neither finished
-			// nor taken back.
-			w.c.abort(ErrInvalidUTF8)
-		} else if w.deflate {
-			// The compressor's window holds text the peer will never
-			// see: start the next message afresh, which the peer
-			// accepts (RFC 7692 §7.2.1 allows, never requires, taking
-			// over the window).
-			w.c.compress.deflate.Release()
-		}
+		w.discard(ErrInvalidUTF8)
 		return ErrInvalidUTF8
 	}
 	if w.deflate {
@@ -375,6 +365,20 @@ func (w *messageWriter) finish() error {
 		}
 	}
 	return w.sink.flush(true)
+}
+
+// discard gives up the message for cause: it is dropped if none of it has
+// gone out, and otherwise the connection is closed, since the message can
+// be neither finished nor taken back. The caller ends the writer.
+func (w *messageWriter) discard(cause error) {
+	if w.sink.op == frame.OpContinuation {
+		w.c.abort(cause)
+	} else if w.deflate {
+		// The compressor's window may hold bytes the peer will never see:
+		// start the next message afresh, which the peer accepts (RFC 7692
+		// §7.2.1 allows, never requires, taking over the window).
+		w.c.compress.deflate.Release()
+	}
 }
 
 func (w *messageWriter) end() {

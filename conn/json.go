@@ -1,0 +1,68 @@
+package conn
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+)
+
+// errJSONTrailing reports a message with more than one JSON value.
+var errJSONTrailing = errors.New("websocket: JSON message holds more than one value")
+
+// ReadJSON reads the next message, of either type, and decodes it as one
+// JSON value into v, as json.Unmarshal would, while it arrives: the message
+// is not held whole in memory. A message that is not one JSON value fails
+// the call and leaves the connection open.
+func (c *Conn) ReadJSON(ctx context.Context, v any) error {
+	_, r, err := c.Reader(ctx)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(v); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF // an empty message
+		}
+		return &prefixedError{"websocket: decoding JSON: ", err}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errJSONTrailing
+	}
+	return nil
+}
+
+// WriteJSON encodes v as JSON, as json.Marshal would, into one text
+// message, streamed to the connection as it is encoded. A value that
+// cannot be encoded fails the call before anything is sent.
+func (c *Conn) WriteJSON(ctx context.Context, v any) error {
+	w, err := c.Writer(ctx, Text)
+	if err != nil {
+		return err
+	}
+	mw := w.(*messageWriter)
+	if err := json.NewEncoder(trimNewline{mw}).Encode(v); err != nil {
+		failed := mw.sink.failed
+		mw.discard(err)
+		mw.end()
+		c.msem.release()
+		if failed != nil {
+			return failed // sending, not encoding, failed
+		}
+		return &prefixedError{"websocket: encoding JSON: ", err}
+	}
+	return w.Close()
+}
+
+// trimNewline drops the newline json.Encoder ends every value with, which
+// a message does not need. The encoder writes each value in one call.
+type trimNewline struct{ w io.Writer }
+
+func (t trimNewline) Write(p []byte) (int, error) {
+	n, err := t.w.Write(bytes.TrimSuffix(p, []byte("\n")))
+	if err == nil {
+		n = len(p)
+	}
+	return n, err
+}
