@@ -220,28 +220,36 @@ type Conn struct {
 
 // init sets up a zero Conn.
 func (c *Conn) init(nc net.Conn, buffered []byte, client bool, subprotocol string, cfg settings) {
+	c.initHooks(nc, buffered, client, subprotocol, cfg, nil, nil)
+}
+
+// initHooks is init with the hooks of the options, which live in the
+// pinger: few connections have them, and the Conn has no room to spare.
+func (c *Conn) initHooks(nc net.Conn, buffered []byte, client bool, subprotocol string, cfg settings, onPing, onPong func([]byte)) {
 	c.nc, c.client, c.subprotocol, c.cfg = nc, client, subprotocol, cfg
 	c.rd.init(client, buffered, cfg.readBufferSize)
-	if cfg.pingInterval > 0 {
-		p := &pinger{}
+	if cfg.pingInterval > 0 || onPing != nil || onPong != nil {
+		p := &pinger{onPing: onPing, onPong: onPong}
 		c.ping.Store(p)
-		p.startKeepalive(c)
+		if cfg.pingInterval > 0 {
+			p.startKeepalive(c)
+		}
 	}
 }
 
 // open makes the Conn for a connection whose opening handshake is done,
 // with the extensions agreed in it.
-func open(nc net.Conn, buffered []byte, client bool, subprotocol string, agreed []handshake.Extension, co *CompressionOptions, cfg settings) (*Conn, error) {
+func open(nc net.Conn, buffered []byte, client bool, subprotocol string, agreed []handshake.Extension, co *CompressionOptions, cfg settings, hk hooks) (*Conn, error) {
 	c := new(Conn)
-	if err := c.open(nc, buffered, client, subprotocol, agreed, co, cfg); err != nil {
+	if err := c.open(nc, buffered, client, subprotocol, agreed, co, cfg, hk); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
 // open sets up a zero Conn as the package-level open does.
-func (c *Conn) open(nc net.Conn, buffered []byte, client bool, subprotocol string, agreed []handshake.Extension, co *CompressionOptions, cfg settings) error {
-	c.init(nc, buffered, client, subprotocol, cfg)
+func (c *Conn) open(nc net.Conn, buffered []byte, client bool, subprotocol string, agreed []handshake.Extension, co *CompressionOptions, cfg settings, hk hooks) error {
+	c.initHooks(nc, buffered, client, subprotocol, cfg, hk.onPing, hk.onPong)
 	if err := c.setupCompression(agreed, co); err != nil {
 		c.CloseNow()
 		return err
@@ -293,7 +301,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		return nil, err
 	}
 	cfg := newSettings(opts.ReadLimit, opts.ReadBufferSize, opts.WriteBufferSize, opts.PingInterval, opts.PingTimeout, opts.CloseTimeout)
-	c, err := open(sc.Conn, sc.Buffered, false, sc.Subprotocol, sc.Extensions, opts.Compression, cfg)
+	c, err := open(sc.Conn, sc.Buffered, false, sc.Subprotocol, sc.Extensions, opts.Compression, cfg, hooks{opts.OnPing, opts.OnPong})
 	if err == nil && opts.Tracker != nil {
 		err = opts.Tracker.track(c)
 	}
@@ -339,10 +347,10 @@ func AcceptConn(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Conn, *
 //go:noinline
 func (c *Conn) openAccepted(sc *handshake.ServerConn, opts *AcceptOptions) error {
 	if opts == nil {
-		return c.open(sc.Conn, sc.Buffered, false, sc.Subprotocol, sc.Extensions, nil, newSettings(0, 0, 0, 0, 0, 0))
+		return c.open(sc.Conn, sc.Buffered, false, sc.Subprotocol, sc.Extensions, nil, newSettings(0, 0, 0, 0, 0, 0), hooks{})
 	}
 	cfg := newSettings(opts.ReadLimit, opts.ReadBufferSize, opts.WriteBufferSize, opts.PingInterval, opts.PingTimeout, opts.CloseTimeout)
-	if err := c.open(sc.Conn, sc.Buffered, false, sc.Subprotocol, sc.Extensions, opts.Compression, cfg); err != nil {
+	if err := c.open(sc.Conn, sc.Buffered, false, sc.Subprotocol, sc.Extensions, opts.Compression, cfg, hooks{opts.OnPing, opts.OnPong}); err != nil {
 		return err
 	}
 	if opts.Tracker != nil {
@@ -382,7 +390,7 @@ func Dial(ctx context.Context, url string, opts *DialOptions) (*Conn, *http.Resp
 		return nil, resp, err
 	}
 	cfg := newSettings(opts.ReadLimit, opts.ReadBufferSize, opts.WriteBufferSize, opts.PingInterval, opts.PingTimeout, opts.CloseTimeout)
-	c, err := open(cc.Conn, cc.Buffered, true, cc.Subprotocol, cc.Extensions, opts.Compression, cfg)
+	c, err := open(cc.Conn, cc.Buffered, true, cc.Subprotocol, cc.Extensions, opts.Compression, cfg, hooks{opts.OnPing, opts.OnPong})
 	return c, cc.Response, err
 }
 

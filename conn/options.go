@@ -97,6 +97,13 @@ type AcceptOptions struct {
 	// CloseTimeout bounds the closing handshake; 0 means DefaultCloseTimeout.
 	CloseTimeout time.Duration
 
+	// OnPing and OnPong, if set, are called with the payload of each Ping
+	// and Pong the peer sends, by the goroutine that reads it (the
+	// keepalive's, when nobody reads), before a Ping is answered. They
+	// observe, for logging or round-trip times: the connection still
+	// answers pings itself. They must not block, nor keep payload.
+	OnPing, OnPong func(payload []byte)
+
 	// Tracker, if set, tracks the connection until it ends, so that
 	// Tracker.Shutdown can close it; once shutdown has begun, handshakes
 	// are refused with 503 Service Unavailable.
@@ -134,15 +141,19 @@ type DialOptions struct {
 	// Compression offers permessage-deflate.
 	Compression *CompressionOptions
 
-	// ReadLimit, ReadBufferSize, WriteBufferSize, PingInterval, PingTimeout
-	// and CloseTimeout are as in AcceptOptions.
+	// ReadLimit, ReadBufferSize, WriteBufferSize, PingInterval, PingTimeout,
+	// CloseTimeout, OnPing and OnPong are as in AcceptOptions.
 	ReadLimit       int64
 	ReadBufferSize  int
 	WriteBufferSize int
 	PingInterval    time.Duration
 	PingTimeout     time.Duration
 	CloseTimeout    time.Duration
+	OnPing, OnPong  func(payload []byte)
 }
+
+// hooks are the callbacks of the options.
+type hooks struct{ onPing, onPong func([]byte) }
 
 // settings are the per-connection values common to both roles.
 type settings struct {

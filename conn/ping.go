@@ -17,6 +17,9 @@ type pinger struct {
 	seq     uint64
 	waiting map[uint64]chan struct{}
 
+	// hooks, set before the connection is used
+	onPing, onPong func(payload []byte)
+
 	// keepalive state, touched only by the timer's function
 	timer    *time.Timer
 	awaiting bool
@@ -72,6 +75,9 @@ func (c *Conn) pinger() *pinger {
 // pong records a Pong from the peer.
 func (p *pinger) pong(payload []byte) {
 	p.answered.Store(true)
+	if p.onPong != nil {
+		p.onPong(payload)
+	}
 	if len(payload) != 8 {
 		return
 	}

@@ -338,6 +338,9 @@ func (c *Conn) readControl(h frame.Header) error {
 	}
 	switch h.Opcode {
 	case frame.OpPing:
+		if pg := c.ping.Load(); pg != nil && pg.onPing != nil {
+			pg.onPing(p)
+		}
 		// RFC 6455 §5.5.2: answer with the same application data. No
 		// answer goes out after our Close frame.
 		err := c.writeControl(r.ctx, frame.OpPong, p)
