@@ -52,6 +52,9 @@ func (c *Conn) Close(code CloseCode, reason string) error {
 	if !utf8.ValidString(reason) {
 		return ErrInvalidUTF8
 	}
+	if code == 0 || code == frame.CloseNoStatus {
+		code, reason = frame.CloseNoStatus, "" // a frame without a code has no reason
+	}
 	if c.isClosed() {
 		return c.closeResult()
 	}
@@ -112,7 +115,11 @@ func (c *Conn) sendClose(ctx context.Context, ce *CloseError) error {
 	// peer's answer knows which Close came first.
 	c.sent.Store(ce)
 	var buf [frame.MaxControlPayload]byte
-	return c.writeFrame(ctx, true, 0, frame.OpClose, frame.AppendClosePayload(buf[:0], ce.Code, ce.Reason), false)
+	err := c.writeFrame(ctx, true, 0, frame.OpClose, frame.AppendClosePayload(buf[:0], ce.Code, ce.Reason), false)
+	if err != nil && !c.isClosed() {
+		c.sent.Store(nil) // ctx ended before the frame began: none was sent
+	}
+	return err
 }
 
 // receivedClose handles the peer's Close frame, read by the reader.
@@ -137,7 +144,13 @@ func (c *Conn) receivedClose(payload []byte) error {
 	if echo == frame.CloseNoStatus {
 		echo = frame.CloseNormal
 	}
-	c.sendClose(ctx, &CloseError{Code: echo})
+	if err := c.sendClose(ctx, &CloseError{Code: echo}); err != nil && err != errCloseSent && !c.isClosed() {
+		// A writer held the connection until the close timeout: the
+		// answer never went out.
+		ce = &CloseError{Code: code, Reason: reason, Remote: true, Err: ErrCloseTimeout}
+		c.peer.Store(ce)
+		c.rd.err = ce
+	}
 	c.finishClose(ctx, ce)
 	return ce
 }

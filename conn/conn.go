@@ -427,24 +427,23 @@ func (c *Conn) SetReadLimit(n int64) {
 // shuts down. Once the connection has ended, CloseNow answers as Close
 // does.
 func (c *Conn) CloseNow() error {
-	if c.sent.Load() != nil && !c.isClosed() {
+	if !c.isClosed() && (c.sent.Load() != nil || c.peer.Load() != nil) {
 		c.abandoned.Store(true)
-		return nil
+		if !c.isClosed() { // else the handshake ended meanwhile
+			return nil
+		}
 	}
-	if err := c.closeTCP(closedNow); err != nil {
-		return err
+	if c.closeTCP(&CloseError{Code: CloseAbnormal}) {
+		return nil
 	}
 	return c.closeResult()
 }
 
-// closedNow is how a connection that CloseNow ended ended.
-var closedNow = &CloseError{Code: CloseAbnormal}
-
 // closeResult is what Close and CloseNow return once the connection has
-// ended: nil when it ended by a completed closing handshake or CloseNow,
-// else how it ended.
+// ended: nil when it ended by a completed closing handshake, else how it
+// ended.
 func (c *Conn) closeResult() error {
-	if ce := c.closeErr.Load(); ce != nil && ce.Err != nil {
+	if ce := c.closeErr.Load(); ce != nil && (ce.Err != nil || ce.Code == CloseAbnormal) {
 		return ce
 	}
 	return nil
@@ -453,12 +452,12 @@ func (c *Conn) closeResult() error {
 // closeTCP closes the network connection once, recording how the
 // connection ended; the first call's ce is what every later call sees.
 // Later calls wait for a close in progress, as a sync.Once would: until
-// then the connection still works. It returns the error of nc.Close, or
-// nil when the connection was closed already.
+// then the connection still works. It reports whether this call was the
+// one that closed it.
 // A sync.Once is not used because a failed read closes from deep in the
 // read path, and the Once's two frames on top were enough for nc.Close to
 // grow the goroutine's stack, a copy of the whole stack per connection.
-func (c *Conn) closeTCP(ce *CloseError) error {
+func (c *Conn) closeTCP(ce *CloseError) bool {
 	c.closeMu.Lock()
 	if c.closed.Load() {
 		if c.closing == nil && !c.ncClosed {
@@ -469,7 +468,7 @@ func (c *Conn) closeTCP(ce *CloseError) error {
 		if closing != nil {
 			<-closing // closed by closeDone, or already
 		}
-		return nil
+		return false
 	}
 	c.closeErr.Store(ce)
 	c.closed.Store(true)
@@ -486,10 +485,8 @@ func (c *Conn) closeTCP(ce *CloseError) error {
 	if c.tracker != nil {
 		c.tracker.untrack(c)
 	}
-	if err := c.nc.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-		return &prefixedError{"websocket: closing the connection: ", err}
-	}
-	return nil
+	c.nc.Close() // how it ended is recorded; a failure to close adds nothing
+	return true
 }
 
 // closeDone marks the first closeTCP done and lets its waiters go.
@@ -564,13 +561,14 @@ func (c *Conn) lost(ctx context.Context, err error) error {
 	}
 	var ce *CloseError
 	sent := c.sent.Load()
+	byContext := ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded)
 	switch {
 	case c.peer.Load() != nil:
 		ce = c.peer.Load() // the handshake is over: only TCP is left
 	case sent != nil && sent.Err != nil:
 		ce = sent // the ending was decided when our Close went out
-	case ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded):
-		ce = &CloseError{Code: CloseAbnormal, Err: context.Cause(ctx)}
+	case byContext:
+		ce = c.sentWith(context.Cause(ctx)) // CloseAbnormal if none was sent
 	case sent != nil:
 		ce = c.sentWith(&prefixedError{"websocket: connection lost during the closing handshake: ", err})
 	default:

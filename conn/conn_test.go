@@ -258,6 +258,7 @@ func TestControlFramesBetweenFragments(t *testing.T) {
 			t.Fatalf("last fragment: %+v %v", f3, err)
 		}
 		p.send(true, 0, 0x8, []byte{0x03, 0xe8})
+		p.nc.Close() // as a server does: the client need not wait for it
 		if err := <-readDone; CloseStatus(err) != CloseNormal {
 			t.Fatalf("Read after peer close: %v", err)
 		}

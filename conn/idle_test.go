@@ -317,8 +317,8 @@ func TestCloseWaitsForCloseInProgress(t *testing.T) {
 	if err := <-first; err != nil {
 		t.Errorf("first CloseNow = %v", err)
 	}
-	if err := <-second; err != nil {
-		t.Errorf("second CloseNow = %v, want nil as from the first", err)
+	if err := <-second; !errors.Is(err, ErrClosed) {
+		t.Errorf("second CloseNow = %v, want the ending, which matches ErrClosed", err)
 	}
 	ctx := context.Background()
 	if err := c.Write(ctx, Text, []byte("late")); !errors.Is(err, ErrClosed) {
@@ -351,8 +351,8 @@ func TestCloseAfterPanickingClose(t *testing.T) {
 	go func() { second <- c.CloseNow() }()
 	select {
 	case err := <-second:
-		if err != nil {
-			t.Errorf("CloseNow after a panicking close = %v, want nil", err)
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("CloseNow after a panicking close = %v, want ErrClosed", err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("CloseNow still waiting 5 s after a close that panicked")

@@ -100,8 +100,8 @@ func (p *pinger) startKeepalive(c *Conn) {
 }
 
 func (p *pinger) tick(c *Conn) {
-	if c.isClosed() {
-		return
+	if c.isClosed() || c.sent.Load() != nil || c.peer.Load() != nil {
+		return // the closing handshake has its own bounds
 	}
 	p.mu.Lock()
 	timer := p.timer // set by startKeepalive, perhaps after this tick began
@@ -111,6 +111,9 @@ func (p *pinger) tick(c *Conn) {
 			// Nobody is reading, so the pong may be waiting unread.
 			c.pollControl()
 			c.rsem.release()
+		}
+		if c.isClosed() || c.sent.Load() != nil || c.peer.Load() != nil {
+			return // the poll found the connection ending
 		}
 		if !p.answered.Load() {
 			c.keepaliveFailed()
@@ -144,12 +147,16 @@ func (p *pinger) tick(c *Conn) {
 func (c *Conn) keepaliveFailed() {
 	ce := &CloseError{Code: CloseGoingAway, Reason: "keepalive timeout", Err: ErrKeepaliveTimeout}
 	ctx, cancel := context.WithTimeout(context.Background(), min(c.cfg.pingTimeout, failLinger))
-	if c.sendClose(ctx, ce) == nil {
+	err := c.sendClose(ctx, ce)
+	cancel()
+	switch {
+	case err == errCloseSent:
+		return // a closing handshake began meanwhile, with its own bounds
+	case err == nil:
 		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite() // the Close frame, then FIN
 		}
 	}
-	cancel()
 	c.closeTCP(ce)
 }
 

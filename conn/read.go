@@ -384,7 +384,11 @@ func (c *Conn) pollControl() {
 		err := c.readMore(1)
 		c.nc.SetReadDeadline(time.Time{})
 		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-			r.pending = err // the application's next read reports it
+			if r.pos == r.end {
+				c.lost(ctx, err) // the peer is gone, not slow
+				return
+			}
+			r.pending = err // for the reader, after what is buffered
 		}
 	}
 	for r.remaining == 0 && r.frameBuffered() && !c.isClosed() {
@@ -405,7 +409,12 @@ func (c *Conn) pollControl() {
 	// Frames behind data must wait for the reader, but a pong among them
 	// shows that the peer answered.
 	pg := c.ping.Load()
-	for at := int64(r.pos) + r.remaining; pg != nil && at < int64(r.end); {
+	if pg == nil || r.remaining > int64(r.end-r.pos) {
+		return
+	}
+	// Lengths are the peer's, unchecked: compare, never add, lest they
+	// overflow.
+	for at := r.pos + int(r.remaining); at < r.end; {
 		h, n, err := frame.ParseHeader(r.buf[at:r.end])
 		if err != nil {
 			return
@@ -414,7 +423,10 @@ func (c *Conn) pollControl() {
 			pg.answered.Store(true)
 			return
 		}
-		at += int64(n) + h.Length
+		if h.Length > int64(r.end-at-n) {
+			return
+		}
+		at += n + int(h.Length)
 	}
 }
 

@@ -384,10 +384,12 @@ func (w *messageWriter) discard(cause error) {
 func (w *messageWriter) end() {
 	w.active = false
 	w.ctx = nil
-	w.sink.release()
-	if w.c.compress != nil && w.c.isClosed() {
+	if w.c.compress != nil && (w.c.isClosed() || w.sink.failed != nil) {
+		// A failed message leaves the compressor holding bytes the peer
+		// never saw: the next message starts afresh (see discard).
 		w.c.compress.deflate.Release()
 	}
+	w.sink.release()
 }
 
 // frameSink buffers the payload of a message and writes it as frames.
@@ -454,12 +456,13 @@ func (s *frameSink) flushFrame(fin bool, payload []byte) error {
 	}
 	if err != nil {
 		s.failed = err
-		if (s.op == frame.OpContinuation || s.rsv != 0) && !errors.Is(err, ErrClosed) {
+		if s.op == frame.OpContinuation && !errors.Is(err, ErrClosed) {
 			// The context ended before this frame began, but part of
-			// the message is out, or a compressor has taken in bytes
-			// the peer will never see: no later message could be
-			// framed or inflated correctly. (After a Close frame, or
-			// once the connection has ended, no message follows.)
+			// the message is out: no later message could be framed
+			// correctly. (After a Close frame, or once the connection
+			// has ended, no message follows.) A compressor that took
+			// in bytes of a message none of which went out is
+			// released when the message ends (see end).
 			cause := context.Cause(s.ctx)
 			if cause == nil {
 				cause = err
