@@ -53,7 +53,15 @@ func acceptStream(w http.ResponseWriter, r *http.Request, sc *ServerConn, opts *
 	}
 	rc := http.NewResponseController(w)
 	w.WriteHeader(http.StatusOK)
-	if err := rc.Flush(); err != nil {
+	// net/http's HTTP/2 server fails the Flush with "stream closed" when
+	// the peer resets the stream while the Flush waits for its headers to be
+	// written, even if they were: a client that closes as soon as it has
+	// the 200 would make Upgrade fail or not by the scheduling of this
+	// goroutine. The stream's context has ended by then (the server cancels
+	// it before it wakes a waiting writer), so such a failure hands over the
+	// stream anyway; it fails on use, as a TCP connection closed right after
+	// the 101 does.
+	if err := rc.Flush(); err != nil && r.Context().Err() == nil {
 		return nil, fmt.Errorf("websocket: sending the 200 response: %w", err)
 	}
 	sc.Conn = newStreamConn(w, r, rc)
@@ -69,7 +77,7 @@ type streamConn struct {
 	body    io.ReadCloser
 	w       http.ResponseWriter
 	rc      *http.ResponseController
-	handler context.Context // the request's: done once the handler has returned
+	handler context.Context // the request's: done once the handler has returned or the stream has ended
 	local   net.Addr
 	peer    net.Addr
 

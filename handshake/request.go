@@ -16,7 +16,8 @@ import (
 // for both in memory. A WebSocket handshake is a GET without a body, so
 // the head is all there is to read, and it is parsed strictly by RFC 9112:
 // what this parser accepts, net/http accepts with the same meaning
-// (FuzzReadRequest checks that).
+// (FuzzReadRequest checks that), but for a body, which it only notes for
+// the handshake's checks to refuse.
 
 // requestBufferSize is the buffer a request head is read into; a larger
 // head grows it, up to maxRequestBytes.
@@ -284,18 +285,22 @@ func settleFields(r *http.Request, hosts int) *RequestError {
 	case r.URL.Host != "":
 		r.Host = r.URL.Host
 	}
-	// RFC 6455 §4.1: the handshake is a GET without a body, and bytes after
-	// the head belong to the WebSocket stream.
-	if _, ok := h["Transfer-Encoding"]; ok {
-		return errBody
+	// A body is announced in the fields where net/http puts it, for
+	// checkUpgrade to refuse as it refuses one net/http has read (RFC 9112
+	// §6.3). Its length is not parsed, since no body is read: -1, unknown,
+	// stands for any but 0.
+	if te, ok := h["Transfer-Encoding"]; ok {
+		r.TransferEncoding, r.ContentLength = te, -1
 	}
 	if cl := h["Content-Length"]; cl != nil {
 		for _, v := range cl {
 			if v != "0" {
-				return errBody
+				r.ContentLength = -1
 			}
 		}
-		h["Content-Length"] = cl[:1] // as net/http folds repeated equal values
+		if r.ContentLength == 0 {
+			h["Content-Length"] = cl[:1] // as net/http folds repeated equal values
+		}
 	}
 	// What net/http's ReadRequest adds, so that handlers see the same
 	// request either way: RFC 9111 §5.4, and whether the client asked to
@@ -307,8 +312,6 @@ func settleFields(r *http.Request, hosts int) *RequestError {
 	r.Close = headerHasToken(conn, "close") || r.ProtoMinor == 0 && !headerHasToken(conn, "keep-alive")
 	return nil
 }
-
-var errBody = &RequestError{http.StatusBadRequest, ErrBadRequest, "handshake request has a body"}
 
 // nextLine splits off the first line of b, without its CRLF or LF. It
 // returns a nil line for a line with a CR anywhere but at its end.

@@ -96,7 +96,8 @@ const (
 
 // Upgrade performs the server side of the opening handshake on r.
 //
-// It validates the request (RFC 6455 §4.2.1), checks the Origin
+// It validates the request (RFC 6455 §4.2.1), which must not announce a
+// body, whether by Content-Length or Transfer-Encoding, checks the Origin
 // (§10.2: by default a request whose Origin host differs from r.Host is
 // refused with 403; a request without Origin passes, since browsers
 // always send one), negotiates the subprotocol and extensions, hijacks
@@ -224,7 +225,8 @@ func appendResponse(buf []byte, key string, sc *ServerConn, header http.Header) 
 }
 
 // checkUpgrade checks the method, version, Host and the Upgrade and
-// Connection fields of a handshake request (RFC 6455 §4.2.1 items 1-4).
+// Connection fields of a handshake request (RFC 6455 §4.2.1 items 1-4),
+// and that it has no body.
 // It is a call of its own so that the formatting of its refusals does not
 // enlarge checkRequest's frame (see UpgradeConn).
 //
@@ -244,9 +246,23 @@ func checkUpgrade(r *http.Request) *RequestError {
 			`request lacks "Upgrade: websocket"; this endpoint only serves WebSocket connections`}
 	case !headerHasToken(r.Header[hdrConnection], "upgrade"):
 		return &RequestError{http.StatusBadRequest, ErrMissingUpgrade, `request lacks "Connection: Upgrade"`}
+	case hasBody(r):
+		return errBody
 	}
 	return nil
 }
+
+// hasBody reports whether r announces a body, in the fields where net/http
+// reports it and parseRequest too. The handshake is a GET (RFC 6455 §4.1),
+// whose content has no meaning (RFC 9110 §9.3.1), and the bytes after its
+// head are the WebSocket stream: a body would be taken for frames here
+// while a proxy in front reads it as HTTP, the shape of request smuggling
+// (RFC 9112 §11.2).
+func hasBody(r *http.Request) bool {
+	return r.ContentLength != 0 || len(r.TransferEncoding) > 0
+}
+
+var errBody = &RequestError{http.StatusBadRequest, ErrBadRequest, "handshake request has a body"}
 
 // refuseKeys returns the refusal of a request with n Sec-WebSocket-Key
 // fields, n != 1.

@@ -1,13 +1,19 @@
 package handshake
 
 import (
+	"bufio"
+	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestAcceptKey(t *testing.T) {
@@ -203,6 +209,18 @@ func TestUpgradeRefusals(t *testing.T) {
 			body: `server misconfigured: extension foo answered an invalid element: extension foo: parameter x has value "a b", which is not a token`,
 		},
 		{
+			name:   "body by length",
+			edit:   func(r *http.Request) { r.ContentLength = 7 },
+			status: 400, err: ErrBadRequest,
+			body: "handshake request has a body",
+		},
+		{
+			name:   "chunked body",
+			edit:   func(r *http.Request) { r.ContentLength, r.TransferEncoding = -1, []string{"chunked"} },
+			status: 400, err: ErrBadRequest,
+			body: "handshake request has a body",
+		},
+		{
 			name:   "cannot hijack",
 			status: 500, err: ErrHijack,
 			body: "cannot take over the connection (feature not supported); WebSocket needs an HTTP/1.1 server whose ResponseWriter supports hijacking",
@@ -244,6 +262,94 @@ func TestUpgradeRefusals(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestUpgradeRequestBody sends handshakes that announce a body over TCP,
+// to Upgrade behind net/http and to UpgradeConn. Both must refuse them
+// alike, for a body taken as WebSocket data is a smuggled request, and
+// both must upgrade one whose Content-Length is 0.
+func TestUpgradeRequestBody(t *testing.T) {
+	const head = "GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: " + sampleKey + "\r\nSec-WebSocket-Version: 13\r\n"
+	const frame = "\x81\x81abcd\x08" // a masked text frame "i", 7 bytes
+	type outcome struct {
+		Status   int   // of the response
+		Upgraded bool  // Upgrade returned a connection
+		Err      error // Upgrade's error
+	}
+	refused := outcome{http.StatusBadRequest, false, ErrBadRequest}
+	requests := []struct {
+		name    string
+		request string
+		want    outcome
+	}{
+		{"Content-Length 7", head + "Content-Length: 7\r\n\r\n" + frame, refused},
+		{"chunked", head + "Transfer-Encoding: chunked\r\n\r\n7\r\n" + frame + "\r\n0\r\n\r\n", refused},
+		{"chunked and Content-Length", head + "Content-Length: 7\r\nTransfer-Encoding: chunked\r\n\r\n7\r\n" + frame + "\r\n0\r\n\r\n", refused},
+		{"Content-Length 0", head + "Content-Length: 0\r\n\r\n", outcome{http.StatusSwitchingProtocols, true, nil}},
+	}
+	// Each server returns its address and a function that waits for the
+	// outcome of its one handshake.
+	servers := []struct {
+		name  string
+		start func(t *testing.T) (string, func() (*ServerConn, error))
+	}{
+		{"net/http", func(t *testing.T) (string, func() (*ServerConn, error)) {
+			type result struct {
+				sc  *ServerConn
+				err error
+			}
+			done := make(chan result, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				sc, err := Upgrade(w, r, nil)
+				done <- result{sc, err}
+			}))
+			t.Cleanup(srv.Close)
+			return srv.Listener.Addr().String(), func() (*ServerConn, error) { res := <-done; return res.sc, res.err }
+		}},
+		{"UpgradeConn", func(t *testing.T) (string, func() (*ServerConn, error)) {
+			addr, errs, conns := serveConn(t, context.Background(), nil)
+			return addr, func() (*ServerConn, error) {
+				if err := <-errs; err != nil {
+					return nil, err
+				}
+				return <-conns, nil
+			}
+		}},
+	}
+	for _, srv := range servers {
+		for _, tt := range requests {
+			t.Run(srv.name+"/"+tt.name, func(t *testing.T) {
+				addr, served := srv.start(t)
+				nc, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer nc.Close()
+				nc.SetDeadline(time.Now().Add(5 * time.Second))
+				if _, err := io.WriteString(nc, tt.request); err != nil {
+					t.Fatal(err)
+				}
+				resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				sc, err := served()
+				if sc != nil {
+					sc.Conn.Close()
+				}
+				var re *RequestError
+				if err != nil && !errors.As(err, &re) {
+					t.Errorf("error %v, want a *RequestError", err)
+				}
+				got := outcome{resp.StatusCode, sc != nil, err}
+				if diff := cmp.Diff(tt.want, got, cmpopts.EquateErrors()); diff != "" {
+					t.Errorf("(-want +got):\n%s", diff)
+				}
+			})
+		}
 	}
 }
 
