@@ -270,6 +270,7 @@ func serverOptions(opts *AcceptOptions) *handshake.ServerOptions {
 		SelectSubprotocol:       opts.SelectSubprotocol,
 		OriginPatterns:          opts.OriginPatterns,
 		InsecureSkipOriginCheck: opts.InsecureSkipOriginCheck,
+		CheckOrigin:             opts.CheckOrigin,
 		Header:                  opts.Header,
 	}
 	if opts.Compression != nil {
@@ -277,6 +278,11 @@ func serverOptions(opts *AcceptOptions) *handshake.ServerOptions {
 	}
 	return hopts
 }
+
+// IsWebSocketRequest reports whether r asks for a WebSocket connection, so
+// that one handler can serve a page and the WebSocket on the same path:
+// Accept the requests for which it is true, serve the others.
+func IsWebSocketRequest(r *http.Request) bool { return handshake.IsUpgradeRequest(r) }
 
 // Accept upgrades an HTTP request to a WebSocket connection (RFC 6455 §4.2).
 // When the request is not a valid WebSocket handshake, or its Origin is not

@@ -68,6 +68,10 @@ type AcceptOptions struct {
 	// endpoint to cross-site WebSocket hijacking (RFC 6455 §10.2).
 	InsecureSkipOriginCheck bool
 
+	// CheckOrigin, if set, decides instead of OriginPatterns whether a
+	// request may connect; see handshake.ServerOptions.CheckOrigin.
+	CheckOrigin func(r *http.Request) bool
+
 	// Header holds extra headers for the 101 response, such as cookies.
 	Header http.Header
 

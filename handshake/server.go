@@ -39,6 +39,13 @@ type ServerOptions struct {
 	// checks or serves no browser.
 	InsecureSkipOriginCheck bool
 
+	// CheckOrigin, if set, decides instead of OriginPatterns whether the
+	// request may connect, for every request, with an Origin header or
+	// without: it returns false to refuse it with 403 Forbidden. It is for
+	// servers with rules of their own; it must still refuse the Origins of
+	// pages it does not trust (RFC 6455 §10.2).
+	CheckOrigin func(r *http.Request) bool
+
 	// Extensions are negotiated with the client's offers.
 	Extensions []ServerExtension
 
@@ -183,7 +190,9 @@ func negotiate(r *http.Request, opts *ServerOptions) (*ServerConn, string, *Requ
 	// takes its whole frame even when it returns at once, and these frames
 	// are on the stack of the goroutine that will serve the connection
 	// (see UpgradeConn).
-	if rerr == nil && !opts.InsecureSkipOriginCheck && len(r.Header[hdrOrigin]) > 0 {
+	if rerr == nil && opts.CheckOrigin != nil {
+		rerr = checkOriginFunc(r, opts.CheckOrigin)
+	} else if rerr == nil && !opts.InsecureSkipOriginCheck && len(r.Header[hdrOrigin]) > 0 {
 		rerr = checkOrigin(r, opts.OriginPatterns)
 	}
 	if rerr == nil && len(opts.Header) > 0 {
@@ -376,6 +385,29 @@ func checkOrigin(r *http.Request, patterns []string) *RequestError {
 	}
 	return &RequestError{http.StatusForbidden, ErrBadOrigin,
 		fmt.Sprintf("Origin %q is not allowed to connect to %s", origin, r.Host)}
+}
+
+// checkOriginFunc applies ServerOptions.CheckOrigin.
+func checkOriginFunc(r *http.Request, allow func(*http.Request) bool) *RequestError {
+	if allow(r) {
+		return nil
+	}
+	return &RequestError{http.StatusForbidden, ErrBadOrigin,
+		fmt.Sprintf("Origin %q is not allowed to connect to %s", r.Header.Get(hdrOrigin), r.Host)}
+}
+
+// IsUpgradeRequest reports whether r asks for a WebSocket connection: a
+// GET with "Upgrade: websocket" and "Connection: Upgrade" (RFC 6455 §4.1),
+// or an extended CONNECT for websocket over HTTP/2 (RFC 8441). It lets a
+// handler serve a page and the WebSocket on one path; Upgrade still
+// checks everything else.
+func IsUpgradeRequest(r *http.Request) bool {
+	if isExtendedConnect(r) {
+		return true
+	}
+	return r.Method == http.MethodGet &&
+		headerHasToken(r.Header[hdrUpgrade], "websocket") &&
+		headerHasToken(r.Header[hdrConnection], "upgrade")
 }
 
 // sameHost reports whether the Origin's host[:port] names the same

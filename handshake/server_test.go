@@ -524,6 +524,55 @@ func TestOriginPolicy(t *testing.T) {
 	}
 }
 
+// TestCheckOrigin checks that CheckOrigin replaces the pattern policy,
+// for requests with an Origin and without.
+func TestCheckOrigin(t *testing.T) {
+	onlyApp := func(r *http.Request) bool { return r.Header.Get("Origin") == "https://app.test" }
+	for _, tt := range []struct {
+		origin  string
+		allowed bool
+	}{
+		{"https://app.test", true},
+		{"https://example.com", false}, // same-origin, but the function says no
+		{"", false},                    // not a browser, and the function says no
+	} {
+		r := upgradeRequest()
+		r.Host = "example.com"
+		if tt.origin != "" {
+			r.Header.Set("Origin", tt.origin)
+		}
+		w := newHijackWriter("")
+		_, err := Upgrade(w, r, &ServerOptions{CheckOrigin: onlyApp, OriginPatterns: []string{"*"}})
+		if got := err == nil; got != tt.allowed || (!got && (!errors.Is(err, ErrBadOrigin) || w.status != http.StatusForbidden)) {
+			t.Errorf("Origin %q: allowed=%v, err %v, status %d; want allowed=%v (403 otherwise)", tt.origin, got, err, w.status, tt.allowed)
+		}
+	}
+}
+
+// TestIsUpgradeRequest checks which requests ask for a WebSocket.
+func TestIsUpgradeRequest(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		change func(r *http.Request)
+		want   bool
+	}{
+		{"handshake", func(*http.Request) {}, true},
+		{"tokens in lists, any case", func(r *http.Request) {
+			r.Header.Set("Connection", "keep-alive, Upgrade")
+			r.Header.Set("Upgrade", "WebSocket")
+		}, true},
+		{"a page", func(r *http.Request) { r.Header.Del("Upgrade"); r.Header.Del("Connection") }, false},
+		{"another upgrade", func(r *http.Request) { r.Header.Set("Upgrade", "h2c") }, false},
+		{"POST", func(r *http.Request) { r.Method = http.MethodPost }, false},
+	} {
+		r := upgradeRequest()
+		tt.change(r)
+		if got := IsUpgradeRequest(r); got != tt.want {
+			t.Errorf("%s: IsUpgradeRequest = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
 func TestSubprotocolSelection(t *testing.T) {
 	pickLast := func(_ *http.Request, offered []string) string { return offered[len(offered)-1] }
 	var seen []string
