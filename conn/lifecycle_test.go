@@ -1372,3 +1372,42 @@ func TestLifecycleCloseNowBuffered(t *testing.T) {
 		})
 	}
 }
+
+// TestLifecyclePeerCloses has the peer close while one goroutine reads
+// and another is in the middle of a message: the reader answers and gets
+// the peer's ending, which every call then holds, and Close returns nil
+// for the handshake that completed.
+func TestLifecyclePeerCloses(t *testing.T) {
+	forRolesAndCompression(t, func(t *testing.T, server, compress bool) {
+		c, peer := lifePair(t, server, compress)
+		ctx := context.Background()
+		read := make(chan error, 1)
+		go func() { _, msg, err := c.Read(ctx); read <- readErr(msg, err) }()
+		msg := lifePayload(0, writerSize)
+		w, err := c.Writer(ctx, Binary)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := writePieces(w, msg[:writerSize/2]); err != nil {
+			t.Fatal(err)
+		}
+		// With no reader of its own, the peer's Close reads our answer
+		// itself, discarding the half message.
+		peerClosed := make(chan error, 1)
+		go func() { peerClosed <- peer.Close(4002, "peer") }()
+		final := endedError(t, "Read when the peer closes", await(t, read, "Read when the peer closes"))
+		if diff := cmp.Diff(CloseError{Code: 4002, Reason: "peer", Remote: true}, *final, cmpopts.EquateErrors()); diff != "" {
+			t.Errorf("ending after the peer's Close (-want +got):\n%s", diff)
+		}
+		if ce := endedError(t, "the writer's Write after the peer's Close", writePieces(w, msg[writerSize/2:])); ce != final {
+			t.Errorf("the writer's Write after the peer's Close holds %+v, not the connection's *CloseError", *ce)
+		}
+		if ce := endedError(t, "the writer's Close after the peer's Close", w.Close()); ce != final {
+			t.Errorf("the writer's Close after the peer's Close holds %+v, not the connection's *CloseError", *ce)
+		}
+		checkEnded(t, c, final)
+		if err := await(t, peerClosed, "the peer's Close"); err != nil {
+			t.Errorf("the peer's Close = %v, want nil", err)
+		}
+	})
+}
