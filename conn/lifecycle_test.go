@@ -983,14 +983,14 @@ func TestLifecycleContexts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := w.Write(msg[:writerSize/2]); err != nil {
+			if err := writePieces(w, msg[:writerSize/2]); err != nil {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithCancel(bg)
 			cancel()
 			err = within(t, lifeWait, "Write waiting for the Writer", func() error { return c.Write(ctx, Binary, lifeProbe) })
 			checkOpen(t, "Write waiting for a Writer", err, context.Canceled)
-			if _, err := w.Write(msg[writerSize/2:]); err != nil {
+			if err := writePieces(w, msg[writerSize/2:]); err != nil {
 				t.Fatal(err)
 			}
 			if err := w.Close(); err != nil {
