@@ -41,18 +41,6 @@ func acceptedPair(t *testing.T, aopts *AcceptOptions, dopts *DialOptions) (clien
 	return client, server
 }
 
-// await returns what ch delivers, failing the test after a generous bound.
-func await[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s: still waiting after 10 s", what)
-		panic("unreachable")
-	}
-}
-
 // closeErrorOpts compares CloseError values (not pointers, which are
 // errors and would be matched by their Is method) with Err matched by
 // errors.Is.
@@ -71,28 +59,7 @@ func checkEnded(t *testing.T, c *Conn, want *CloseError) {
 	if diff := cmp.Diff(*want, *got, closeErrorOpts); diff != "" {
 		t.Errorf("CloseError (-want +got):\n%s", diff)
 	}
-	_, werr := c.Writer(ctx, Binary)
-	for name, err := range map[string]error{
-		"Read again": func() error { _, _, err := c.Read(ctx); return err }(),
-		"Write":      c.Write(ctx, Text, []byte("x")),
-		"Writer":     werr,
-		"Ping":       c.Ping(ctx),
-	} {
-		if err != error(got) {
-			t.Errorf("%s = %v, want the same *CloseError as Read", name, err)
-		}
-	}
-	// Close and CloseNow return nil only for a completed handshake.
-	var wantClose error
-	if got.Err != nil || got.Code == CloseAbnormal {
-		wantClose = got
-	}
-	if err := c.Close(CloseNormal, ""); err != wantClose {
-		t.Errorf("Close = %v, want %v", err, wantClose)
-	}
-	if err := c.CloseNow(); err != wantClose {
-		t.Errorf("CloseNow = %v, want %v", err, wantClose)
-	}
+	checkAllEnded(t, c, got)
 }
 
 // TestEndings pins the classification of endings in the package
