@@ -32,8 +32,6 @@
 //	3  the peer ended the connection abnormally: a Close frame with any
 //	   other status, a protocol violation, a connection dropped without a
 //	   Close frame, or no answer to our Close
-//lint:file-ignore SA1019 x/net's HTTP/2 Transport is deprecated for net/http's, which in Go 1.26 refuses the :protocol pseudo-header RFC 8441 needs.
-
 package main
 
 import (
@@ -271,6 +269,7 @@ func (s *session) opts() *conn.DialOptions {
 	if s.o.http2 {
 		// net/http's Transport cannot send the :protocol pseudo-header
 		// in Go 1.26; x/net's HTTP/2 transport can.
+		//lint:ignore SA1019 x/net's HTTP/2 Transport is deprecated for net/http's, which in Go 1.26 refuses the :protocol pseudo-header RFC 8441 needs.
 		o.HTTP2 = &http2.Transport{TLSClientConfig: o.TLSConfig}
 	}
 	return o
