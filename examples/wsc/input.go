@@ -31,7 +31,8 @@ const (
 	itemEnd                    // the end of input, or an error reading it
 )
 
-// input is standard input, cut into items.
+// input is standard input, cut into items. It outlives connections: in
+// listen mode, what one connection did not take goes to the next.
 type input struct {
 	items   <-chan item // nil when items come only from pending, or never
 	pending *item       // the next item, already taken from items

@@ -1,10 +1,13 @@
 // Wsc is a WebSocket client for the command line, in the spirit of wscat
 // and websocat: it sends what it reads on standard input as messages and
-// prints each message that arrives, one per line.
+// prints each message that arrives, one per line. With -l it is the
+// server instead: it serves one WebSocket endpoint and relays standard
+// input and output through the connection a client opens.
 //
 // Usage:
 //
 //	wsc [flags] ws://host[:port]/path
+//	wsc [flags] -l [host]:port[/path]
 //
 // The URL may also be http:// or https://, taken as ws:// and wss://, as
 // conn.Dial does. For example, with the echo example running:
@@ -12,6 +15,7 @@
 //	go run ./examples/wsc ws://localhost:8080/ws
 //	printf 'one\ntwo\n' | go run ./examples/wsc -n ws://localhost:8080/ws
 //	go run ./examples/wsc -n -binary -split eof ws://localhost:8080/ws <photo.jpg
+//	go run ./examples/wsc -l 127.0.0.1:9000/ws
 //
 // -subprotocol offers subprotocols, -H adds request headers, -compress=false
 // stops wsc from offering permessage-deflate, and -timeout bounds the
@@ -65,6 +69,29 @@
 // for one reply per message sent, up to -wait, and then closes. With -u, wsc waits
 // for the peer to close, or for SIGINT.
 //
+// # Listening
+//
+// With -l, wsc listens on host:port and serves WebSocket handshakes for
+// path, or for any path when none is given. It serves one connection at a
+// time: a handshake that comes while a connection is open waits a second
+// for it to end, and is then refused with 503 Service Unavailable.
+// Standard input goes to the connection open at the time; what is read
+// while none is waits for the next one. Status lines say when each
+// connection opens, from where, and how it ends. wsc goes on listening
+// after a connection ends, until the end of standard input or SIGINT, or,
+// with -once, until the first connection has ended. With -u it only
+// prints what arrives, and so serves until interrupted.
+//
+// Browsers send an Origin header: a handshake from a page whose origin is
+// not host:port is refused with 403 Forbidden unless -origins allows it
+// (comma-separated host patterns, such as "example.com" or "*.local:*";
+// "*" allows any). -subprotocol lists the subprotocols served, in order of
+// preference, -H adds headers to the 101 response, and -v prints each
+// handshake request. With -cert and -key wsc serves wss:// (and HTTP/2,
+// whose WebSockets, RFC 8441, the server offers only when wsc runs with
+// GODEBUG=http2xconnect=1); -cacert then requires each client to present a
+// certificate signed by one of its CAs.
+//
 // # TLS
 //
 // For wss:// and https:// URLs, -cacert trusts the CA certificates of a
@@ -81,13 +108,16 @@
 //	0  a closing handshake that completed: begun by wsc, with any code, or
 //	   by the peer with 1000 (normal), 1001 (going away) or no status
 //	1  an error: the connection could not be opened (DNS, TCP, TLS, a
-//	   refused handshake), a TLS file could not be loaded, reading
-//	   standard input or writing standard output failed, or standard
-//	   input was not UTF-8 text
+//	   refused handshake), a TLS file could not be loaded, the address to
+//	   listen on could not be opened, reading standard input or writing
+//	   standard output failed, or standard input was not UTF-8 text
 //	2  bad usage
 //	3  the peer ended the connection abnormally: a Close frame with any
 //	   other status, a protocol violation, a connection dropped without a
 //	   Close frame, or no answer to our Close
+//
+// With -l, an error ends wsc at once with status 1; otherwise the status is
+// 3 when any of the connections served ended abnormally, and 0 if none did.
 package main
 
 import (
@@ -96,6 +126,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -127,7 +158,9 @@ func main() {
 
 // options are what the command line asks for.
 type options struct {
-	url          string
+	url          string // to dial; "" with -l
+	listen       string // host:port to listen on, with -l
+	path         string // with -l: the path served, or "" for any
 	subprotocols []string
 	header       http.Header
 	binary       bool   // send binary messages
@@ -149,6 +182,8 @@ type options struct {
 	closeReason  string
 	interactive  autoBool
 	noInput      bool // -u: do not read stdin
+	once         bool
+	origins      []string
 }
 
 // run is wsc with its environment as arguments. It returns the exit
@@ -171,6 +206,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer close(done)
 	in := a.startInput(stdin, done)
 
+	if o.listen != "" {
+		return a.serve(ctx, in)
+	}
 	return a.dial(ctx, in)
 }
 
@@ -179,11 +217,11 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("wsc", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: wsc [flags] ws://host[:port]/path\n\n")
+		fmt.Fprintf(stderr, "usage: wsc [flags] ws://host[:port]/path\n       wsc [flags] -l [host]:port[/path]\n\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\nexit status: 0 clean close, 1 error, 2 usage, 3 connection ended abnormally by the peer\n")
 	}
-	fs.Func("subprotocol", "offer this subprotocol (repeatable, or a comma-separated `list`, in order of preference)", func(v string) error {
+	fs.Func("subprotocol", "offer this subprotocol, or with -l serve it (repeatable, or a comma-separated `list`, in order of preference)", func(v string) error {
 		for p := range strings.SplitSeq(v, ",") {
 			if p = strings.TrimSpace(p); p != "" {
 				o.subprotocols = append(o.subprotocols, p)
@@ -191,7 +229,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 		}
 		return nil
 	})
-	fs.Func("H", "add a request header, as `'Name: value'` (repeatable)", func(v string) error {
+	fs.Func("H", "add a request header, or with -l a response header, as `'Name: value'` (repeatable)", func(v string) error {
 		name, value, ok := strings.Cut(v, ":")
 		name = strings.TrimSpace(name)
 		if !ok || name == "" || strings.ContainsAny(name, " \t") {
@@ -207,11 +245,11 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.script, "n", false, "script mode: at end of input, wait for a reply to each message, then close")
 	fs.BoolVar(&o.script, "script", false, "same as -n")
 	fs.DurationVar(&o.wait, "wait", 10*time.Second, "in script mode, wait at most this long for replies")
-	fs.BoolVar(&o.compress, "compress", true, "offer permessage-deflate compression")
+	fs.BoolVar(&o.compress, "compress", true, "offer (with -l, accept) permessage-deflate compression")
 	fs.BoolVar(&o.insecure, "k", false, "accept any TLS certificate (insecure)")
 	fs.BoolVar(&o.insecure, "insecure", false, "same as -k")
-	fs.StringVar(&o.caFile, "cacert", "", "trust the CA certificates in this PEM `file`")
-	fs.StringVar(&o.certFile, "cert", "", "present the client certificate in this PEM `file`")
+	fs.StringVar(&o.caFile, "cacert", "", "trust the CA certificates in this PEM `file` (with -l: require client certificates they signed)")
+	fs.StringVar(&o.certFile, "cert", "", "present the certificate in this PEM `file` (with -l: serve wss://)")
 	fs.StringVar(&o.keyFile, "key", "", "the private key of -cert, in this PEM `file` (default the -cert file)")
 	fs.BoolVar(&o.http2, "http2", false, "open the connection as a stream of an HTTP/2 connection (RFC 8441; wss:// only)")
 	fs.BoolVar(&o.quiet, "q", false, "print no status lines")
@@ -228,6 +266,26 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.closeReason, "close-reason", "", "close with this `reason`")
 	fs.Var(&o.interactive, "i", "interactive: commands and marked output (default: when standard input is a terminal)")
 	fs.BoolVar(&o.noInput, "u", false, "do not read standard input; only print what arrives")
+	fs.Func("l", "serve one WebSocket endpoint at `[host]:port[/path]` instead of dialing", func(v string) error {
+		addr, path, ok := strings.Cut(v, "/")
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return err
+		}
+		o.listen = addr
+		if ok {
+			o.path = "/" + path
+		}
+		return nil
+	})
+	fs.BoolVar(&o.once, "once", false, "with -l: exit once the first connection has ended")
+	fs.Func("origins", "with -l: also allow handshakes from these Origin host `patterns` (comma-separated; * for any)", func(v string) error {
+		for p := range strings.SplitSeq(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				o.origins = append(o.origins, p)
+			}
+		}
+		return nil
+	})
 	return fs
 }
 
@@ -243,21 +301,42 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		fs.Usage()
 		return nil, err
 	}
-	if fs.NArg() != 1 {
-		return usage("want one URL, got %d arguments", fs.NArg())
-	}
-	o.url = fs.Arg(0)
-	u, err := url.Parse(o.url)
-	if err != nil {
-		return usage("%v", err)
-	}
-	// url.Parse lowers the scheme.
-	secure := u.Scheme == "wss" || u.Scheme == "https"
-	if !secure && u.Scheme != "ws" && u.Scheme != "http" || u.Host == "" {
-		return usage("URL %q: want ws://host/path or wss://host/path", o.url)
-	}
-	if o.http2 && !secure {
-		return usage("-http2 needs a wss:// URL: HTTP/2 runs over TLS")
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.listen != "" {
+		if fs.NArg() != 0 {
+			return usage("-l takes no URL, got %d arguments", fs.NArg())
+		}
+		for _, name := range []string{"http2", "k", "insecure", "timeout"} {
+			if set[name] {
+				return usage("-%s is for dialing, not for -l", name)
+			}
+		}
+		if o.caFile != "" && o.certFile == "" {
+			return usage("-cacert with -l verifies client certificates over TLS, which needs -cert")
+		}
+	} else {
+		for _, name := range []string{"once", "origins"} {
+			if set[name] {
+				return usage("-%s needs -l", name)
+			}
+		}
+		if fs.NArg() != 1 {
+			return usage("want one URL, got %d arguments", fs.NArg())
+		}
+		o.url = fs.Arg(0)
+		u, err := url.Parse(o.url)
+		if err != nil {
+			return usage("%v", err)
+		}
+		// url.Parse lowers the scheme.
+		secure := u.Scheme == "wss" || u.Scheme == "https"
+		if !secure && u.Scheme != "ws" && u.Scheme != "http" || u.Host == "" {
+			return usage("URL %q: want ws://host/path or wss://host/path", o.url)
+		}
+		if o.http2 && !secure {
+			return usage("-http2 needs a wss:// URL: HTTP/2 runs over TLS")
+		}
 	}
 	if o.keyFile != "" && o.certFile == "" {
 		return usage("-key needs -cert")

@@ -963,6 +963,15 @@ func TestUsage(t *testing.T) {
 		{[]string{"-close-code", "0", "-close-reason", "r", "ws://localhost/"}, exitUsage},
 		{[]string{"-close-reason", strings.Repeat("r", 124), "ws://localhost/"}, exitUsage},
 		{[]string{"-close-reason", "\xff", "ws://localhost/"}, exitUsage},
+		{[]string{"-once", "ws://localhost/"}, exitUsage},
+		{[]string{"-origins", "*", "ws://localhost/"}, exitUsage},
+		{[]string{"-l", "127.0.0.1:0", "ws://localhost/"}, exitUsage},
+		{[]string{"-l", "127.0.0.1"}, exitUsage},
+		{[]string{"-l", "/path"}, exitUsage},
+		{[]string{"-l", ":0", "-http2"}, exitUsage},
+		{[]string{"-l", ":0", "-k"}, exitUsage},
+		{[]string{"-l", ":0", "-timeout", "1s"}, exitUsage},
+		{[]string{"-l", ":0", "-cacert", "ca.pem"}, exitUsage},
 		{[]string{"-h"}, exitClean},
 	}
 	for _, tt := range tests {
