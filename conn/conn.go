@@ -365,7 +365,8 @@ func (c *Conn) openAccepted(sc *handshake.ServerConn, opts *AcceptOptions) error
 	return nil
 }
 
-// Dial opens a WebSocket connection to a ws:// or wss:// URL (RFC 6455 §4.1).
+// Dial opens a WebSocket connection to a ws:// or wss:// URL (RFC 6455 §4.1);
+// http:// and https:// URLs are taken as ws:// and wss://.
 // ctx bounds the dial and the whole opening handshake; it has no effect on
 // the connection once Dial has returned. The response is the server's 101
 // answer. When the server refuses, the response is returned too, and the
