@@ -1211,3 +1211,48 @@ func newFDs(base map[int]string) []string {
 	slices.Sort(extra)
 	return extra
 }
+
+// TestReaderContextEndsMidMessage reads the start of a message through
+// Reader and ends the reader's context before the next Read of the
+// message. The message is half read, so the connection must close and the
+// Read return an error matching ErrClosed whose cause is context.Cause
+// (see Contexts in the package documentation), as it does when the
+// context ends while the Read waits. TestSoak's "Reader canceled" ending
+// found this going wrong.
+func TestReaderContextEndsMidMessage(t *testing.T) {
+	errCause := errors.New("the reader's time is up")
+	want := ending{code: CloseAbnormal, cause: func(err error) bool { return err == errCause }, causeName: fmt.Sprintf("%q", errCause)}
+	for _, tt := range []struct {
+		name string
+		read int // bytes read through the Reader before the context ends
+	}{
+		{"before the first Read", 0},
+		{"between two Reads", 5},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			url, peers := serveRaw(t)
+			c := dial(t, url, nil)
+			p := <-peers
+			defer p.nc.Close()
+			p.send(false, 0, 0x2, []byte("the first frame")) // and never the rest
+
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			typ, r, err := c.Reader(ctx)
+			if err != nil || typ != Binary {
+				t.Fatalf("Reader = %v, %v", typ, err)
+			}
+			if _, err := io.ReadFull(r, make([]byte, tt.read)); err != nil {
+				t.Fatal(err)
+			}
+			cancel(errCause)
+			_, err = r.Read(make([]byte, 100))
+			if _, err := want.check(err); err != nil {
+				t.Fatalf("Read after the context ended mid-message: %v", err)
+			}
+			if err := p.p.ExpectEOF(peerTimeout); err != nil {
+				t.Errorf("the peer's connection stayed open: %v", err)
+			}
+		})
+	}
+}
