@@ -37,14 +37,14 @@ const (
 	// be run again with the same sequence of connections; the
 	// interleavings differ from run to run all the same.
 	soakSeed = 6455
-	// soakActive is how many steps of the workers may run at once (see
-	// soak.turn).
-	soakActive = 64
-	// soakStuck is how long one call may take before the watchdog fails
-	// the test with the stack of the goroutine that made it. No call of
-	// the soak waits for anything but the peer, which answers at once,
-	// and the close timeout (5 s).
+	// soakStuck is how long one call may take before the watchdog looks
+	// at it: no call of the soak waits for anything but the peer, which
+	// answers at once, and the close timeout (5 s). See soak.watch for
+	// when the watchdog fails the test.
 	soakStuck = 20 * time.Second
+	// soakStill is how long a call's goroutines must stay parked where
+	// they are for the watchdog to call it stuck.
+	soakStill = 2 * time.Second
 	// soakSettle bounds the wait at the end for goroutines and file
 	// descriptors to go.
 	soakSettle = 10 * time.Second
@@ -237,6 +237,7 @@ type soak struct {
 	text, bin []byte
 
 	workers  []*soakWorker
+	suspects map[*soakWorker]suspect // of the watchdog (see watch)
 	handlers sync.WaitGroup
 	live     sync.Map // *Conn of the server, while its handler runs
 	gids     sync.Map // the server's goroutine ID by its peer's address, for the watchdog
@@ -326,12 +327,12 @@ type soakConn struct {
 	failed bool // a step failed, which has been recorded
 }
 
-// turn runs f, one step of a worker, while it holds one of soakActive
-// tokens. The steps of all workers would otherwise run at once, each
+// turn runs f, one step of a worker, while it holds one of the tokens of
+// s.active, four for each CPU the test may use. The steps of all workers would otherwise run at once, each
 // taking as long as the CPU takes for all of them: under the race
 // detector, on two cores, several seconds, which a busy machine would
 // stretch past the watchdog's limit. Taking turns in order (a channel
-// queues its senders) keeps every call as short as soakActive steps make
+// queues its senders) keeps every call as short as that many steps make
 // it, and lets each connection sit idle between its steps, as most
 // connections of a real server do.
 func (s *soak) turn(w *soakWorker, f func()) {
@@ -354,7 +355,7 @@ func soakSize(rng *rand.Rand) int {
 	case p < 98:
 		return 16<<10 + rng.IntN(48<<10)
 	default:
-		return 64<<10 + rng.IntN(192<<10)
+		return 64<<10 + rng.IntN(64<<10) // over the 64 KiB masking chunk too
 	}
 }
 
@@ -400,8 +401,8 @@ func newSoakSources(rng *rand.Rand) (text, bin []byte) {
 // checking what both sides' calls return against the package
 // documentation. The workers take turns (see soak.turn), so that most
 // connections are idle at any moment and no call waits long for the CPU:
-// a call that takes more than soakStuck is reported with its stack, and
-// its peer's, as stuck. Afterwards the goroutines, the file descriptors
+// a call that is stuck (see soak.watch) is reported with its stack, and
+// its peer's. Afterwards the goroutines, the file descriptors
 // and the heap must be back to where they were.
 //
 // Half the connections are served by AcceptConn from a net.Listener, half
@@ -437,16 +438,16 @@ func TestSoak(t *testing.T) {
 
 	rng := rand.New(rand.NewPCG(soakSeed, 0))
 	s := &soak{
-		stop:    make(chan struct{}),
-		active:  make(chan struct{}, soakActive),
-		hung:    make(chan struct{}),
-		workers: make([]*soakWorker, conns),
+		stop:     make(chan struct{}),
+		active:   make(chan struct{}, 4*runtime.GOMAXPROCS(0)),
+		hung:     make(chan struct{}),
+		suspects: make(map[*soakWorker]suspect),
+		workers:  make([]*soakWorker, conns),
 		acceptOpts: &AcceptOptions{
 			// The client chooses whether to offer compression, and
 			// with which parameters.
 			Compression: &CompressionOptions{},
 		},
-		dialer: net.Dialer{Timeout: soakStuck},
 	}
 	s.text, s.bin = newSoakSources(rng)
 	for i := range s.workers {
@@ -609,9 +610,9 @@ func TestSoak(t *testing.T) {
 			slowest, slowestCall = w.slowest, w.slowestCall
 		}
 	}
-	t.Logf("the slowest call took %v (%s); the watchdog fails a call at %v", slowest.Round(time.Millisecond), slowestCall, soakStuck)
+	t.Logf("the slowest call took %v (%s)", slowest.Round(time.Millisecond), slowestCall)
 	if len(s.stuck) > 0 {
-		t.Errorf("%d calls stuck for more than %v:\n%s", len(s.stuck), soakStuck, strings.Join(s.stuck, "\n"))
+		t.Errorf("%d calls stuck:\n%s", len(s.stuck), strings.Join(s.stuck, "\n"))
 	}
 	if failures > 0 {
 		t.Errorf("%d outcomes the documentation does not allow; examples of each kind:\n\t%s", failures, strings.Join(examples, "\n\t"))
@@ -673,29 +674,69 @@ func TestSoak(t *testing.T) {
 
 func mib(n uint64) float64 { return float64(n) / (1 << 20) }
 
-// watch fails the test on a call stuck for more than soakStuck: it records
-// the stacks of the worker and of the server goroutine of its connection,
-// stops the soak and closes the connection under the call.
+// A suspect is a call that has gone on too long, as the watchdog last
+// saw it.
+type suspect struct {
+	call  string
+	since time.Time
+	seen  time.Time // when stacks was taken
+	stack string    // of the worker and of its server, less their headers
+}
+
+// watch fails the test on a call that is stuck: it records the stacks of
+// the worker and of the server goroutine of its connection, stops the
+// soak and closes the connection under the call.
+//
+// A call is stuck when it has gone on for longer than soakStuck, or five
+// times the slowest call that has completed, if that is more, and its
+// goroutine and its server's are parked, neither running nor waiting to
+// run, with stacks that have not changed for soakStill. On a machine so
+// busy that the soak gets a tenth of a CPU a call can take minutes, but
+// its goroutines keep moving; a deadlock's do not.
 func (s *soak) watch() {
 	var stacks map[uint64]string
+	var slowest time.Duration
 	for _, w := range s.workers {
 		w.mu.Lock()
-		stuck := w.call != "" && !w.reported && time.Since(w.since) > soakStuck
-		if !stuck {
-			w.mu.Unlock()
+		slowest = max(slowest, w.slowest)
+		w.mu.Unlock()
+	}
+	limit := max(soakStuck, 5*slowest)
+	for _, w := range s.workers {
+		w.mu.Lock()
+		call, since, gid, c, raw := w.call, w.since, w.gid, w.conn, w.raw
+		late := call != "" && !w.reported && time.Since(since) > limit
+		w.mu.Unlock()
+		if !late {
+			delete(s.suspects, w)
 			continue
 		}
-		w.reported = true
-		call, since, gid, c, raw := w.call, w.since, w.gid, w.conn, w.raw
-		w.mu.Unlock()
 		if stacks == nil {
 			stacks = goroutineStacks()
 		}
-		report := fmt.Sprintf("worker %d stuck in %s for %v:\n%s", w.id, call, time.Since(since).Round(time.Millisecond), stacks[gid])
+		now := time.Now()
+		worker, server := stacks[gid], ""
 		if c != nil {
 			if gid, ok := s.gids.Load(c.LocalAddr().String()); ok {
-				report += "\nits server:\n" + stacks[gid.(uint64)]
+				server = stacks[gid.(uint64)]
 			}
+		}
+		still := parked(worker) && (server == "" || parked(server))
+		body := stackBody(worker) + stackBody(server)
+		old, ok := s.suspects[w]
+		if !still || !ok || old.call != call || old.since != since || old.stack != body {
+			s.suspects[w] = suspect{call: call, since: since, seen: now, stack: body}
+			continue
+		}
+		if now.Sub(old.seen) < soakStill {
+			continue
+		}
+		w.mu.Lock()
+		w.reported = true
+		w.mu.Unlock()
+		report := fmt.Sprintf("worker %d stuck in %s for %v:\n%s", w.id, call, time.Since(since).Round(time.Millisecond), worker)
+		if server != "" {
+			report += "\nits server:\n" + server
 		}
 		s.mu.Lock()
 		s.stuck = append(s.stuck, report)
@@ -709,6 +750,31 @@ func (s *soak) watch() {
 			raw.Close()
 		}
 	}
+}
+
+// parked reports whether the goroutine whose stack trace is st waits for
+// something, rather than runs or waits for a CPU, as the state in its
+// header says: "goroutine 7 [IO wait, 2 minutes]:".
+func parked(st string) bool {
+	header, _, _ := strings.Cut(st, "\n")
+	_, state, ok := strings.Cut(header, "[")
+	if !ok {
+		return false // no such goroutine: it has moved on
+	}
+	state, _, _ = strings.Cut(state, "]")
+	state, _, _ = strings.Cut(state, ",")
+	switch state {
+	case "running", "runnable", "syscall", "preempted", "copystack", "GC assist wait", "GC assist marking":
+		return false
+	}
+	return true
+}
+
+// stackBody is a stack trace without its header, whose wait time changes
+// while the goroutine stays where it is.
+func stackBody(st string) string {
+	_, body, _ := strings.Cut(st, "\n")
+	return body
 }
 
 // work churns connections until the soak stops. It ends each connection
@@ -771,10 +837,9 @@ func (s *soak) open(w *soakWorker) *soakConn {
 		takeover := rng.IntN(4) == 0
 		opts.Compression = &CompressionOptions{ServerNoContextTakeover: !takeover, ClientNoContextTakeover: !takeover}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), soakStuck)
-	defer cancel()
+	// No timeout: the watchdog tells a stuck Dial from a slow one.
 	w.enter("Dial")
-	c, _, err := Dial(ctx, fmt.Sprintf("%s/soak?end=%d", base, sc.end), opts)
+	c, _, err := Dial(context.Background(), fmt.Sprintf("%s/soak?end=%d", base, sc.end), opts)
 	if err != nil {
 		s.failf(client, sc.end, base, "Dial: %v", err)
 		return nil
@@ -990,8 +1055,10 @@ func (s *soak) endClient(w *soakWorker, c *Conn, raw net.Conn, end soakEnd) (fin
 
 // serveListener serves a connection from the listener with AcceptConn.
 func (s *soak) serveListener(nc net.Conn) {
-	// A deadline bounds the handshake; the Conn starts without one.
-	nc.SetDeadline(time.Now().Add(soakStuck))
+	// A deadline bounds the handshake, should the client never finish
+	// it: the watchdog reports a Dial that hangs. The Conn starts without
+	// one.
+	nc.SetDeadline(time.Now().Add(2 * time.Minute))
 	c, r, err := AcceptConn(context.Background(), nc, s.acceptOpts)
 	if err != nil {
 		s.failf(server, endNone, nc.RemoteAddr().String(), "AcceptConn: %v", err)
