@@ -694,7 +694,10 @@ type messageReader Conn
 func (mr *messageReader) Read(p []byte) (int, error) {
 	c := (*Conn)(mr)
 	if err := c.startRead(c.mrCtx); err != nil {
-		return 0, err
+		if c.mrCtx.Err() == nil || errors.Is(err, ErrClosed) {
+			return 0, err
+		}
+		return 0, c.readerContextEnded()
 	}
 	n, err := c.readData(p)
 	if err == io.EOF {
@@ -702,6 +705,23 @@ func (mr *messageReader) Read(p []byte) (int, error) {
 		return n, io.EOF
 	}
 	return n, c.endRead(err)
+}
+
+// readerContextEnded answers a Read of the reader Reader returned whose
+// context has ended: after the end of the message, io.EOF, as ever; before
+// it, the message is half read, and as when the context ends while a Read
+// waits, the connection closes (see Contexts in the package doc).
+func (c *Conn) readerContextEnded() error {
+	if err := c.lock(context.Background(), &c.rsem); err != nil {
+		return err
+	}
+	switch {
+	case c.isClosed():
+		return c.endRead(errClosing) // how it ended, from endRead
+	case !c.rd.inMessage:
+		return c.endRead(io.EOF)
+	}
+	return c.endRead(c.abort(context.Cause(c.mrCtx)))
 }
 
 // WriteTo implements io.WriterTo, so that io.Copy moves the rest of the

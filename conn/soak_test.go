@@ -209,10 +209,12 @@ func settled(c *Conn, ce *CloseError) error {
 	} {
 		err := call.f()
 		var got *CloseError
+		// Only a completed closing handshake makes them return nil.
+		completed := ce.Err == nil && ce.Code != CloseAbnormal
 		switch {
-		case ce.Err == nil && err != nil:
+		case completed && err != nil:
 			return fmt.Errorf("%s after %q = %v, want nil", call.name, ce, err)
-		case ce.Err != nil && (!errors.As(err, &got) || got != ce):
+		case !completed && (!errors.As(err, &got) || got != ce):
 			return fmt.Errorf("%s after %q = %v, want the connection's own *CloseError", call.name, ce, err)
 		}
 	}
@@ -1006,8 +1008,13 @@ func (s *soak) endClient(w *soakWorker, c *Conn, raw net.Conn, end soakEnd) (fin
 		if err != nil {
 			return nil, fmt.Errorf("Writer: %v", err)
 		}
-		// At least the 4 KiB write buffer: out as a frame at once.
-		if _, err := mw.Write(s.payload(rng, 4<<10+rng.IntN(8<<10), false)); err != nil {
+		// At least the 4 KiB write buffer: out as a frame at once. A
+		// compressor holds a block of input back: give it more than one.
+		first := 4<<10 + rng.IntN(8<<10)
+		if c.Compressed() {
+			first += 128 << 10
+		}
+		if _, err := mw.Write(s.payload(rng, first, false)); err != nil {
 			return nil, fmt.Errorf("Writer's first Write: %v", err)
 		}
 		// Cancel while the next piece is written: before it, or while
