@@ -185,7 +185,8 @@ func (s *subscription) stop() {
 // subscription, so that it gets everything published after that from any
 // process. It waits for this at most the connection's Timeout, and not
 // at all while the connection is down; the subscription stands either
-// way, and nats.go makes it again whenever it reconnects.
+// way, and nats.go makes it again whenever it reconnects. Subscribe fails
+// with nats.ErrConnectionClosed if the connection closes for good first.
 //
 // unsubscribe returns nil: delivery has stopped, whatever the state of
 // the connection. It waits for a call of deliver in progress to return,
@@ -208,15 +209,8 @@ func (b *Broker) Subscribe(topic string, deliver func(data []byte)) (unsubscribe
 	}
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
-	if b.nc.IsConnected() {
-		timeout := b.nc.Opts.Timeout
-		if timeout <= 0 {
-			timeout = nats.DefaultTimeout
-		}
-		b.nc.FlushTimeout(timeout)
-	}
 	var once sync.Once
-	return func() error {
+	unsubscribe = func() error {
 		once.Do(func() {
 			b.mu.Lock()
 			delete(b.subs, s)
@@ -224,7 +218,20 @@ func (b *Broker) Subscribe(topic string, deliver func(data []byte)) (unsubscribe
 			s.stop()
 		})
 		return nil
-	}, nil
+	}
+	if b.nc.IsConnected() {
+		timeout := b.nc.Opts.Timeout
+		if timeout <= 0 {
+			timeout = nats.DefaultTimeout
+		}
+		// A timeout leaves the subscription standing; a connection
+		// closed meanwhile does not, and will not reconnect.
+		if err := b.nc.FlushTimeout(timeout); err != nil && b.nc.IsClosed() {
+			unsubscribe()
+			return nil, nats.ErrConnectionClosed
+		}
+	}
+	return unsubscribe, nil
 }
 
 // Close ends the broker's subscriptions, waiting for deliveries in
