@@ -31,14 +31,15 @@ const (
 // connection, a broker on it, a hub, and a WebSocket server whose clients
 // each join the room named in their URL and publish what they send.
 type process struct {
-	nc  *nats.Conn
-	hub *hub.Hub
-	url string
+	nc     *nats.Conn
+	hub    *hub.Hub
+	url    string
+	joined chan error // a client's Join has returned
 }
 
 func startProcess(t *testing.T, s *server.Server, presence time.Duration, natsOpts ...nats.Option) *process {
 	t.Helper()
-	p := &process{nc: connect(t, s, natsOpts...)}
+	p := &process{nc: connect(t, s, natsOpts...), joined: make(chan error, 16)}
 	b := natsbroker.New(p.nc, nil)
 	// The queue holds more than any test sends, so that no member
 	// falls behind however the loaded machine schedules its writer.
@@ -58,8 +59,9 @@ func startProcess(t *testing.T, s *server.Server, presence time.Duration, natsOp
 		}
 		defer member.Remove()
 		room := r.URL.Query().Get("room")
-		if err := member.Join(room); err != nil {
-			t.Errorf("Join(%q): %v", room, err)
+		err = member.Join(room)
+		p.joined <- err
+		if err != nil {
 			return
 		}
 		ctx := context.Background()
@@ -88,7 +90,8 @@ func startProcess(t *testing.T, s *server.Server, presence time.Duration, natsOp
 	return p
 }
 
-// dial connects a WebSocket client named name to p's room.
+// dial connects a WebSocket client named name to p's room, and returns
+// once it has joined: when the broker has its subscriptions.
 func (p *process) dial(t *testing.T, name, room string) *conn.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -98,6 +101,14 @@ func (p *process) dial(t *testing.T, name, room string) *conn.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.CloseNow() })
+	select {
+	case err := <-p.joined:
+		if err != nil {
+			t.Fatalf("Join(%q): %v", room, err)
+		}
+	case <-ctx.Done():
+		t.Fatalf("%s never joined", name)
+	}
 	return c
 }
 
@@ -221,7 +232,11 @@ func TestHubCrash(t *testing.T) {
 	cut.cut(true)
 	start := time.Now()
 	converge(t, "r", []string{"ann", "bob"}, a, b)
-	if d := time.Since(start); d > 4*interval {
+	// Expiry comes three intervals after the last announcement, which
+	// came before the cut; slack covers its delivery and the polling on
+	// a loaded machine (up to 65 ms seen in 400 runs under -race with
+	// both cores busy).
+	if d := time.Since(start); d > 3*interval+200*time.Millisecond {
 		t.Errorf("crashed hub's members expired after %v; want within 3 intervals (%v)", d, 3*interval)
 	} else {
 		t.Logf("crashed hub's members expired after %v (interval %v)", d, interval)
