@@ -21,10 +21,13 @@ import (
 // Presence intervals. interval is short, so that expiry is quick to
 // see, yet long enough for a loaded machine to keep up. longInterval
 // keeps expiry beyond converge's deadline, so that the views converge
-// only by what hubs announce when members come and go.
+// only by what hubs announce when members come and go. slack is what a
+// test allows beyond a deadline in intervals for delivery and polling:
+// with both cores busy under -race, up to 270 ms was seen in 200 runs.
 const (
-	interval     = 100 * time.Millisecond
+	interval     = 250 * time.Millisecond
 	longInterval = time.Minute
+	slack        = 500 * time.Millisecond
 )
 
 // process is what one process of a service would hold: a NATS
@@ -233,10 +236,8 @@ func TestHubCrash(t *testing.T) {
 	start := time.Now()
 	converge(t, "r", []string{"ann", "bob"}, a, b)
 	// Expiry comes three intervals after the last announcement, which
-	// came before the cut; slack covers its delivery and the polling on
-	// a loaded machine (up to 65 ms seen in 400 runs under -race with
-	// both cores busy).
-	if d := time.Since(start); d > 3*interval+200*time.Millisecond {
+	// came before the cut.
+	if d := time.Since(start); d > 3*interval+slack {
 		t.Errorf("crashed hub's members expired after %v; want within 3 intervals (%v)", d, 3*interval)
 	} else {
 		t.Logf("crashed hub's members expired after %v (interval %v)", d, interval)
@@ -294,8 +295,12 @@ func TestHubReconnect(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no reconnection")
 	}
-	if d := converge(t, "r", []string{"ann", "bob"}, a, b); d > 2*interval {
-		t.Errorf("presence took %v to heal after reconnecting; want about an interval (%v)", d, interval)
+	// Each hub hears the other's next periodic announcement, within an
+	// interval.
+	if d := converge(t, "r", []string{"ann", "bob"}, a, b); d > interval+slack {
+		t.Errorf("presence took %v to heal after reconnecting; want within an interval (%v)", d, interval)
+	} else {
+		t.Logf("presence healed %v after reconnecting (interval %v)", d, interval)
 	}
 	// nats.go kept what b published while cut off, and sent it on
 	// reconnecting.
