@@ -92,6 +92,9 @@ type Hub struct {
 
 	stop      chan struct{} // closed by Close
 	presenter sync.WaitGroup
+	// announceMu is held from listing a room's members to publishing
+	// them, so that an older list never goes out after a newer one.
+	announceMu sync.Mutex
 }
 
 // room is the members of one room in this process, and what other hubs

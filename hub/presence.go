@@ -18,8 +18,9 @@ const (
 	kindQuery    = 'q' // a hub new to the room asks the others to announce
 )
 
-// Topics: a room's messages, and its presence. A room's name is hex-encoded
-// so that brokers with restricted names (NATS subjects) need not escape it.
+// Topics: a room's messages, and its presence. A room's name is
+// hex-encoded, so that a topic is letters, digits and dots: a broker with
+// restricted names (NATS subjects) escapes little else.
 func messageTopic(room string) string  { return "room." + hex.EncodeToString([]byte(room)) }
 func presenceTopic(room string) string { return "presence." + hex.EncodeToString([]byte(room)) }
 
@@ -114,6 +115,8 @@ func (h *Hub) announce(room string) {
 	if h.opts.Broker == nil {
 		return
 	}
+	h.announceMu.Lock()
+	defer h.announceMu.Unlock()
 	h.mu.RLock()
 	size := 0
 	var names []string
