@@ -158,8 +158,10 @@ func (s *server) untrack(c *conn.Conn) {
 
 // Shutdown closes every open WebSocket connection with 1001 (going away)
 // and waits for their handlers to return. Later handshakes are refused
-// with 503 Service Unavailable. When ctx ends first, the remaining connections are cut
-// without a closing handshake and Shutdown returns ctx's error.
+// with 503 Service Unavailable. When ctx ends first, the connections whose
+// Close frame has not gone out are cut, the closing handshakes in progress
+// are left to finish within the close timeout, and Shutdown returns an
+// error wrapping ctx's (see shutdown.CloseAll).
 func (s *server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
