@@ -4,17 +4,21 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/twoway/websocket/conn"
+	"github.com/twoway/websocket/frame"
 	"github.com/twoway/websocket/handshake"
 	"go.uber.org/goleak"
 )
@@ -306,5 +310,112 @@ func TestPageURL(t *testing.T) {
 	}
 	if got, want := wsURL("https://localhost:8443/", "/ws"), "wss://localhost:8443/ws"; got != want {
 		t.Errorf("wsURL = %q, want %q", got, want)
+	}
+}
+
+// TestEchoLargeWithoutReading sends a message larger than the TCP buffers
+// both ways and reads its echo only once the write has returned, as a
+// client with a single goroutine does. A server that streamed the echo
+// back while reading would stop reading once the client's buffers filled,
+// and both would wait for ever.
+func TestEchoLargeWithoutReading(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sends 16 MiB; skipped in -short mode")
+	}
+	cfg := defaultConfig()
+	cfg.ReadLimit = 16 << 20
+	_, url := startServer(t, cfg)
+	c := dial(t, url, &conn.DialOptions{ReadLimit: cfg.ReadLimit})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	msg := bytes.Repeat([]byte{0, 1, 2, 3, 5, 8, 13, 21}, int(cfg.ReadLimit)/8)
+	if err := c.Write(ctx, conn.Binary, msg); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	typ, got, err := c.Read(ctx)
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	if typ != conn.Binary || !bytes.Equal(got, msg) {
+		t.Errorf("got back %v %d bytes, want the %d sent", typ, len(got), len(msg))
+	}
+	if err := c.Close(conn.CloseNormal, ""); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+func TestDescribeEnd(t *testing.T) {
+	errReset := &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+	tooBig := &frame.ProtocolError{Code: conn.CloseMessageTooBig, Reason: "message too big"}
+	canceled := fmt.Errorf("websocket: %w", context.Canceled)
+	type described struct {
+		Level slog.Level
+		Msg   string
+		Attrs []any
+	}
+	tests := []struct {
+		err  error
+		want described
+	}{
+		{
+			&conn.CloseError{Code: conn.CloseNormal, Remote: true},
+			described{slog.LevelInfo, "connection closed", []any{"code", 1000, "by", "client"}},
+		},
+		{
+			&conn.CloseError{Code: conn.CloseGoingAway, Reason: "server shutting down"},
+			described{slog.LevelInfo, "connection closed", []any{"code", 1001, "by", "server", "reason", "server shutting down"}},
+		},
+		{
+			&conn.CloseError{Code: conn.CloseNoStatus, Remote: true},
+			described{slog.LevelInfo, "connection closed", []any{"code", 1005, "by", "client"}},
+		},
+		{
+			&conn.CloseError{Code: conn.CloseInternalError, Reason: "oops", Remote: true},
+			described{slog.LevelWarn, "connection closed", []any{"code", 1011, "by", "client", "reason", "oops"}},
+		},
+		{
+			&conn.CloseError{Code: conn.CloseMessageTooBig, Reason: "message too big", Err: tooBig},
+			described{slog.LevelWarn, "connection failed: the client broke the protocol", []any{"code", 1009, "by", "server", "reason", "message too big", "err", tooBig}},
+		},
+		{
+			&conn.CloseError{Code: conn.CloseAbnormal, Remote: true, Err: errReset},
+			described{slog.LevelWarn, "connection lost", []any{"code", 1006, "by", "client", "err", errReset}},
+		},
+		{
+			&conn.CloseError{Code: conn.CloseGoingAway, Reason: "server shutting down", Err: conn.ErrCloseTimeout},
+			described{slog.LevelWarn, "connection closed: the client did not answer our close in time", []any{"code", 1001, "by", "server", "reason", "server shutting down", "err", conn.ErrCloseTimeout}},
+		},
+		{
+			&conn.CloseError{Code: conn.CloseGoingAway, Reason: "keepalive timeout", Err: conn.ErrKeepaliveTimeout},
+			described{slog.LevelWarn, "connection closed: the client stopped answering pings", []any{"code", 1001, "by", "server", "reason", "keepalive timeout", "err", conn.ErrKeepaliveTimeout}},
+		},
+		{
+			&conn.CloseError{Code: conn.CloseAbnormal, Err: context.Canceled},
+			described{slog.LevelWarn, "connection cut: the request ended in the middle of a message", []any{"code", 1006, "by", "server", "err", context.Canceled}},
+		},
+		{
+			&conn.CloseError{Code: conn.CloseGoingAway, Reason: "server shutting down", Err: errReset},
+			described{slog.LevelWarn, "connection lost while closing", []any{"code", 1001, "by", "server", "reason", "server shutting down", "err", errReset}},
+		},
+		{
+			&conn.CloseError{Code: conn.CloseAbnormal},
+			described{slog.LevelWarn, "connection cut without a closing handshake", []any{"code", 1006, "by", "server"}},
+		},
+		{
+			canceled,
+			described{slog.LevelWarn, "connection abandoned", []any{"err", canceled}},
+		},
+	}
+	for _, tt := range tests {
+		// As the connection's calls return it.
+		err := fmt.Errorf("wrapped: %w", tt.err)
+		if _, ok := tt.err.(*conn.CloseError); !ok {
+			err = tt.err
+		}
+		var got described
+		got.Level, got.Msg, got.Attrs = describeEnd(err)
+		if diff := cmp.Diff(tt.want, got, cmpopts.EquateErrors()); diff != "" {
+			t.Errorf("describeEnd(%v) (-want +got):\n%s", err, diff)
+		}
 	}
 }
