@@ -3,14 +3,25 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,9 +29,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/twoway/websocket/conn"
+	"github.com/twoway/websocket/examples/internal/servertest"
 	"github.com/twoway/websocket/frame"
 	"github.com/twoway/websocket/handshake"
+	"github.com/twoway/websocket/internal/godebugtest"
 	"go.uber.org/goleak"
+	"golang.org/x/net/http2"
 )
 
 func TestMain(m *testing.M) {
@@ -416,6 +430,137 @@ func TestDescribeEnd(t *testing.T) {
 		got.Level, got.Msg, got.Attrs = describeEnd(err)
 		if diff := cmp.Diff(tt.want, got, cmpopts.EquateErrors()); diff != "" {
 			t.Errorf("describeEnd(%v) (-want +got):\n%s", err, diff)
+		}
+	}
+}
+
+// TestServeShutdownHTTP2 runs the server over TLS with WebSockets carried
+// as HTTP/2 streams (RFC 8441) and shuts it down: the WebSocket must be
+// closed with 1001 while net/http waits for the HTTP/2 connection that
+// carries it to fall idle, and serve must return nil.
+func TestServeShutdownHTTP2(t *testing.T) {
+	if !godebugtest.Run(t, "http2xconnect=1") {
+		return
+	}
+	cfg := defaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.CertFile, cfg.KeyFile = writeCert(t)
+	addrs := make(chan string, 1)
+	log := slog.New(&addrHandler{Handler: testLogger(t).Handler(), addr: addrs})
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx, stop, cfg, log) }()
+	var addr string
+	select {
+	case addr = <-addrs:
+	case err := <-served:
+		t.Fatalf("serve: %v", err)
+	}
+
+	tlsConfig := &tls.Config{InsecureSkipVerify: true} // the certificate is the test's
+	c := dial(t, "wss://"+addr+cfg.Path, &conn.DialOptions{
+		TLSConfig: tlsConfig,
+		HTTP2:     &http2.Transport{TLSClientConfig: tlsConfig},
+	})
+	ctx2 := context.Background()
+	if err := c.Write(ctx2, conn.Text, []byte("over h2")); err != nil {
+		t.Fatal(err)
+	}
+	// The echo shows that the server tracks the connection.
+	if _, _, err := c.Read(ctx2); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	_, _, err := c.Read(ctx2)
+	want := servertest.Ending{Code: conn.CloseGoingAway, Reason: "server shutting down", Remote: true}
+	if diff := cmp.Diff(want, servertest.EndingOf(err)); diff != "" {
+		t.Errorf("how the connection ended (-want +got):\n%s", diff)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("serve: %v", err)
+	}
+}
+
+// addrHandler passes records on and sends the addr attribute of the first
+// record that has one, that of the line saying where the server listens.
+type addrHandler struct {
+	slog.Handler
+	addr chan<- string
+	once sync.Once
+}
+
+func (h *addrHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "addr" {
+			h.once.Do(func() { h.addr <- a.Value.String() })
+			return false
+		}
+		return true
+	})
+	return h.Handler.Handle(ctx, r)
+}
+
+// writeCert writes a self-signed certificate for 127.0.0.1 and its key to
+// files, and returns their names.
+func writeCert(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	for name, block := range map[string]*pem.Block{
+		certFile: {Type: "CERTIFICATE", Bytes: der},
+		keyFile:  {Type: "PRIVATE KEY", Bytes: keyDER},
+	} {
+		if err := os.WriteFile(name, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return certFile, keyFile
+}
+
+// TestServeMissingCert checks that a certificate that cannot be loaded
+// is reported before the server says it listens.
+func TestServeMissingCert(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.CertFile = filepath.Join(t.TempDir(), "missing.pem")
+	cfg.KeyFile = cfg.CertFile
+	var logged bytes.Buffer
+	err := serve(context.Background(), func() {}, cfg, slog.New(slog.NewTextHandler(&logged, nil)))
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("serve: %v, want an error for the missing file", err)
+	}
+	if strings.Contains(logged.String(), "listening") {
+		t.Errorf("serve logged that it listens, with no certificate:\n%s", logged.String())
+	}
+}
+
+func TestUsage(t *testing.T) {
+	var out bytes.Buffer
+	if _, err := parseFlags([]string{"-h"}, &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("parseFlags(-h): %v, want flag.ErrHelp", err)
+	}
+	for _, want := range []string{"-compress on|off", "-read-limit bytes"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("usage lacks %q:\n%s", want, out.String())
 		}
 	}
 }
