@@ -17,9 +17,12 @@
 //	-tls-key file     ...and this key
 //	-compress on|off  negotiate permessage-deflate (default on)
 //	-read-limit n     largest message accepted, in bytes; -1 for none
+//	-close-timeout d  how long a client may take to answer our Close
+//	                  (default 5s)
 //
 // SIGINT or SIGTERM shuts the server down gracefully: every open
-// WebSocket is closed with status 1001 (going away).
+// WebSocket is closed with status 1001 (going away), and the server exits
+// once every client has answered or the close timeout has passed.
 package main
 
 import (
@@ -38,6 +41,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/twoway/websocket/conn"
 )
 
 func main() {
@@ -70,6 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	keyFile := fs.String("tls-key", "", "TLS key `file`")
 	fs.Var((*onOff)(&cfg.Compress), "compress", "negotiate permessage-deflate, `on|off`")
 	fs.Int64Var(&cfg.ReadLimit, "read-limit", 1<<20, "largest message accepted, in `bytes` (-1: no limit)")
+	fs.DurationVar(&cfg.CloseTimeout, "close-timeout", conn.DefaultCloseTimeout, "how long a client may take to answer our Close, such as at shutdown")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -90,6 +96,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.ReadLimit == 0 || cfg.ReadLimit < -1 {
 		return fail("-read-limit must be positive or -1")
+	}
+	if cfg.CloseTimeout <= 0 {
+		return fail("-close-timeout must be positive")
 	}
 	cfg.CertFile, cfg.KeyFile = *certFile, *keyFile
 	for p := range strings.SplitSeq(*origins, ",") {
@@ -169,7 +178,9 @@ func serve(ctx context.Context, stop func(), cfg config, log *slog.Logger) error
 	}
 	stop()
 	log.Info("shutting down; closing open connections with 1001 (going away)")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// The close timeout bounds each closing handshake; the margin lets
+	// the handlers return.
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.CloseTimeout+5*time.Second)
 	defer cancel()
 	// hs.Shutdown stops the listener and idle HTTP connections but does
 	// not know the hijacked WebSocket connections: ws.Shutdown closes

@@ -24,6 +24,7 @@ type config struct {
 	CertFile, KeyFile string
 	Compress          bool
 	ReadLimit         int64
+	CloseTimeout      time.Duration
 }
 
 //go:embed index.html
@@ -55,6 +56,7 @@ func newServer(cfg config, log *slog.Logger) *server {
 		opts: conn.AcceptOptions{
 			OriginPatterns: cfg.OriginPatterns,
 			ReadLimit:      cfg.ReadLimit,
+			CloseTimeout:   cfg.CloseTimeout,
 			// Notice peers that vanished without closing.
 			PingInterval: 30 * time.Second,
 		},

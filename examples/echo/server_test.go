@@ -273,20 +273,21 @@ func TestParseFlags(t *testing.T) {
 		want    config
 		wantErr bool
 	}{
-		{args: nil, want: config{Addr: "localhost:8080", Path: "/ws", Compress: true, ReadLimit: 1 << 20}},
+		{args: nil, want: config{Addr: "localhost:8080", Path: "/ws", Compress: true, ReadLimit: 1 << 20, CloseTimeout: 5 * time.Second}},
 		{
-			args: []string{"-addr", ":9000", "-path", "/echo", "-origins", "*.example.com, localhost:*", "-compress", "off", "-read-limit", "-1"},
-			want: config{Addr: ":9000", Path: "/echo", OriginPatterns: []string{"*.example.com", "localhost:*"}, ReadLimit: -1},
+			args: []string{"-addr", ":9000", "-path", "/echo", "-origins", "*.example.com, localhost:*", "-compress", "off", "-read-limit", "-1", "-close-timeout", "30s"},
+			want: config{Addr: ":9000", Path: "/echo", OriginPatterns: []string{"*.example.com", "localhost:*"}, ReadLimit: -1, CloseTimeout: 30 * time.Second},
 		},
 		{
 			args: []string{"-compress=false", "-tls-cert", "c.pem", "-tls-key", "k.pem"},
-			want: config{Addr: "localhost:8080", Path: "/ws", CertFile: "c.pem", KeyFile: "k.pem", ReadLimit: 1 << 20},
+			want: config{Addr: "localhost:8080", Path: "/ws", CertFile: "c.pem", KeyFile: "k.pem", ReadLimit: 1 << 20, CloseTimeout: 5 * time.Second},
 		},
-		{args: []string{"-compress", "on", "-origins", "*"}, want: config{Addr: "localhost:8080", Path: "/ws", Compress: true, OriginPatterns: []string{"*"}, ReadLimit: 1 << 20}},
+		{args: []string{"-compress", "on", "-origins", "*"}, want: config{Addr: "localhost:8080", Path: "/ws", Compress: true, OriginPatterns: []string{"*"}, ReadLimit: 1 << 20, CloseTimeout: 5 * time.Second}},
 		{args: []string{"-tls-cert", "c.pem"}, wantErr: true},
 		{args: []string{"-path", "ws"}, wantErr: true},
 		{args: []string{"-path", "/"}, wantErr: true},
 		{args: []string{"-read-limit", "0"}, wantErr: true},
+		{args: []string{"-close-timeout", "0s"}, wantErr: true},
 		{args: []string{"-compress=maybe"}, wantErr: true},
 		{args: []string{"extra"}, wantErr: true},
 	}
@@ -558,7 +559,7 @@ func TestUsage(t *testing.T) {
 	if _, err := parseFlags([]string{"-h"}, &out); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("parseFlags(-h): %v, want flag.ErrHelp", err)
 	}
-	for _, want := range []string{"-compress on|off", "-read-limit bytes"} {
+	for _, want := range []string{"-compress on|off", "-read-limit bytes", "-close-timeout duration"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q:\n%s", want, out.String())
 		}
