@@ -136,9 +136,9 @@ func sendRounds(c *conn.Conn, i, size int, rounds <-chan int, readerDone <-chan 
 	for k := 0; ; k++ {
 		chunk := 0
 		if (k+i)%2 == 1 {
-			chunk = 1001 // odd, so that writes split characters
+			chunk = 1001
 		}
-		if err := servertest.WriteMessage(ctx, c, conn.Text, chatText(k, i, size), chunk); err != nil {
+		if err := servertest.WriteMessage(ctx, c, conn.Text, chatText(k, i, size), chunk, nil); err != nil {
 			return err
 		}
 		select {

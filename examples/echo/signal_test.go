@@ -23,7 +23,9 @@ import (
 // One that wrote on while the server wrote an echo to it could fill the
 // TCP buffers both ways; then a keepalive ping from the server would
 // deadlock it, since the client's reader can send the pong only once its
-// writer, blocked, has finished the frame.
+// writer, blocked, has finished the frame. Half of the clients stop
+// halfway through a message streamed through Writer until the signal is
+// sent, so that the server's Close goes out between its frames.
 //
 // The close timeout is generous: under the race detector, on a busy
 // machine, a client can take seconds to read what was on its way before
@@ -42,13 +44,19 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	var (
 		running   sync.WaitGroup // the clients' goroutines
 		echoed    sync.WaitGroup // clients that have had a message back
+		holding   sync.WaitGroup // clients halfway through a message
+		signaled  = make(chan struct{})
 		cs        = make([]*conn.Conn, clients)
 		endings   = make([]servertest.Ending, clients)
 		writeErrs = make([]error, clients)
 	)
-	// Registered first, so that it runs after the clients' CloseNow.
+	// Registered first, so that it runs after the clients' CloseNow and
+	// after the clients halfway through a message are let go.
 	t.Cleanup(running.Wait)
+	signal := sync.OnceFunc(func() { close(signaled) })
+	t.Cleanup(signal)
 	echoed.Add(clients)
+	holding.Add(clients / 2)
 	for i := range clients {
 		opts := &conn.DialOptions{CloseTimeout: closeTimeout}
 		if i%2 == 0 {
@@ -67,8 +75,15 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		// for one before its next message, so one slot is enough.
 		echoes := make(chan struct{}, 1)
 		readerDone := make(chan struct{})
+		var midway func()
+		if i%4 >= 2 { // half of the clients, half of them compressed
+			midway = func() {
+				holding.Done()
+				<-signaled
+			}
+		}
 		running.Go(func() {
-			writeErrs[i] = streamMessages(c, i, text, binary, echoes, readerDone)
+			writeErrs[i] = streamMessages(c, i, text, binary, echoes, readerDone, midway)
 		})
 		running.Go(func() {
 			defer close(readerDone)
@@ -77,20 +92,21 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		})
 	}
 	// Every client streams, and the server tracks every connection.
-	if !servertest.Wait(&echoed, 5*time.Minute) {
-		t.Fatal("clients still waiting for their first echo after 5 minutes")
+	if !servertest.Wait(&echoed, 5*time.Minute) || !servertest.Wait(&holding, 5*time.Minute) {
+		t.Fatal("clients still waiting for their first echo, or to be halfway through a message, after 5 minutes")
 	}
 	firstEchoes := time.Since(started)
 
-	signaled := time.Now()
+	signalTime := time.Now()
 	p.Signal(syscall.SIGTERM)
+	signal()
 	limit := closeTimeout + 10*time.Second
 	if !servertest.Wait(&running, limit) {
 		t.Fatalf("clients still running %v after SIGTERM", limit)
 	}
-	clientsDone := time.Since(signaled)
-	status := p.Wait(limit - time.Since(signaled))
-	elapsed := time.Since(signaled)
+	clientsDone := time.Since(signalTime)
+	status := p.Wait(limit - time.Since(signalTime))
+	elapsed := time.Since(signalTime)
 	t.Logf("every client had an echo after %v; after SIGTERM, the clients were done in %v and the server exited in %v",
 		firstEchoes.Round(time.Millisecond), clientsDone.Round(time.Millisecond), elapsed.Round(time.Millisecond))
 	if status != 0 {
@@ -116,8 +132,9 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 // streamMessages writes messages, each once the previous has come back,
 // until a write fails or the reader is done, and returns the write's
 // error: text and binary in turn, each whole with Write twice and then
-// streamed through Writer twice.
-func streamMessages(c *conn.Conn, i int, text, binary []byte, echoes, readerDone <-chan struct{}) error {
+// streamed through Writer twice. With midway, the second message is text
+// streamed through Writer, and midway is called halfway through it.
+func streamMessages(c *conn.Conn, i int, text, binary []byte, echoes, readerDone <-chan struct{}, midway func()) error {
 	ctx := context.Background()
 	for n := i; ; n++ {
 		typ, msg := conn.Text, text
@@ -126,9 +143,13 @@ func streamMessages(c *conn.Conn, i int, text, binary []byte, echoes, readerDone
 		}
 		chunk := 0
 		if n/2%2 == 1 {
-			chunk = 10007 // odd, so that writes split characters
+			chunk = 10007
 		}
-		if err := servertest.WriteMessage(ctx, c, typ, msg, chunk); err != nil {
+		var stop func()
+		if midway != nil && n == i+1 {
+			typ, msg, chunk, stop = conn.Text, text, 10007, midway
+		}
+		if err := servertest.WriteMessage(ctx, c, typ, msg, chunk, stop); err != nil {
 			return err
 		}
 		select {

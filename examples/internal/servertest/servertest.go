@@ -191,9 +191,12 @@ func (w *logWriter) String() string {
 }
 
 // WriteMessage sends p as one message of type typ: whole with Write, or,
-// when chunk is positive, streamed through Writer in writes of chunk
-// bytes.
-func WriteMessage(ctx context.Context, c *conn.Conn, typ conn.MessageType, p []byte, chunk int) error {
+// when chunk is positive, streamed through Writer in writes of about
+// chunk bytes, calling midway, if not nil, once half of p is written. A
+// write of text ends inside a character when one is near, as a write of
+// text read from a stream may: the writer must carry the character over
+// to the next write.
+func WriteMessage(ctx context.Context, c *conn.Conn, typ conn.MessageType, p []byte, chunk int, midway func()) error {
 	if chunk <= 0 {
 		return c.Write(ctx, typ, p)
 	}
@@ -201,13 +204,26 @@ func WriteMessage(ctx context.Context, c *conn.Conn, typ conn.MessageType, p []b
 	if err != nil {
 		return err
 	}
+	half := len(p) / 2
 	for len(p) > 0 {
 		n := min(chunk, len(p))
+		if typ == conn.Text {
+			for i := n; i < len(p) && i < n+128; i++ {
+				if !utf8.RuneStart(p[i]) {
+					n = i
+					break
+				}
+			}
+		}
 		if _, err := w.Write(p[:n]); err != nil {
 			w.Close()
 			return err
 		}
 		p = p[n:]
+		if midway != nil && len(p) <= half {
+			midway()
+			midway = nil
+		}
 	}
 	return w.Close()
 }

@@ -27,14 +27,14 @@ func TestText(t *testing.T) {
 	}
 }
 
-// TestWriteMessageDuringClosingHandshake streams a text message with
-// WriteMessage, as the shutdown tests' clients do, while a closing
+// TestWriterDuringClosingHandshake streams a text message through Writer,
+// as WriteMessage does for the shutdown tests' clients, while a closing
 // handshake begins: conn's documentation says that the writer then fails
 // with an error matching ErrClosed while the TCP connection stays up until
 // the handshake ends, and that the connection ends as the handshake says.
-// The write that fails ends inside a character, as a chunk of streamed
-// text may.
-func TestWriteMessageDuringClosingHandshake(t *testing.T) {
+// The write that fails ends inside a character, as WriteMessage's writes
+// of text do.
+func TestWriterDuringClosingHandshake(t *testing.T) {
 	tests := []struct {
 		name string
 		// begin starts the closing handshake, with the client's writer
