@@ -3,9 +3,12 @@
 //
 // Usage:
 //
-//	go run ./examples/chat [-addr localhost:8081] [-origins patterns]
+//	go run ./examples/chat [-addr localhost:8081] [-origins patterns] [-close-timeout 5s]
 //
-// then open http://localhost:8081 in two browser windows.
+// then open http://localhost:8081 in two browser windows. SIGINT or
+// SIGTERM closes every member's connection with 1001 (going away); the
+// server exits once every member has answered or the close timeout, how
+// long a member may take to answer, has passed.
 //
 // The room sends each message to every member without letting a slow one
 // hold up the others: each member has a bounded queue drained by a writer
@@ -38,19 +41,27 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/twoway/websocket/conn"
 )
 
 func main() {
 	fs := flag.NewFlagSet("chat", flag.ExitOnError)
 	addr := fs.String("addr", "localhost:8081", "`host:port` to listen on")
 	origins := fs.String("origins", "", "comma-separated Origin host `patterns` allowed besides the server's own (\"*\" allows any)")
+	closeTimeout := fs.Duration("close-timeout", conn.DefaultCloseTimeout, "how long a member may take to answer our Close, such as at shutdown")
 	fs.Parse(os.Args[1:])
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "chat: unexpected arguments %q\n", fs.Args())
 		fs.Usage()
 		os.Exit(2)
 	}
-	cfg := config{QueueLen: 64}
+	if *closeTimeout <= 0 {
+		fmt.Fprintln(os.Stderr, "chat: -close-timeout must be positive")
+		fs.Usage()
+		os.Exit(2)
+	}
+	cfg := config{QueueLen: 64, CloseTimeout: *closeTimeout}
 	for p := range strings.SplitSeq(*origins, ",") {
 		if p = strings.TrimSpace(p); p != "" {
 			cfg.OriginPatterns = append(cfg.OriginPatterns, p)
@@ -89,9 +100,17 @@ func serve(ctx context.Context, stop func(), addr string, cfg config, log *slog.
 	}
 	stop()
 	log.Info("shutting down; closing open connections with 1001 (going away)")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// The close timeout bounds each closing handshake; the margin lets
+	// the handlers return.
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.CloseTimeout+5*time.Second)
 	defer cancel()
-	return errors.Join(hs.Shutdown(sctx), room.Shutdown(sctx))
+	// hs.Shutdown stops the listener and idle HTTP connections; the
+	// hijacked WebSocket connections are the room's to close.
+	err = errors.Join(hs.Shutdown(sctx), room.Shutdown(sctx))
+	if err == nil {
+		log.Info("shut down cleanly")
+	}
+	return err
 }
 
 // pageURL is the URL at which a browser finds the page, given the address

@@ -274,8 +274,10 @@ func encode(ev event) []byte {
 }
 
 // Shutdown closes every member's connection with 1001 (going away) and
-// waits for their handlers to return, or for ctx to end, in which case
-// the remaining connections are cut without a closing handshake.
+// waits for their handlers to return. When ctx ends first, the
+// connections whose Close frame has not gone out are cut, the closing
+// handshakes in progress are left to finish within the close timeout, and
+// Shutdown returns an error wrapping ctx's (see shutdown.CloseAll).
 func (rm *room) Shutdown(ctx context.Context) error {
 	rm.mu.Lock()
 	rm.closing = true

@@ -17,13 +17,17 @@
 //	-tls-key file     ...and this key
 //	-compress on|off  negotiate permessage-deflate (default on)
 //	-read-limit n     largest message accepted, in bytes; -1 for none
+//	-close-timeout d  how long a client may take to answer our Close
+//	                  (default 5s)
 //
 // SIGINT or SIGTERM shuts the server down gracefully: every open
-// WebSocket is closed with status 1001 (going away).
+// WebSocket is closed with status 1001 (going away), and the server exits
+// once every client has answered or the close timeout has passed.
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,6 +41,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/twoway/websocket/conn"
 )
 
 func main() {
@@ -67,8 +73,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	origins := fs.String("origins", "", "comma-separated Origin host `patterns` allowed besides the server's own (\"*\" allows any)")
 	certFile := fs.String("tls-cert", "", "TLS certificate `file` (serve https and wss)")
 	keyFile := fs.String("tls-key", "", "TLS key `file`")
-	fs.Var((*onOff)(&cfg.Compress), "compress", "negotiate permessage-deflate: on or off")
+	fs.Var((*onOff)(&cfg.Compress), "compress", "negotiate permessage-deflate, `on|off`")
 	fs.Int64Var(&cfg.ReadLimit, "read-limit", 1<<20, "largest message accepted, in `bytes` (-1: no limit)")
+	fs.DurationVar(&cfg.CloseTimeout, "close-timeout", conn.DefaultCloseTimeout, "how long a client may take to answer our Close, such as at shutdown")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -89,6 +96,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.ReadLimit == 0 || cfg.ReadLimit < -1 {
 		return fail("-read-limit must be positive or -1")
+	}
+	if cfg.CloseTimeout <= 0 {
+		return fail("-close-timeout must be positive")
 	}
 	cfg.CertFile, cfg.KeyFile = *certFile, *keyFile
 	for p := range strings.SplitSeq(*origins, ",") {
@@ -128,6 +138,16 @@ func (b *onOff) Set(s string) error {
 // serve runs the server until ctx is done, then shuts it down. It calls
 // stop once shutdown begins so that a second signal kills the process.
 func serve(ctx context.Context, stop func(), cfg config, log *slog.Logger) error {
+	var tlsConfig *tls.Config
+	if cfg.CertFile != "" {
+		// Loaded now rather than by ServeTLS, so that a missing or bad
+		// file is reported before the server claims to be listening.
+		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+		if err != nil {
+			return err
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
@@ -135,18 +155,19 @@ func serve(ctx context.Context, stop func(), cfg config, log *slog.Logger) error
 	ws := newServer(cfg, log)
 	hs := &http.Server{
 		Handler:           ws,
+		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
 	go func() {
-		if cfg.CertFile != "" {
-			errc <- hs.ServeTLS(ln, cfg.CertFile, cfg.KeyFile)
+		if tlsConfig != nil {
+			errc <- hs.ServeTLS(ln, "", "")
 		} else {
 			errc <- hs.Serve(ln)
 		}
 	}()
-	page := pageURL(cfg.Addr, ln.Addr(), cfg.CertFile != "")
+	page := pageURL(cfg.Addr, ln.Addr(), tlsConfig != nil)
 	log.Info("echo server listening; open "+page+" in a browser",
 		"addr", ln.Addr().String(), "websocket", wsURL(page, cfg.Path), "compress", cfg.Compress)
 
@@ -157,11 +178,18 @@ func serve(ctx context.Context, stop func(), cfg config, log *slog.Logger) error
 	}
 	stop()
 	log.Info("shutting down; closing open connections with 1001 (going away)")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// The close timeout bounds each closing handshake; the margin lets
+	// the handlers return.
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.CloseTimeout+5*time.Second)
 	defer cancel()
-	// Shutdown stops the listener and idle HTTP connections but does not
-	// know the hijacked WebSocket connections: ws.Shutdown closes those.
-	err = errors.Join(hs.Shutdown(sctx), ws.Shutdown(sctx))
+	// hs.Shutdown stops the listener and idle HTTP connections but does
+	// not know the hijacked WebSocket connections: ws.Shutdown closes
+	// those. The two run at once because hs.Shutdown also waits for
+	// HTTP/2 connections to fall idle, which those carrying WebSockets
+	// as streams (RFC 8441) do only once ws.Shutdown has closed them.
+	wsErr := make(chan error, 1)
+	go func() { wsErr <- ws.Shutdown(sctx) }()
+	err = errors.Join(hs.Shutdown(sctx), <-wsErr)
 	if err == nil {
 		log.Info("shut down cleanly")
 	}

@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"html/template"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/twoway/websocket/conn"
 	"github.com/twoway/websocket/examples/internal/shutdown"
+	"github.com/twoway/websocket/frame"
 )
 
 // config is what the flags set.
@@ -23,6 +24,7 @@ type config struct {
 	CertFile, KeyFile string
 	Compress          bool
 	ReadLimit         int64
+	CloseTimeout      time.Duration
 }
 
 //go:embed index.html
@@ -54,6 +56,7 @@ func newServer(cfg config, log *slog.Logger) *server {
 		opts: conn.AcceptOptions{
 			OriginPatterns: cfg.OriginPatterns,
 			ReadLimit:      cfg.ReadLimit,
+			CloseTimeout:   cfg.CloseTimeout,
 			// Notice peers that vanished without closing.
 			PingInterval: 30 * time.Second,
 		},
@@ -99,31 +102,96 @@ func (s *server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	defer s.untrack(c)
 	log.Info("connection opened", "compressed", c.Compressed())
 	start := time.Now()
-	n, err := echo(c)
-	log.Info("connection closed", "messages", n, "duration", time.Since(start).Round(time.Millisecond), "why", err)
+	n, err := echo(r.Context(), c)
+	level, msg, attrs := describeEnd(err)
+	log.Log(r.Context(), level, msg, append(attrs, "messages", n, "duration", time.Since(start).Round(time.Millisecond))...)
 }
 
 // echo sends every message back until the connection ends, and reports
-// how many it echoed and why it stopped. Messages are streamed, so a large
-// one needs no more memory than the buffers.
-func echo(c *conn.Conn) (int, error) {
-	ctx := context.Background()
-	for n := 0; ; n++ {
-		typ, r, err := c.Reader(ctx)
+// how many it echoed and why it stopped.
+//
+// Each message is read whole into buf, which is reused, and written back
+// whole: the library's fast path, which sends a message in as few frames
+// as it can. buf grows to the largest message, at most the read limit.
+// Reading the whole message before answering also keeps the loop reading
+// while the peer writes: a peer that sends a large message before it
+// reads the echo can finish sending it, where streaming each piece back
+// as it came would stop reading once the peer stopped reading, and both
+// would wait for ever.
+//
+// ctx is the request's context. It ends when the handler returns or, over
+// HTTP/2, when the client resets the stream; server shutdown does not end
+// it. A context that ended in the middle of a message would cut the
+// connection without a closing handshake (see conn's "Contexts"), so
+// Shutdown instead closes with 1001, and the reads here carry that
+// handshake through to the peer's answer.
+func echo(ctx context.Context, c *conn.Conn) (int, error) {
+	var buf []byte
+	for n := 0; ; {
+		typ, msg, err := c.ReadInto(ctx, buf)
 		if err != nil {
 			return n, err
 		}
-		w, err := c.Writer(ctx, typ)
-		if err != nil {
+		buf = msg
+		err = c.Write(ctx, typ, msg)
+		switch {
+		case err == nil:
+			n++
+		case !errors.Is(err, conn.ErrClosed):
 			return n, err
 		}
-		if _, err := io.Copy(w, r); err != nil {
-			c.CloseNow()
-			return n, err
-		}
-		if err := w.Close(); err != nil {
-			return n, err
-		}
+		// A write that matches ErrClosed found our Close frame sent (the
+		// server is shutting down) or the connection ended. Keep reading:
+		// the next read either returns how the connection ended or reads
+		// on until the peer answers our Close.
+	}
+}
+
+// describeEnd says how a connection ended, for the log, from the
+// *conn.CloseError that err holds: a closing handshake with 1000 or 1001
+// is routine; anything else, such as a protocol error or a lost
+// connection, deserves a warning. The attributes name the close code and
+// which side began the closing.
+func describeEnd(err error) (slog.Level, string, []any) {
+	var ce *conn.CloseError
+	if !errors.As(err, &ce) {
+		// The connection is still open: a context ended before anything
+		// was sent. The handler closes it on its way out.
+		return slog.LevelWarn, "connection abandoned", []any{"err", err}
+	}
+	by := "server"
+	if ce.Remote {
+		by = "client"
+	}
+	attrs := []any{"code", int(ce.Code), "by", by}
+	if ce.Reason != "" {
+		attrs = append(attrs, "reason", ce.Reason)
+	}
+	if ce.Err != nil {
+		attrs = append(attrs, "err", ce.Err)
+	}
+	var pe *frame.ProtocolError
+	switch {
+	case ce.Normal():
+		return slog.LevelInfo, "connection closed", attrs
+	case errors.As(ce.Err, &pe):
+		return slog.LevelWarn, "connection failed: the client broke the protocol", attrs
+	case errors.Is(ce.Err, conn.ErrCloseTimeout):
+		return slog.LevelWarn, "connection closed: the client did not answer our close in time", attrs
+	case errors.Is(ce.Err, conn.ErrKeepaliveTimeout):
+		return slog.LevelWarn, "connection closed: the client stopped answering pings", attrs
+	case ce.Err != nil && ce.Remote:
+		return slog.LevelWarn, "connection lost", attrs
+	case errors.Is(ce.Err, context.Canceled), errors.Is(ce.Err, context.DeadlineExceeded):
+		return slog.LevelWarn, "connection cut: the request ended in the middle of a message", attrs
+	case ce.Err != nil:
+		return slog.LevelWarn, "connection lost while closing", attrs
+	case ce.Code == conn.CloseAbnormal:
+		return slog.LevelWarn, "connection cut without a closing handshake", attrs
+	default:
+		// A completed handshake with a code that reports a problem, such
+		// as 1009 or 1011.
+		return slog.LevelWarn, "connection closed", attrs
 	}
 }
 
@@ -158,8 +226,10 @@ func (s *server) untrack(c *conn.Conn) {
 
 // Shutdown closes every open WebSocket connection with 1001 (going away)
 // and waits for their handlers to return. Later handshakes are refused
-// with 503 Service Unavailable. When ctx ends first, the remaining connections are cut
-// without a closing handshake and Shutdown returns ctx's error.
+// with 503 Service Unavailable. When ctx ends first, the connections whose
+// Close frame has not gone out are cut, the closing handshakes in progress
+// are left to finish within the close timeout, and Shutdown returns an
+// error wrapping ctx's (see shutdown.CloseAll).
 func (s *server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
