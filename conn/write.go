@@ -355,6 +355,9 @@ func (w *messageWriter) Close() error {
 // finish ends the message; the caller releases msem.
 func (w *messageWriter) finish() error {
 	defer w.end()
+	if w.sink.failed != nil {
+		return w.sink.failed // a Close frame, say, cut the message short
+	}
 	if w.text && !w.utf8.Complete() {
 		w.discard(ErrInvalidUTF8)
 		return ErrInvalidUTF8
@@ -372,7 +375,9 @@ func (w *messageWriter) finish() error {
 // be neither finished nor taken back. The caller ends the writer.
 func (w *messageWriter) discard(cause error) {
 	if w.sink.op == frame.OpContinuation {
-		w.c.abort(cause)
+		if w.c.unusable() == nil { // else the connection is ending anyway
+			w.c.abort(cause)
+		}
 	} else if w.deflate {
 		// The compressor's window may hold bytes the peer will never see:
 		// start the next message afresh, which the peer accepts (RFC 7692
