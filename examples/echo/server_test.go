@@ -462,7 +462,8 @@ func TestServeShutdownHTTP2(t *testing.T) {
 	tlsConfig := &tls.Config{InsecureSkipVerify: true} // the certificate is the test's
 	c := dial(t, "wss://"+addr+cfg.Path, &conn.DialOptions{
 		TLSConfig: tlsConfig,
-		HTTP2:     &http2.Transport{TLSClientConfig: tlsConfig},
+		//lint:ignore SA1019 x/net's HTTP/2 Transport is deprecated for net/http's, which in Go 1.26 refuses the :protocol pseudo-header RFC 8441 needs.
+		HTTP2: &http2.Transport{TLSClientConfig: tlsConfig},
 	})
 	ctx2 := context.Background()
 	if err := c.Write(ctx2, conn.Text, []byte("over h2")); err != nil {

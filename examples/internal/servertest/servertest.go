@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -36,12 +35,9 @@ func Build(t testing.TB, pkg string) string {
 	if testing.Short() {
 		t.Skip("builds and runs the server; skipped in -short mode")
 	}
-	// The toolchain that built the test, when it is still there.
-	gocmd := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(gocmd); err != nil {
-		if gocmd, err = exec.LookPath("go"); err != nil {
-			t.Skip("no go command to build the server with")
-		}
+	gocmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("no go command to build the server with: %v", err)
 	}
 	exe := filepath.Join(t.TempDir(), "server")
 	out, err := exec.CommandContext(t.Context(), gocmd, "build", "-o", exe, pkg).CombinedOutput()
