@@ -54,8 +54,9 @@ func fanoutLibs() []string {
 }
 
 // fanoutExtraLibs returns the fanout variants run only when asked for:
-// twoway's plain Write per connection, without a prepared message.
-func fanoutExtraLibs() []string { return []string{"twoway-write"} }
+// twoway's plain Write per connection, without a prepared message, and raw
+// TCP writing all of a connection's queued messages with one writev.
+func fanoutExtraLibs() []string { return []string{"twoway-write", "rawtcp-batch"} }
 
 // defaultLibs returns every server run by default, in table order.
 func defaultLibs() []string {

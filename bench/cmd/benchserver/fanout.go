@@ -81,9 +81,11 @@ func newHub[M any](prepare func([]byte) (M, error)) *hub[M] {
 }
 
 // serve runs one subscriber until its connection fails, sending it
-// fanout.Welcome first: write sends a message, read waits for the next publishing request, and abort ends the
-// connection and must be safe to call more than once and concurrently.
-func (h *hub[M]) serve(write func(M) error, read func() error, abort func()) {
+// fanout.Welcome first. The writer goroutine runs writer, which sends what
+// arrives in the queue until it is closed or a write fails; read waits
+// for the next publishing request; abort ends the connection and must be
+// safe to call more than once and concurrently.
+func (h *hub[M]) serve(writer func(queue <-chan M), read func() error, abort func()) {
 	s := &subscriber[M]{queue: make(chan M, queueLen), abort: abort}
 	h.mu.Lock()
 	s.i = len(h.subs)
@@ -91,11 +93,7 @@ func (h *hub[M]) serve(write func(M) error, read func() error, abort func()) {
 	s.queue <- h.welcome // before any message published from now on
 	h.mu.Unlock()
 	go func() {
-		for m := range s.queue {
-			if write(m) != nil {
-				break
-			}
-		}
+		writer(s.queue)
 		abort()
 	}()
 	for read() == nil {
@@ -105,6 +103,44 @@ func (h *hub[M]) serve(write func(M) error, read func() error, abort func()) {
 	h.remove(s)
 	h.mu.Unlock()
 	abort()
+}
+
+// each returns the writer that sends one message at a time with write.
+func each[M any](write func(M) error) func(<-chan M) {
+	return func(queue <-chan M) {
+		for m := range queue {
+			if write(m) != nil {
+				return
+			}
+		}
+	}
+}
+
+// coalesce returns a raw TCP writer that takes every message waiting in
+// its queue and writes them with one writev.
+func coalesce(nc net.Conn) func(<-chan []byte) {
+	return func(queue <-chan []byte) {
+		var iov, bufs net.Buffers
+		for m := range queue {
+			iov = append(iov[:0], m)
+		more:
+			for len(iov) < queueLen {
+				select {
+				case m, ok := <-queue:
+					if !ok {
+						break more
+					}
+					iov = append(iov, m)
+				default:
+					break more
+				}
+			}
+			bufs = iov // WriteTo consumes what it is given
+			if _, err := bufs.WriteTo(nc); err != nil {
+				return
+			}
+		}
+	}
 }
 
 // remove takes s off the hub and ends its writer. The caller holds h.mu.
@@ -180,14 +216,14 @@ func twowayFanout(compress, prepared bool) http.Handler {
 		h := newHub(func(p []byte) (*conn.PreparedMessage, error) { return conn.NewPreparedMessage(conn.Text, p) })
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if c, read, abort := accept(w, r); c != nil {
-				h.serve(func(pm *conn.PreparedMessage) error { return c.WritePrepared(ctx, pm) }, read, abort)
+				h.serve(each(func(pm *conn.PreparedMessage) error { return c.WritePrepared(ctx, pm) }), read, abort)
 			}
 		})
 	}
 	h := newHub(func(p []byte) ([]byte, error) { return bytes.Clone(p), nil })
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c, read, abort := accept(w, r); c != nil {
-			h.serve(func(p []byte) error { return c.Write(ctx, conn.Text, p) }, read, abort)
+			h.serve(each(func(p []byte) error { return c.Write(ctx, conn.Text, p) }), read, abort)
 		}
 	})
 }
@@ -214,14 +250,17 @@ func gorillaFanout(compress bool) http.Handler {
 			}
 			return err
 		}
-		h.serve(c.WritePreparedMessage, read, func() { c.Close() })
+		h.serve(each(c.WritePreparedMessage), read, func() { c.Close() })
 	})
 }
 
 // serveRawFanout serves subscribers of the length-prefixed raw protocol:
 // every connection is sent the same bytes, a 4-byte length and the
-// payload, which is as little as a broadcast can cost.
-func serveRawFanout(ln net.Listener) error {
+// payload, which is as little as a broadcast can cost with one write per
+// delivery. With batch, a subscriber's writer takes every message waiting
+// in its queue and writes them all with one writev: what coalescing the
+// writes of a connection could gain.
+func serveRawFanout(ln net.Listener, batch bool) error {
 	h := newHub(func(p []byte) ([]byte, error) {
 		return append(binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(p)), uint32(len(p))), p...), nil
 	})
@@ -240,11 +279,14 @@ func serveRawFanout(ln net.Listener) error {
 				_, err := br.Discard(int(binary.BigEndian.Uint32(hdr[:])))
 				return err
 			}
-			write := func(m []byte) error {
+			writer := each(func(m []byte) error {
 				_, err := nc.Write(m)
 				return err
+			})
+			if batch {
+				writer = coalesce(nc)
 			}
-			h.serve(write, read, func() { nc.Close() })
+			h.serve(writer, read, func() { nc.Close() })
 		}()
 	}
 }

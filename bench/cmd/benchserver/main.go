@@ -54,7 +54,7 @@ func handlers() map[string]func() http.Handler {
 func libNames(fanout bool) []string {
 	hs, names := handlers(), []string{"rawtcp", "rawtcp-batch", "twoway-raw", "gobwas-raw"}
 	if fanout {
-		hs, names = fanoutHandlers(), []string{"rawtcp"}
+		hs, names = fanoutHandlers(), []string{"rawtcp", "rawtcp-batch"}
 	}
 	for n := range hs {
 		names = append(names, n)
@@ -113,8 +113,8 @@ func main() {
 	fmt.Println(ln.Addr())
 
 	switch {
-	case *fanoutMode && *lib == "rawtcp":
-		err = serveRawFanout(ln)
+	case *fanoutMode && strings.HasPrefix(*lib, "rawtcp"):
+		err = serveRawFanout(ln, *lib == "rawtcp-batch")
 	case strings.HasPrefix(*lib, "rawtcp"):
 		err = serveRaw(ln, *lib == "rawtcp-batch")
 	case *lib == "twoway-raw":
