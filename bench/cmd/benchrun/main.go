@@ -46,17 +46,19 @@ func extraLibs() []string {
 }
 
 // fanoutLibs returns the servers of the fanout workload, base first: the
-// libraries with a prepared message, raw TCP, and the variants with
-// permessage-deflate: twoway and gorilla compressing once for all
-// connections, and twoway compressing for each connection.
+// libraries with a prepared message; raw TCP with one write per delivery
+// and with a subscriber's queued messages coalesced into one writev; and
+// the variants with permessage-deflate: twoway and gorilla compressing
+// once for all connections, and twoway compressing for each connection.
 func fanoutLibs() []string {
-	return []string{"twoway", "gorilla", "rawtcp", "twoway-deflate", "twoway-deflate-conn", "gorilla-deflate"}
+	return []string{"twoway", "gorilla", "rawtcp", "rawtcp-batch", "twoway-deflate", "twoway-deflate-conn", "gorilla-deflate"}
 }
 
 // fanoutExtraLibs returns the fanout variants run only when asked for:
-// twoway's plain Write per connection, without a prepared message, and raw
-// TCP writing all of a connection's queued messages with one writev.
-func fanoutExtraLibs() []string { return []string{"twoway-write", "rawtcp-batch"} }
+// twoway's plain Write per connection, without a prepared message, and
+// twoway and gorilla writing from the publishing goroutine instead of a
+// writer goroutine per subscriber.
+func fanoutExtraLibs() []string { return []string{"twoway-write", "twoway-loop", "gorilla-loop"} }
 
 // defaultLibs returns every server run by default, in table order.
 func defaultLibs() []string {

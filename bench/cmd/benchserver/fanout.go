@@ -32,6 +32,10 @@ import (
 // queue is full is dropped, as a real server must; the load generator
 // keeps fewer messages in flight than the queue holds, so in the
 // benchmark none is.
+//
+// The -loop variants use the other structure, the publishing goroutine
+// writing to each subscriber in turn, for comparison: it saves the
+// hand-off to another goroutine, but one stalled subscriber stalls all.
 
 // queueLen is the number of messages a subscriber's queue holds.
 const queueLen = 32
@@ -40,12 +44,14 @@ const queueLen = 32
 // over HTTP to its /ws handler; rawtcp is served by serveRawFanout.
 func fanoutHandlers() map[string]func() http.Handler {
 	return map[string]func() http.Handler{
-		"twoway":              func() http.Handler { return twowayFanout(false, true) },
-		"twoway-write":        func() http.Handler { return twowayFanout(false, false) },
-		"twoway-deflate":      func() http.Handler { return twowayFanout(true, true) },
-		"twoway-deflate-conn": func() http.Handler { return twowayFanout(true, false) },
-		"gorilla":             func() http.Handler { return gorillaFanout(false) },
-		"gorilla-deflate":     func() http.Handler { return gorillaFanout(true) },
+		"twoway":              func() http.Handler { return twowayFanout(false, true, false) },
+		"twoway-loop":         func() http.Handler { return twowayFanout(false, true, true) },
+		"twoway-write":        func() http.Handler { return twowayFanout(false, false, false) },
+		"twoway-deflate":      func() http.Handler { return twowayFanout(true, true, false) },
+		"twoway-deflate-conn": func() http.Handler { return twowayFanout(true, false, false) },
+		"gorilla":             func() http.Handler { return gorillaFanout(false, false) },
+		"gorilla-loop":        func() http.Handler { return gorillaFanout(false, true) },
+		"gorilla-deflate":     func() http.Handler { return gorillaFanout(true, false) },
 	}
 }
 
@@ -54,6 +60,7 @@ type hub[M any] struct {
 	format  *fanout.Format
 	prepare func(payload []byte) (M, error) // payload is reused after the call
 	welcome M
+	loop    bool // publish writes to each subscriber itself
 
 	mu      sync.Mutex // held while publishing, so that messages go out in order
 	subs    []*subscriber[M]
@@ -63,12 +70,13 @@ type hub[M any] struct {
 }
 
 type subscriber[M any] struct {
+	write func(M) error
 	queue chan M
 	i     int    // index in hub.subs; -1 once removed
 	abort func() // ends the connection
 }
 
-func newHub[M any](prepare func([]byte) (M, error)) *hub[M] {
+func newHub[M any](loop bool, prepare func([]byte) (M, error)) *hub[M] {
 	f, err := fanout.NewFormat(fanout.Size)
 	if err != nil {
 		log.Fatal(err)
@@ -77,25 +85,38 @@ func newHub[M any](prepare func([]byte) (M, error)) *hub[M] {
 	if err != nil {
 		log.Fatal(err)
 	}
-	return &hub[M]{format: f, prepare: prepare, welcome: w}
+	return &hub[M]{format: f, prepare: prepare, welcome: w, loop: loop}
 }
 
 // serve runs one subscriber until its connection fails, sending it
-// fanout.Welcome first. The writer goroutine runs writer, which sends what
-// arrives in the queue until it is closed or a write fails; read waits
-// for the next publishing request; abort ends the connection and must be
-// safe to call more than once and concurrently.
-func (h *hub[M]) serve(writer func(queue <-chan M), read func() error, abort func()) {
-	s := &subscriber[M]{queue: make(chan M, queueLen), abort: abort}
+// fanout.Welcome first: write sends one message; read waits for the next
+// publishing request; abort ends the connection and must be safe to call
+// more than once and concurrently. The writer goroutine calls write for
+// each message in the queue until it is closed or a write fails, or runs
+// writer instead if it is not nil.
+func (h *hub[M]) serve(write func(M) error, writer func(queue <-chan M), read func() error, abort func()) {
+	s := &subscriber[M]{write: write, queue: make(chan M, queueLen), abort: abort}
 	h.mu.Lock()
 	s.i = len(h.subs)
 	h.subs = append(h.subs, s)
-	s.queue <- h.welcome // before any message published from now on
+	// Before any message published from now on.
+	if h.loop {
+		if write(h.welcome) != nil {
+			abort()
+		}
+	} else {
+		s.queue <- h.welcome
+	}
 	h.mu.Unlock()
-	go func() {
-		writer(s.queue)
-		abort()
-	}()
+	if !h.loop {
+		if writer == nil {
+			writer = each(write)
+		}
+		go func() {
+			writer(s.queue)
+			abort()
+		}()
+	}
 	for read() == nil {
 		h.publish()
 	}
@@ -169,6 +190,12 @@ func (h *hub[M]) publish() {
 	var drop []*subscriber[M]
 	for i := 0; i < len(h.subs); i++ {
 		s := h.subs[i]
+		if h.loop {
+			if s.write(m) != nil {
+				drop = append(drop, s)
+			}
+			continue
+		}
 		select {
 		case s.queue <- m:
 		default:
@@ -184,7 +211,7 @@ func (h *hub[M]) publish() {
 	for _, s := range drop {
 		s.abort()
 	}
-	if len(drop) > 0 {
+	if len(drop) > 0 && !h.loop {
 		log.Printf("fanout: dropped %d subscribers with a full queue (%d in all)", len(drop), total)
 	}
 }
@@ -194,7 +221,8 @@ func (h *hub[M]) publish() {
 // payload with Write, which frames (and compresses) it per connection.
 // With compress set it agrees to permessage-deflate without server
 // context takeover, so a prepared message is compressed once for all.
-func twowayFanout(compress, prepared bool) http.Handler {
+// With loop set the hub writes from the publishing goroutine.
+func twowayFanout(compress, prepared, loop bool) http.Handler {
 	opts := twowayOptions()
 	if compress {
 		opts.Compression = &conn.CompressionOptions{ServerNoContextTakeover: true}
@@ -213,17 +241,17 @@ func twowayFanout(compress, prepared bool) http.Handler {
 		return c, read, func() { c.CloseNow() }
 	}
 	if prepared {
-		h := newHub(func(p []byte) (*conn.PreparedMessage, error) { return conn.NewPreparedMessage(conn.Text, p) })
+		h := newHub(loop, func(p []byte) (*conn.PreparedMessage, error) { return conn.NewPreparedMessage(conn.Text, p) })
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if c, read, abort := accept(w, r); c != nil {
-				h.serve(each(func(pm *conn.PreparedMessage) error { return c.WritePrepared(ctx, pm) }), read, abort)
+				h.serve(func(pm *conn.PreparedMessage) error { return c.WritePrepared(ctx, pm) }, nil, read, abort)
 			}
 		})
 	}
-	h := newHub(func(p []byte) ([]byte, error) { return bytes.Clone(p), nil })
+	h := newHub(loop, func(p []byte) ([]byte, error) { return bytes.Clone(p), nil })
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c, read, abort := accept(w, r); c != nil {
-			h.serve(each(func(p []byte) error { return c.Write(ctx, conn.Text, p) }), read, abort)
+			h.serve(func(p []byte) error { return c.Write(ctx, conn.Text, p) }, nil, read, abort)
 		}
 	})
 }
@@ -231,10 +259,11 @@ func twowayFanout(compress, prepared bool) http.Handler {
 // gorillaFanout serves gorilla subscribers with one PreparedMessage per
 // message and WritePreparedMessage. With compress set it agrees to
 // permessage-deflate, which gorilla always does without context takeover,
-// and a prepared message is compressed once for all connections.
-func gorillaFanout(compress bool) http.Handler {
+// and a prepared message is compressed once for all connections. With
+// loop set the hub writes from the publishing goroutine.
+func gorillaFanout(compress, loop bool) http.Handler {
 	up := websocket.Upgrader{EnableCompression: compress}
-	h := newHub(func(p []byte) (*websocket.PreparedMessage, error) {
+	h := newHub(loop, func(p []byte) (*websocket.PreparedMessage, error) {
 		return websocket.NewPreparedMessage(websocket.TextMessage, p)
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -250,7 +279,7 @@ func gorillaFanout(compress bool) http.Handler {
 			}
 			return err
 		}
-		h.serve(each(c.WritePreparedMessage), read, func() { c.Close() })
+		h.serve(c.WritePreparedMessage, nil, read, func() { c.Close() })
 	})
 }
 
@@ -261,7 +290,7 @@ func gorillaFanout(compress bool) http.Handler {
 // in its queue and writes them all with one writev: what coalescing the
 // writes of a connection could gain.
 func serveRawFanout(ln net.Listener, batch bool) error {
-	h := newHub(func(p []byte) ([]byte, error) {
+	h := newHub(false, func(p []byte) ([]byte, error) {
 		return append(binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(p)), uint32(len(p))), p...), nil
 	})
 	for {
@@ -279,14 +308,15 @@ func serveRawFanout(ln net.Listener, batch bool) error {
 				_, err := br.Discard(int(binary.BigEndian.Uint32(hdr[:])))
 				return err
 			}
-			writer := each(func(m []byte) error {
+			write := func(m []byte) error {
 				_, err := nc.Write(m)
 				return err
-			})
+			}
+			var writer func(<-chan []byte)
 			if batch {
 				writer = coalesce(nc)
 			}
-			h.serve(writer, read, func() { nc.Close() })
+			h.serve(write, writer, read, func() { nc.Close() })
 		}()
 	}
 }
