@@ -107,6 +107,9 @@ func main() {
 		if *cpuprofile != "" {
 			pprof.StopCPUProfile()
 		}
+		if *fanoutMode {
+			log.Print(fanoutStats())
+		}
 		os.Exit(0)
 	}()
 	// The driver waits for this line before starting the load.
