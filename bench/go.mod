@@ -7,6 +7,7 @@ replace github.com/twoway/websocket => ../
 require (
 	github.com/coder/websocket v1.8.15
 	github.com/gobwas/ws v1.5.0
+	github.com/google/go-cmp v0.7.0
 	github.com/gorilla/websocket v1.5.3
 	github.com/lxzan/gws v1.8.9
 	github.com/twoway/websocket v0.0.0-00010101000000-000000000000

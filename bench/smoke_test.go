@@ -9,7 +9,8 @@ import (
 )
 
 // TestSmoke builds the benchmark and runs its smoke mode: one short cell
-// per workload against twoway and raw TCP, every echo checked byte for
+// per workload against twoway and raw TCP (and twoway with
+// permessage-deflate for fanout), every echo and delivery checked byte for
 // byte. benchrun exits non-zero if any cell fails.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
@@ -29,8 +30,8 @@ func TestSmoke(t *testing.T) {
 	}
 	text := string(out)
 	for _, want := range []string{
-		"== latency", "== conns100", "== pipelined", "== big1m", "== big16m", "== idle",
-		"twoway", "rawtcp",
+		"== latency", "== conns100", "== pipelined", "== big1m", "== big16m", "== idle", "== fanout",
+		"twoway", "rawtcp", "twoway-deflate",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)

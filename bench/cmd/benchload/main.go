@@ -5,7 +5,8 @@
 // the same client, or the raw length-prefixed protocol.
 //
 // Given the server's -pid, it also reports the server's CPU time per
-// message and, for the idle workload, its resident memory per connection.
+// message (per delivery for fanout) and, for the idle workload, its
+// resident memory per connection.
 package main
 
 import (
@@ -23,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/twoway/websocket/bench/internal/fanout"
 	"github.com/twoway/websocket/bench/internal/hist"
 	"github.com/twoway/websocket/bench/internal/procstat"
 	"github.com/twoway/websocket/bench/internal/workload"
@@ -41,6 +43,7 @@ type config struct {
 	settle   time.Duration
 	sources  int
 	dialers  int
+	deflate  bool
 }
 
 func main() {
@@ -62,6 +65,7 @@ func main() {
 	flag.DurationVar(&cfg.settle, "settle", time.Second, "idle workload: pause before each memory reading")
 	flag.IntVar(&cfg.sources, "sources", 8, "loopback source addresses to spread connections over (127.0.0.1..N) when the server is on 127.0.0.1")
 	flag.IntVar(&cfg.dialers, "dialers", 32, "concurrent dials when opening connections")
+	flag.BoolVar(&cfg.deflate, "deflate", false, "fanout: offer permessage-deflate and require every message compressed")
 	flag.Parse()
 
 	var err error
@@ -87,6 +91,12 @@ func main() {
 	if cfg.addr == "" || cfg.dialers < 1 || cfg.duration <= 0 || cfg.warmup < 0 {
 		log.Fatal("need -addr, -dialers >= 1, -d > 0, -warmup >= 0")
 	}
+	if cfg.spec.Fanout && cfg.spec.Size != fanout.Size {
+		log.Fatalf("fanout messages are %d bytes, which the server fixes", fanout.Size)
+	}
+	if cfg.deflate && (!cfg.spec.Fanout || cfg.proto != wsclient.WebSocket) {
+		log.Fatal("-deflate is for the fanout workload over WebSocket")
+	}
 	if limit, err := procstat.RaiseNoFile(); err != nil {
 		log.Printf("raising RLIMIT_NOFILE: %v", err)
 	} else if uint64(cfg.spec.Conns)+64 > limit {
@@ -95,9 +105,12 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	res := workload.Result{Lib: cfg.lib, Workload: cfg.spec.Name, Conns: cfg.spec.Conns, InFlight: cfg.spec.InFlight, Size: cfg.spec.Size}
-	if cfg.spec.Idle {
+	switch {
+	case cfg.spec.Idle:
 		err = runIdle(ctx, &cfg, &res)
-	} else {
+	case cfg.spec.Fanout:
+		err = runFanout(ctx, &cfg, &res)
+	default:
 		err = runFlow(ctx, &cfg, &res)
 	}
 	stop()
@@ -115,11 +128,14 @@ func main() {
 // spread over several loopback source addresses so that many thousands of
 // them never run short of ephemeral ports.
 func (cfg *config) dialer(i int) *wsclient.Dialer {
-	d := &wsclient.Dialer{}
-	if cfg.spec.Size > 64<<10 {
+	d := &wsclient.Dialer{Deflate: cfg.deflate}
+	switch {
+	case cfg.spec.Size > 64<<10:
 		d.ReadBufferSize = 1 << 20
-	} else if cfg.spec.Idle {
+	case cfg.spec.Idle:
 		d.ReadBufferSize = 4 << 10
+	case cfg.spec.Fanout:
+		d.ReadBufferSize = 8 << 10 // a few messages; 10,000 of 16 KiB would be 160 MB
 	}
 	host, _, err := net.SplitHostPort(cfg.addr)
 	if err == nil && host == "127.0.0.1" && cfg.sources > 1 {

@@ -45,6 +45,40 @@ func extraLibs() []string {
 	return []string{"twoway-stream", "twoway-go", "twoway-raw", "gobwas-raw", "rawtcp-batch"}
 }
 
+// fanoutLibs returns the servers of the fanout workload, base first: the
+// libraries with a prepared message; raw TCP with one write per delivery
+// and with a subscriber's queued messages coalesced into one writev; and
+// the variants with permessage-deflate: twoway and gorilla compressing
+// once for all connections, and twoway compressing for each connection.
+func fanoutLibs() []string {
+	return []string{"twoway", "gorilla", "rawtcp", "rawtcp-batch", "twoway-deflate", "twoway-deflate-conn", "gorilla-deflate"}
+}
+
+// fanoutExtraLibs returns the fanout variants run only when asked for:
+// twoway's plain Write per connection, without a prepared message, and
+// twoway and gorilla writing from the publishing goroutine instead of a
+// writer goroutine per subscriber.
+func fanoutExtraLibs() []string { return []string{"twoway-write", "twoway-loop", "gorilla-loop"} }
+
+// defaultLibs returns every server run by default, in table order.
+func defaultLibs() []string {
+	libs := allLibs()
+	for _, l := range fanoutLibs() {
+		if !slices.Contains(libs, l) {
+			libs = append(libs, l)
+		}
+	}
+	return libs
+}
+
+// serves reports whether lib has a server for the workload spec.
+func serves(lib string, spec workload.Spec) bool {
+	if spec.Fanout {
+		return slices.Contains(fanoutLibs(), lib) || slices.Contains(fanoutExtraLibs(), lib)
+	}
+	return slices.Contains(allLibs(), lib) || slices.Contains(extraLibs(), lib)
+}
+
 // options holds the settings of one run.
 type options struct {
 	libs       []string
@@ -55,6 +89,7 @@ type options struct {
 	warmup     time.Duration
 	settle     time.Duration
 	idleConns  int
+	fanConns   int
 	binDir     string
 	jsonPath   string
 	profileLib string
@@ -73,15 +108,16 @@ func main() {
 func run() error {
 	var (
 		o         options
-		short     = flag.Bool("short", false, "quick run: 3 rounds of short cells, 2,000 idle connections (under 3 minutes)")
-		smoke     = flag.Bool("smoke", false, "a few seconds: one short cell per workload, twoway and rawtcp only (for CI)")
-		libs      = flag.String("libs", "", "comma-separated libraries (default: "+strings.Join(allLibs(), ",")+"; with -smoke: twoway,rawtcp)")
+		short     = flag.Bool("short", false, "quick run: 3 rounds of short cells, 2,000 idle connections and subscribers (about 4 minutes)")
+		smoke     = flag.Bool("smoke", false, "a few seconds: one short cell per workload, twoway and rawtcp only, and twoway-deflate for fanout (for CI)")
+		libs      = flag.String("libs", "", "comma-separated libraries, each run in the workloads it has a server for (default: "+strings.Join(defaultLibs(), ",")+"; with -smoke: twoway,rawtcp,twoway-deflate)")
 		workloads = flag.String("workloads", "", "comma-separated workloads (default: all)")
 	)
-	flag.StringVar(&o.base, "base", "twoway", "library the ratios are relative to (the first listed if absent)")
+	flag.StringVar(&o.base, "base", "twoway", "library the ratios are relative to (the first listed that a workload runs, if absent)")
 	flag.IntVar(&o.rounds, "rounds", 0, "rounds per workload (default 3; 1 with -smoke)")
 	flag.DurationVar(&o.duration, "d", 0, "measured duration per cell (default 3s; -short 1s; -smoke 200ms)")
 	flag.IntVar(&o.idleConns, "idle-conns", 0, "connections of the idle workload (default 10000; -short 2000; -smoke 200)")
+	flag.IntVar(&o.fanConns, "fanout-conns", 0, "subscribers of the fanout workload (default 10000; -short 2000; -smoke 200)")
 	flag.StringVar(&o.binDir, "bindir", "", "use prebuilt benchserver and benchload from this directory instead of building them")
 	flag.StringVar(&o.jsonPath, "json", "", "also write every cell's raw result as JSON lines to this file")
 	flag.StringVar(&o.profileLib, "cpuprofile", "", "write a CPU profile of this library's server for every cell, into -profdir")
@@ -93,11 +129,11 @@ func run() error {
 
 	// Mode defaults; explicit flags win.
 	rounds, dur, warm, settle, idle := 3, 3*time.Second, 500*time.Millisecond, time.Second, 10000
-	o.libs = allLibs()
+	o.libs = defaultLibs()
 	switch {
 	case *smoke:
 		rounds, dur, warm, settle, idle = 1, 200*time.Millisecond, 50*time.Millisecond, 100*time.Millisecond, 200
-		o.libs = []string{"twoway", "rawtcp"}
+		o.libs = []string{"twoway", "rawtcp", "twoway-deflate"}
 	case *short:
 		dur, warm, settle, idle = time.Second, 250*time.Millisecond, 300*time.Millisecond, 2000
 	}
@@ -110,17 +146,19 @@ func run() error {
 	if o.idleConns == 0 {
 		o.idleConns = idle
 	}
+	if o.fanConns == 0 {
+		o.fanConns = idle
+	}
 	o.warmup, o.settle = warm, settle
 	if *libs != "" {
 		o.libs = strings.Split(*libs, ",")
 	}
+	known := slices.Concat(allLibs(), extraLibs(), fanoutLibs(), fanoutExtraLibs())
 	for _, l := range o.libs {
-		if !slices.Contains(append(allLibs(), extraLibs()...), l) {
-			return fmt.Errorf("unknown library %q; want some of %v or of the variants %v", l, allLibs(), extraLibs())
+		if !slices.Contains(known, l) {
+			return fmt.Errorf("unknown library %q; want some of %v, of the variants %v or, for fanout, of %v",
+				l, allLibs(), extraLibs(), slices.Concat(fanoutLibs(), fanoutExtraLibs()))
 		}
-	}
-	if !slices.Contains(o.libs, o.base) {
-		o.base = o.libs[0]
 	}
 	if *workloads == "" {
 		o.workloads = workload.All()
@@ -133,8 +171,8 @@ func run() error {
 			o.workloads = append(o.workloads, s)
 		}
 	}
-	if o.rounds < 1 || o.duration <= 0 || o.idleConns < 1 {
-		return errors.New("need -rounds >= 1, -d > 0, -idle-conns >= 1")
+	if o.rounds < 1 || o.duration <= 0 || o.idleConns < 1 || o.fanConns < 1 {
+		return errors.New("need -rounds >= 1, -d > 0, -idle-conns >= 1, -fanout-conns >= 1")
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -176,13 +214,30 @@ func run() error {
 	var failed int
 	var tables []*table
 	for _, spec := range o.workloads {
-		if spec.Idle {
+		switch {
+		case spec.Idle:
 			spec.Conns = o.idleConns
+		case spec.Fanout:
+			spec.Conns = o.fanConns
 		}
-		t := newTable(spec, o.libs, o.base, o.rounds)
+		var libs []string
+		for _, l := range o.libs {
+			if serves(l, spec) {
+				libs = append(libs, l)
+			}
+		}
+		if len(libs) == 0 {
+			fmt.Printf("\n== %s: no server for it among %v\n", spec.Name, o.libs)
+			continue
+		}
+		base := o.base
+		if !slices.Contains(libs, base) {
+			base = libs[0]
+		}
+		t := newTable(spec, libs, base, o.rounds)
 		for round := range o.rounds {
-			for i := range o.libs {
-				lib := o.libs[(i+round)%len(o.libs)]
+			for i := range libs {
+				lib := libs[(i+round)%len(libs)]
 				res := r.cell(ctx, lib, spec, round)
 				if err := ctx.Err(); err != nil {
 					return err
@@ -233,6 +288,9 @@ func summary(r workload.Result) string {
 	switch {
 	case r.Err != "":
 		return "ERROR: " + r.Err
+	case r.Workload == "fanout":
+		return fmt.Sprintf("%s deliveries/s, p50 %s, p99 %s, CPU %s/delivery; busy: server %.0f%%, load %.0f%%",
+			fmtCount(r.MsgsPerSec), fmtDur(r.P50), fmtDur(r.P99), fmtDur(r.CPUPerMsg), 100*r.ServerBusy, 100*r.LoadBusy)
 	case r.RSSIdle != 0 || r.HandshakesPerSec != 0:
 		return fmt.Sprintf("%s handshakes/s, %s/conn idle, %s/conn echoed",
 			fmtCount(r.HandshakesPerSec), fmtBytes(r.IdleBytesPerConn), fmtBytes(r.EchoBytesPerConn))

@@ -116,8 +116,11 @@ type server struct {
 }
 
 // startServer starts a benchserver for lib and waits for its address.
-func (r *runner) startServer(ctx context.Context, lib, profile string) (*server, error) {
+func (r *runner) startServer(ctx context.Context, lib string, fanout bool, profile string) (*server, error) {
 	argv := []string{r.serverBin, "-lib", lib, "-addr", "127.0.0.1:0"}
+	if fanout {
+		argv = append(argv, "-fanout")
+	}
 	if profile != "" {
 		argv = append(argv, "-cpuprofile", profile)
 	}
@@ -179,7 +182,7 @@ func (r *runner) cell(ctx context.Context, lib string, spec workload.Spec, round
 	if r.profileLib == lib {
 		profile = filepath.Join(r.profileDir, fmt.Sprintf("%s-%s-r%d.pprof", lib, spec.Name, round+1))
 	}
-	srv, err := r.startServer(ctx, lib, profile)
+	srv, err := r.startServer(ctx, lib, spec.Fanout, profile)
 	if err != nil {
 		res.Err = err.Error()
 		return res
@@ -194,6 +197,9 @@ func (r *runner) cell(ctx context.Context, lib string, spec workload.Spec, round
 		"-addr", srv.addr, "-proto", proto, "-lib", lib, "-pid", strconv.Itoa(srv.cmd.Process.Pid),
 		"-workload", spec.Name, "-conns", strconv.Itoa(spec.Conns),
 		"-d", r.duration.String(), "-warmup", r.warmup.String(), "-settle", r.settle.String(),
+	}
+	if spec.Fanout && strings.Contains(lib, "deflate") {
+		argv = append(argv, "-deflate")
 	}
 	// Generous but finite: dialing 10,000 connections on a loaded machine
 	// takes a while; a stuck run must not hang the whole benchmark.

@@ -28,6 +28,14 @@ func metricsFor(spec workload.Spec) []metric {
 	cpu := metric{"CPU/msg", func(r workload.Result) float64 { return r.CPUPerMsg }, fmtDur, true}
 	busy := metric{"srv busy", func(r workload.Result) float64 { return r.ServerBusy }, fmtPercent, false}
 	switch {
+	case spec.Fanout:
+		return []metric{
+			{"deliveries/s", func(r workload.Result) float64 { return r.MsgsPerSec }, fmtCount, true},
+			p50, p99,
+			{"CPU/delivery", func(r workload.Result) float64 { return r.CPUPerMsg }, fmtDur, true},
+			busy,
+			{"load busy", func(r workload.Result) float64 { return r.LoadBusy }, fmtPercent, false},
+		}
 	case spec.Idle:
 		return []metric{
 			{"handshakes/s", func(r workload.Result) float64 { return r.HandshakesPerSec }, fmtCount, true},
@@ -137,8 +145,11 @@ func (t *table) ratioOf(name, lib, other string) float64 {
 
 func (t *table) print(w io.Writer) {
 	fmt.Fprintf(w, "\n== %s: %s (%d rounds)\n", t.spec.Name, t.spec.Desc, len(t.results))
-	if t.spec.Idle {
+	switch {
+	case t.spec.Idle:
 		fmt.Fprintf(w, "   %d connections\n", t.spec.Conns)
+	case t.spec.Fanout:
+		fmt.Fprintf(w, "   %d subscribers\n", t.spec.Conns)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	head := []string{"lib"}
@@ -224,6 +235,9 @@ func printTargets(w io.Writer, tables []*table) {
 			}
 			check("handshakes/s, twoway / gobwas", t.ratioOf("handshakes/s", tw, "gobwas"), 1, true)
 			check("handshakes/s, twoway-raw / gobwas-raw", t.ratioOf("handshakes/s", "twoway-raw", "gobwas-raw"), 1, true)
+		case "fanout":
+			check("fanout CPU/delivery, twoway / gorilla", t.ratioOf("CPU/delivery", tw, "gorilla"), 0.6, false)
+			check("fanout CPU/delivery, twoway-deflate / twoway-deflate-conn", t.ratioOf("CPU/delivery", "twoway-deflate", "twoway-deflate-conn"), 0.2, false)
 		}
 	}
 	if len(lines) > 0 {

@@ -7,6 +7,10 @@
 // with default buffer sizes, no compression and a read limit of 64 MiB.
 // For rawtcp it echoes length-prefixed messages (4-byte big-endian length
 // and payload) with no framing at all: the physical limit.
+//
+// With -fanout it serves the broadcast workload instead (see fanout.go):
+// every connection subscribes, and each message a connection sends has
+// the server publish one 1 KiB text message to all of them.
 package main
 
 import (
@@ -46,21 +50,33 @@ func handlers() map[string]func() http.Handler {
 	}
 }
 
-func main() {
-	log.SetFlags(0)
-	log.SetPrefix("benchserver: ")
-	hs := handlers()
-	names := []string{"rawtcp", "rawtcp-batch", "twoway-raw", "gobwas-raw"}
+// libNames returns the -lib names served in echo or in fan-out mode.
+func libNames(fanout bool) []string {
+	hs, names := handlers(), []string{"rawtcp", "rawtcp-batch", "twoway-raw", "gobwas-raw"}
+	if fanout {
+		hs, names = fanoutHandlers(), []string{"rawtcp", "rawtcp-batch"}
+	}
 	for n := range hs {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	lib := flag.String("lib", "", fmt.Sprintf("library to serve: one of %v", names))
+	return names
+}
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("benchserver: ")
+	fanoutMode := flag.Bool("fanout", false, "serve the broadcast workload instead of the echo")
+	lib := flag.String("lib", "", fmt.Sprintf("library to serve: one of %v; with -fanout one of %v", libNames(false), libNames(true)))
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until SIGINT or SIGTERM")
 	debugAddr := flag.String("debug", "", "serve net/http/pprof at this address, e.g. 127.0.0.1:6060 (off by default)")
 	flag.Parse()
-	if !slices.Contains(names, *lib) {
+	hs := handlers()
+	if *fanoutMode {
+		hs = fanoutHandlers()
+	}
+	if names := libNames(*fanoutMode); !slices.Contains(names, *lib) {
 		log.Fatalf("unknown -lib %q; want one of %v", *lib, names)
 	}
 	if _, err := procstat.RaiseNoFile(); err != nil {
@@ -91,12 +107,17 @@ func main() {
 		if *cpuprofile != "" {
 			pprof.StopCPUProfile()
 		}
+		if *fanoutMode {
+			log.Print(fanoutStats())
+		}
 		os.Exit(0)
 	}()
 	// The driver waits for this line before starting the load.
 	fmt.Println(ln.Addr())
 
 	switch {
+	case *fanoutMode && strings.HasPrefix(*lib, "rawtcp"):
+		err = serveRawFanout(ln, *lib == "rawtcp-batch")
 	case strings.HasPrefix(*lib, "rawtcp"):
 		err = serveRaw(ln, *lib == "rawtcp-batch")
 	case *lib == "twoway-raw":

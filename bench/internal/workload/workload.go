@@ -2,16 +2,21 @@
 // record that the load generator prints and the driver aggregates.
 package workload
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/twoway/websocket/bench/internal/fanout"
+)
 
 // Spec describes one workload.
 type Spec struct {
 	Name     string
 	Desc     string
-	Conns    int  // connections; for Idle, the driver may override it
-	InFlight int  // messages in flight per connection
+	Conns    int  // connections; for Idle and Fanout, the driver may override it
+	InFlight int  // messages in flight per connection (Fanout: published and not yet received by all)
 	Size     int  // message size in bytes
 	Idle     bool // idle-connection test instead of a timed message flow
+	Fanout   bool // broadcast: the server sends every message to every connection
 }
 
 // All returns every workload in the order the driver runs them.
@@ -23,6 +28,7 @@ func All() []Spec {
 		{Name: "big1m", Desc: "1 connection, 1 MiB messages, ping-pong", Conns: 1, InFlight: 1, Size: 1 << 20},
 		{Name: "big16m", Desc: "1 connection, 16 MiB messages, ping-pong", Conns: 1, InFlight: 1, Size: 16 << 20},
 		{Name: "idle", Desc: "idle connections: handshakes/s, server RSS per connection idle and after one 128 B echo each", Conns: 10000, InFlight: 1, Size: 128, Idle: true},
+		{Name: "fanout", Desc: "one 1 KiB JSON text message to every subscriber, 4 messages in flight", Conns: 10000, InFlight: 4, Size: fanout.Size, Fanout: true},
 	}
 }
 
@@ -45,7 +51,8 @@ type Result struct {
 	InFlight int    `json:"inflight"`
 	Size     int    `json:"size"`
 
-	// Timed message flow.
+	// Timed message flow. For Fanout, a message is a delivery: one
+	// message received by one subscriber.
 	Seconds    float64 `json:"seconds,omitempty"` // length of the measured window
 	Msgs       uint64  `json:"msgs,omitempty"`    // echoes completed in the window
 	MsgsPerSec float64 `json:"msgs_per_sec,omitempty"`

@@ -1,6 +1,8 @@
 // Package wsclient is the benchmark's own minimal client: just enough
 // WebSocket (RFC 6455) to open a connection, send masked binary frames and
-// check the server's unmasked echo byte for byte, plus a length-prefixed
+// check the server's unmasked echo byte for byte, or receive whatever the
+// server sends (inflating permessage-deflate messages, RFC 7692, for a
+// server that compresses without context takeover), plus a length-prefixed
 // raw TCP protocol as the physical limit. It deliberately shares no code
 // with any library under test, so every server faces the same client.
 package wsclient
@@ -15,6 +17,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -98,6 +102,9 @@ type Conn struct {
 	r, w  int
 	sent  uint64 // sequence number of the next message to send
 	recvd uint64 // sequence number of the next echo expected
+
+	deflate bool   // permessage-deflate was agreed
+	msg     []byte // Next's message when it does not fit in one frame in the buffer
 }
 
 // Dialer opens connections.
@@ -107,6 +114,11 @@ type Dialer struct {
 	// ReadBufferSize is the size of each connection's read buffer;
 	// 0 means 16 KiB, and values below 4 KiB are raised to it.
 	ReadBufferSize int
+	// Deflate offers permessage-deflate (RFC 7692) with
+	// server_no_context_takeover, so that every compressed message can be
+	// inflated on its own. Whether the server agreed is Conn.Deflate.
+	// The client sends nothing compressed.
+	Deflate bool
 }
 
 // Dial connects to addr and, for WebSocket, performs the opening
@@ -123,7 +135,7 @@ func (d *Dialer) Dial(ctx context.Context, addr string, proto Proto, p *Payload)
 	n = max(n, 4<<10)
 	c := &Conn{nc: nc, proto: proto, p: p, in: make([]byte, n)}
 	if proto == WebSocket {
-		if err := c.handshake(ctx, addr); err != nil {
+		if err := c.handshake(ctx, addr, d.Deflate); err != nil {
 			c.Abort()
 			return nil, err
 		}
@@ -139,7 +151,12 @@ func AcceptKey(key string) string {
 	return base64.StdEncoding.EncodeToString(h[:])
 }
 
-func (c *Conn) handshake(ctx context.Context, addr string) error {
+// deflateOffer asks for permessage-deflate without server context
+// takeover; client_no_context_takeover is offered too, as the client keeps
+// no compressor, so that the server need not keep a window for it.
+const deflateOffer = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+
+func (c *Conn) handshake(ctx context.Context, addr string, deflate bool) error {
 	if dl, ok := ctx.Deadline(); ok {
 		c.nc.SetDeadline(dl)
 		defer c.nc.SetDeadline(time.Time{})
@@ -150,7 +167,11 @@ func (c *Conn) handshake(ctx context.Context, addr string) error {
 	key := base64.StdEncoding.EncodeToString(nonce[:])
 	req := "GET /ws HTTP/1.1\r\nHost: " + addr +
 		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
-		"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+		"\r\nSec-WebSocket-Version: 13\r\n"
+	if deflate {
+		req += "Sec-WebSocket-Extensions: " + deflateOffer + "\r\n"
+	}
+	req += "\r\n"
 	if _, err := c.nc.Write([]byte(req)); err != nil {
 		return fmt.Errorf("wsclient: handshake: %w", err)
 	}
@@ -165,17 +186,21 @@ func (c *Conn) handshake(ctx context.Context, addr string) error {
 			return fmt.Errorf("wsclient: handshake: %w", err)
 		}
 	}
-	return checkResponse(c.in[:end], AcceptKey(key), func() { c.r = end + 4 })
+	return checkResponse(c.in[:end], AcceptKey(key), deflate, func(agreed bool) {
+		c.r = end + 4
+		c.deflate = agreed
+	})
 }
 
 // checkResponse validates an upgrade response head (without the final
-// blank line) and calls ok if it is acceptable.
-func checkResponse(head []byte, accept string, ok func()) error {
+// blank line) and calls ok if it is acceptable, saying whether
+// permessage-deflate, offered if deflate is true, was agreed.
+func checkResponse(head []byte, accept string, deflate bool, ok func(agreed bool)) error {
 	lines := bytes.Split(head, []byte("\r\n"))
 	if !bytes.HasPrefix(lines[0], []byte("HTTP/1.1 101 ")) {
 		return fmt.Errorf("wsclient: handshake: status %q", lines[0])
 	}
-	var upgrade, gotAccept bool
+	var upgrade, gotAccept, agreed bool
 	for _, l := range lines[1:] {
 		name, value, found := bytes.Cut(l, []byte(":"))
 		if !found {
@@ -188,14 +213,51 @@ func checkResponse(head []byte, accept string, ok func()) error {
 		case "sec-websocket-accept":
 			gotAccept = string(value) == accept
 		case "sec-websocket-extensions":
-			// None was offered, so none may be used (RFC 6455 §9.1).
-			return fmt.Errorf("wsclient: handshake: unrequested extensions %q", value)
+			// Only what was offered may be used (RFC 6455 §9.1).
+			if !deflate || agreed {
+				return fmt.Errorf("wsclient: handshake: unrequested extensions %q", value)
+			}
+			if err := checkDeflateResponse(string(value)); err != nil {
+				return err
+			}
+			agreed = true
 		}
 	}
 	if !upgrade || !gotAccept {
 		return fmt.Errorf("wsclient: handshake: bad Upgrade or Sec-WebSocket-Accept in %q", head)
 	}
-	ok()
+	ok(agreed)
+	return nil
+}
+
+// checkDeflateResponse accepts a permessage-deflate response that our
+// client can follow: the server must not take over its context, since the
+// client inflates each message on its own (RFC 7692 §7.1.1.1). Any window
+// size is fine, as the inflater keeps the whole 32 KiB.
+func checkDeflateResponse(v string) error {
+	params := strings.Split(v, ";")
+	if strings.TrimSpace(params[0]) != "permessage-deflate" {
+		return fmt.Errorf("wsclient: handshake: unrequested extension %q", v)
+	}
+	noTakeover := false
+	for _, p := range params[1:] {
+		name, val, _ := strings.Cut(strings.TrimSpace(p), "=")
+		switch strings.TrimSpace(name) {
+		case "server_no_context_takeover":
+			noTakeover = true
+		case "client_no_context_takeover", "client_max_window_bits":
+			// We send nothing compressed.
+		case "server_max_window_bits":
+			if n, err := strconv.Atoi(strings.Trim(strings.TrimSpace(val), `"`)); err != nil || n < 8 || n > 15 {
+				return fmt.Errorf("wsclient: handshake: bad server_max_window_bits in %q", v)
+			}
+		default:
+			return fmt.Errorf("wsclient: handshake: unknown permessage-deflate parameter in %q", v)
+		}
+	}
+	if !noTakeover {
+		return fmt.Errorf("wsclient: handshake: %q lacks server_no_context_takeover", v)
+	}
 	return nil
 }
 
@@ -326,18 +388,28 @@ func (c *Conn) consume(off, n int) error {
 }
 
 // frameHeader parses the frame header at the start of the buffer. It
-// returns ok == false if the buffer does not hold the whole header.
+// returns ok == false if the buffer does not hold the whole header. RSV1
+// is allowed, and reported by rsv1, only when permessage-deflate was
+// agreed; the caller checks that it marks the first frame of a message.
 func (c *Conn) frameHeader() (fin bool, op byte, length int64, hlen int, ok bool, err error) {
+	fin, rsv1, op, length, hlen, ok, err := c.frameHeaderRSV()
+	if rsv1 {
+		return false, 0, 0, 0, false, errors.New("wsclient: compressed echo") // echoes are never compressed
+	}
+	return fin, op, length, hlen, ok, err
+}
+
+func (c *Conn) frameHeaderRSV() (fin, rsv1 bool, op byte, length int64, hlen int, ok bool, err error) {
 	b := c.in[c.r:c.w]
 	if len(b) < 2 {
-		return false, 0, 0, 2, false, nil
+		return false, false, 0, 0, 2, false, nil
 	}
-	fin, op = b[0]&0x80 != 0, b[0]&0x0f
-	if b[0]&0x70 != 0 {
-		return false, 0, 0, 0, false, fmt.Errorf("wsclient: reserved bits set in frame header %#x", b[0])
+	fin, rsv1, op = b[0]&0x80 != 0, b[0]&0x40 != 0, b[0]&0x0f
+	if b[0]&0x30 != 0 || rsv1 && !c.deflate {
+		return false, false, 0, 0, 0, false, fmt.Errorf("wsclient: reserved bits set in frame header %#x", b[0])
 	}
 	if b[1]&0x80 != 0 {
-		return false, 0, 0, 0, false, errors.New("wsclient: masked server frame") // RFC 6455 §5.1
+		return false, false, 0, 0, 0, false, errors.New("wsclient: masked server frame") // RFC 6455 §5.1
 	}
 	switch l := b[1] & 0x7f; l {
 	case 126:
@@ -350,13 +422,13 @@ func (c *Conn) frameHeader() (fin bool, op byte, length int64, hlen int, ok bool
 		if len(b) >= hlen {
 			length = int64(binary.BigEndian.Uint64(b[2:]))
 			if length < 0 {
-				return false, 0, 0, 0, false, errors.New("wsclient: frame length with the top bit set")
+				return false, false, 0, 0, 0, false, errors.New("wsclient: frame length with the top bit set")
 			}
 		}
 	default:
 		hlen, length = 2, int64(l)
 	}
-	return fin, op, length, hlen, len(b) >= hlen, nil
+	return fin, rsv1, op, length, hlen, len(b) >= hlen, nil
 }
 
 // Recv reads the next echo, which may arrive in several frames, and checks

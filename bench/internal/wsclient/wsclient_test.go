@@ -2,6 +2,8 @@ package wsclient
 
 import (
 	"bufio"
+	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -12,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestAcceptKey(t *testing.T) {
@@ -36,7 +40,7 @@ func TestCheckResponse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		called := false
-		err := checkResponse([]byte(tt.head), accept, func() { called = true })
+		err := checkResponse([]byte(tt.head), accept, false, func(bool) { called = true })
 		if (err == nil) != tt.ok || called != tt.ok {
 			t.Errorf("%s: err = %v, called = %v; want ok = %v", tt.name, err, called, tt.ok)
 		}
@@ -409,5 +413,220 @@ func TestNewPayload(t *testing.T) {
 		if p.plain[i]^p.key[i&3] != p.masked[i] {
 			t.Fatalf("masked[%d] wrong", i)
 		}
+	}
+}
+
+func TestCheckResponseDeflate(t *testing.T) {
+	accept := AcceptKey("x")
+	head := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: " + accept
+	tests := []struct {
+		name, ext  string // ext "": no Sec-WebSocket-Extensions line
+		ok, agreed bool
+	}{
+		{"declined", "", true, false},
+		{"agreed", "permessage-deflate; server_no_context_takeover; client_no_context_takeover", true, true},
+		{"agreed, window", "permessage-deflate;server_no_context_takeover; server_max_window_bits=10", true, true},
+		{"quoted window", `permessage-deflate; server_no_context_takeover; server_max_window_bits="9"`, true, true},
+		{"takeover", "permessage-deflate; client_no_context_takeover", false, false},
+		{"bad window", "permessage-deflate; server_no_context_takeover; server_max_window_bits=16", false, false},
+		{"unknown parameter", "permessage-deflate; server_no_context_takeover; x=1", false, false},
+		{"other extension", "x-webkit-deflate-frame", false, false},
+	}
+	for _, tt := range tests {
+		h := head
+		if tt.ext != "" {
+			h += "\r\nSec-WebSocket-Extensions: " + tt.ext
+		}
+		called, agreed := false, false
+		err := checkResponse([]byte(h), accept, true, func(a bool) { called, agreed = true, a })
+		if (err == nil) != tt.ok || called != tt.ok || agreed != tt.agreed {
+			t.Errorf("%s: err = %v, called = %v, agreed = %v; want ok = %v, agreed = %v", tt.name, err, called, agreed, tt.ok, tt.agreed)
+		}
+	}
+	// Without an offer, an agreement is an error.
+	h := head + "\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover"
+	if err := checkResponse([]byte(h), accept, false, func(bool) {}); err == nil {
+		t.Error("accepted permessage-deflate that was not offered")
+	}
+}
+
+// deflate compresses p as a permessage-deflate sender without context
+// takeover does: a sync flush with its final 00 00 ff ff removed.
+func deflate(t *testing.T, p []byte) []byte {
+	var b bytes.Buffer
+	w, _ := flate.NewWriter(&b, flate.BestSpeed)
+	w.Write(p)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	out := b.Bytes()
+	if !bytes.HasSuffix(out, []byte{0, 0, 0xff, 0xff}) {
+		t.Fatalf("flush ended with % x", out[len(out)-4:])
+	}
+	return out[:len(out)-4]
+}
+
+// serveBytes accepts one connection, answers its handshake, agreeing to
+// permessage-deflate if ext is set, sends out and keeps the connection
+// open until the client hangs up.
+func serveBytes(t *testing.T, proto Proto, ext string, out []byte) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+	})
+	go func() {
+		defer close(done)
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		br := bufio.NewReader(nc)
+		if proto == WebSocket {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+				AcceptKey(req.Header.Get("Sec-WebSocket-Key")) + "\r\n"
+			if ext != "" && req.Header.Get("Sec-WebSocket-Extensions") == deflateOffer {
+				resp += "Sec-WebSocket-Extensions: " + ext + "\r\n"
+			}
+			if _, err := io.WriteString(nc, resp+"\r\n"); err != nil {
+				return
+			}
+		}
+		nc.Write(out)
+		io.Copy(io.Discard, br)
+	}()
+	return ln.Addr().String()
+}
+
+func TestNext(t *testing.T) {
+	long := bytes.Repeat([]byte("0123456789abcdef"), 2<<10) // 32 KiB, over the 4 KiB buffer below
+	const ext = "permessage-deflate; server_no_context_takeover"
+	rsv1 := func(f []byte) []byte { f[0] |= 0x40; return f }
+	cat := func(fs ...[]byte) []byte { return bytes.Join(fs, nil) }
+	type msg struct {
+		Text, Compressed bool
+		Payload          string
+	}
+	tests := []struct {
+		name    string
+		proto   Proto
+		deflate bool   // offer permessage-deflate
+		ext     string // the server's agreement
+		out     []byte
+		want    []msg
+		wantErr string // the error after want, "" for a timeout
+	}{
+		{
+			name:  "text and binary",
+			out:   cat(frame(1, true, []byte("hello")), frame(2, true, []byte{0, 1, 2})),
+			want:  []msg{{Text: true, Payload: "hello"}, {Payload: "\x00\x01\x02"}},
+			proto: WebSocket,
+		},
+		{
+			name: "fragmented with ping, then long",
+			out: cat(frame(1, false, []byte("hel")), frame(9, true, []byte("p")), frame(0, false, []byte("l")),
+				frame(0, true, []byte("o")), frame(2, true, long)),
+			want: []msg{{Text: true, Payload: "hello"}, {Payload: string(long)}},
+		},
+		{
+			name:    "compressed",
+			deflate: true, ext: ext,
+			out:  cat(rsv1(frame(1, true, deflate(t, []byte("hello")))), frame(1, true, []byte("plain"))),
+			want: []msg{{Text: true, Compressed: true, Payload: "hello"}, {Text: true, Payload: "plain"}},
+		},
+		{
+			name:    "compressed fragmented",
+			deflate: true, ext: ext,
+			out: func() []byte {
+				d := deflate(t, long)
+				return cat(rsv1(frame(2, false, d[:10])), frame(0, true, d[10:]))
+			}(),
+			want: []msg{{Compressed: true, Payload: string(long)}},
+		},
+		{
+			name:    "RSV1 on a continuation",
+			deflate: true, ext: ext,
+			out:     cat(frame(1, false, []byte("a")), rsv1(frame(0, true, []byte("b")))),
+			wantErr: "unexpected frame",
+		},
+		{
+			name:    "RSV1 not agreed",
+			deflate: true,
+			out:     rsv1(frame(1, true, deflate(t, []byte("hello")))),
+			wantErr: "reserved bits",
+		},
+		{
+			name:    "continuation first",
+			out:     frame(0, true, []byte("a")),
+			wantErr: "unexpected frame",
+		},
+		{
+			name:    "close",
+			out:     cat(frame(1, true, []byte("a")), frame(8, true, []byte{0x03, 0xe8})),
+			want:    []msg{{Text: true, Payload: "a"}},
+			wantErr: "close 1000",
+		},
+		{
+			name:  "raw",
+			proto: RawTCP,
+			out:   cat([]byte{0, 0, 0, 2}, []byte("hi"), binary.BigEndian.AppendUint32(nil, uint32(len(long))), long),
+			want:  []msg{{Payload: "hi"}, {Payload: string(long)}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := serveBytes(t, tt.proto, tt.ext, tt.out)
+			p, _ := NewPayload(8, 1)
+			d := Dialer{ReadBufferSize: 4 << 10, Deflate: tt.deflate}
+			c, err := d.Dial(context.Background(), addr, tt.proto, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Abort()
+			if c.Deflate() != (tt.ext != "") {
+				t.Fatalf("Deflate() = %v, want %v", c.Deflate(), tt.ext != "")
+			}
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			var got []msg
+			for range tt.want {
+				m, err := c.Next()
+				if err != nil {
+					t.Fatalf("after %d messages: %v", len(got), err)
+				}
+				if m.Compressed {
+					if m.Payload, err = Inflate(nil, m.Payload); err != nil {
+						t.Fatal(err)
+					}
+				}
+				got = append(got, msg{m.Text, m.Compressed, string(m.Payload)})
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("messages (-want +got):\n%s", diff)
+			}
+			if tt.wantErr == "" {
+				return
+			}
+			if _, err := c.Next(); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Next = %v, want an error with %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestInflateCorrupt(t *testing.T) {
+	d := deflate(t, []byte("hello, hello, hello"))
+	d[0] ^= 0xff
+	if _, err := Inflate(nil, d); err == nil {
+		t.Error("Inflate of corrupt data succeeded")
 	}
 }
