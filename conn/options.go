@@ -19,28 +19,35 @@ const DefaultCloseTimeout = 5 * time.Second
 
 // CompressionOptions configure permessage-deflate (RFC 7692). A nil
 // *CompressionOptions disables compression; a pointer to the zero value
-// enables it with context takeover in both directions and 15-bit windows.
+// enables it with context takeover in both directions.
 //
-// Memory: with context takeover a connection keeps its compressor between
-// messages, about 0.8 MiB, and a 32 KiB window of what it inflated. Without
-// takeover (ServerNoContextTakeover on a server, ClientNoContextTakeover on
-// a client for its own direction) compressor state is pooled between
-// messages and an idle connection holds none; a server with many mostly
-// idle connections should set it.
+// Memory: the compressor and the decompressor (about 1 MiB together) are
+// pooled and held only while a message is in flight, and, with context
+// takeover, by a connection that is busy sending: one whose previous
+// message went out less than a second before. Between messages an idle
+// connection with context takeover keeps only what the peer may refer to of
+// what it received, up to the peer's window, and up to 4 KiB of what it
+// sent, in both cases no more than has passed. A server asks a client
+// that lets it choose (browsers do) for a 4 KiB window, so an idle
+// connection to such a client keeps at most 8 KiB. Without context
+// takeover an idle connection keeps nothing.
 type CompressionOptions struct {
 	// ServerNoContextTakeover and ClientNoContextTakeover ask that the
-	// server's or the client's compressor start every message afresh.
-	// Without takeover no compressor state is kept between messages, which
-	// saves memory per connection at some cost in ratio.
+	// server's or the client's compressor start every message afresh,
+	// which saves the memory of its window at some cost in ratio.
 	ServerNoContextTakeover bool
 	ClientNoContextTakeover bool
 
 	// ServerMaxWindowBits and ClientMaxWindowBits limit the LZ77 window
-	// (8..15; 0 means 15).
+	// (8..15). 0 means 15, except that a server asks a client that takes
+	// over its window and lets the server choose for 12, a 4 KiB window.
+	// A smaller window costs proportionally less memory on every
+	// connection that takes it over, and compresses less.
 	ServerMaxWindowBits int
 	ClientMaxWindowBits int
 
-	// Level is the compress/flate level; 0 means a fast default.
+	// Level is the compress/flate level; 0 means a fast default. It
+	// applies to 32 KiB windows: a smaller one has an encoder of its own.
 	Level int
 
 	// Threshold is the size below which a message is sent uncompressed.

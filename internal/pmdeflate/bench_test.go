@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"runtime"
 	"testing"
+
+	"github.com/klauspost/compress/flate"
 )
 
 var benchPayloads = []struct {
@@ -137,72 +138,74 @@ func benchDecompress(b *testing.B, msgs [][]byte, takeover bool) {
 	}
 }
 
-// TestConnectionMemory measures the heap that one connection's Compressor
-// and Decompressor keep between messages. Without context takeover it must
-// be next to nothing; with takeover it is the flate writer and the peer's
-// window.
-func TestConnectionMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("allocates about 100 MiB")
-	}
+// BenchmarkChatRatio compresses a stream of JSON chat events with each
+// kind of compressor a connection may have, and reports the compressed
+// size over the original (ratio) beside what an idle connection's
+// Compressor keeps (idle-bytes). busy sends the events back to back, so the
+// Compressor keeps its encoder and its whole window; idle has an idle
+// spell before every event, so each starts from the kept dictionary.
+func BenchmarkChatRatio(b *testing.B) {
+	events := chatEvents(4096, 1)
 	for _, tc := range []struct {
 		name     string
+		bits     int
 		takeover bool
-		keepC    bool // measure the Compressor
-		keepD    bool // measure the Decompressor
-		limit    uint64
+		idle     bool
 	}{
-		{"no takeover", false, true, true, 512},
-		{"takeover", true, true, true, 2 << 20},
-		{"takeover, compressor", true, true, false, 2 << 20},
-		{"takeover, decompressor", true, false, true, 40 << 10},
+		{"takeover/bits=15/busy", 15, true, false},
+		{"takeover/bits=15/idle", 15, true, true},
+		{"takeover/bits=13/busy", 13, true, false},
+		{"takeover/bits=12/busy", 12, true, false},
+		{"takeover/bits=12/idle", 12, true, true},
+		{"takeover/bits=10/busy", 10, true, false},
+		{"no-takeover", 15, false, false},
 	} {
-		perConn := connectionMemory(t, tc.takeover, tc.keepC, tc.keepD)
-		t.Logf("%s: %d bytes per idle connection", tc.name, perConn)
-		if perConn > tc.limit {
-			t.Errorf("%s: %d bytes per idle connection, want at most %d", tc.name, perConn, tc.limit)
-		}
+		b.Run(tc.name, func(b *testing.B) {
+			c := NewCompressor(0, tc.bits, tc.takeover)
+			defer c.Release()
+			var out countWriter
+			in := 0
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				m := events[i%len(events)]
+				if tc.idle {
+					b.StopTimer()
+					idle(c)
+					b.StartTimer()
+				}
+				c.Begin(&out)
+				c.Write(m)
+				if err := c.Finish(); err != nil {
+					b.Fatal(err)
+				}
+				in += len(m)
+			}
+			b.ReportMetric(float64(out.n)/float64(in), "ratio")
+			b.ReportMetric(float64(c.hist.size()), "idle-bytes")
+		})
 	}
 }
 
-func connectionMemory(t *testing.T, takeover, keepC, keepD bool) uint64 {
-	const conns = 100
-	msgs := [][]byte{jsonText(4096, 1), jsonText(1024, 2)}
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.GC() // twice: pools keep their contents through one collection
-	runtime.ReadMemStats(&before)
-	kept := make([]any, 0, 2*conns)
-	for range conns {
-		c, d := NewCompressor(0, 15, takeover), NewDecompressor(15, takeover)
-		for _, m := range msgs {
-			payload := compressMessage(t, c, m, 0)
-			if got, err := decompressMessage(d, payload, 0); err != nil || !bytes.Equal(got, m) {
-				t.Fatalf("round trip: %v", err)
+// BenchmarkPrime measures what starting a message after an idle spell
+// costs: priming a pooled encoder with a dictionary of dict bytes, then
+// compressing a 1 KiB message. dict=0 is a busy Compressor's message.
+func BenchmarkPrime(b *testing.B) {
+	msgs := benchMessages(jsonText, 1<<10)
+	history := jsonText(32<<10, 9)
+	for _, dict := range []int{0, 2 << 10, 4 << 10, 8 << 10, 32 << 10} {
+		b.Run(fmt.Sprintf("dict=%d", dict), func(b *testing.B) {
+			d := getDeflater(defaultLevel - flate.HuffmanOnly)
+			defer putDeflater(defaultLevel-flate.HuffmanOnly, d)
+			var out countWriter
+			d.tail.begin(&out)
+			b.SetBytes(1 << 10)
+			for i := 0; b.Loop(); i++ {
+				if dict > 0 {
+					d.fw.ResetDict(&d.tail, history[len(history)-dict:])
+				}
+				d.fw.Write(msgs[i%len(msgs)])
+				d.fw.Flush()
 			}
-		}
-		if keepC {
-			kept = append(kept, c)
-		} else {
-			c.Release()
-		}
-		if keepD {
-			kept = append(kept, d)
-		} else {
-			d.Release()
-		}
+		})
 	}
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	perConn := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / conns
-	for _, x := range kept {
-		switch x := x.(type) {
-		case *Compressor:
-			x.Release()
-		case *Decompressor:
-			x.Release()
-		}
-	}
-	return uint64(max(perConn, 0))
 }

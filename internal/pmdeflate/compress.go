@@ -2,9 +2,10 @@ package pmdeflate
 
 import (
 	"errors"
-	"github.com/klauspost/compress/flate"
 	"io"
 	"sync"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // defaultLevel is the level Config.Level 0 selects. BestSpeed is several
@@ -13,12 +14,18 @@ import (
 // context takeover.
 const defaultLevel = flate.BestSpeed
 
-// chunkedMinBits is the smallest window for which restarting the LZ77
-// encoder every window's worth of input compresses better than
-// Huffman-only coding. On JSON-like text 512-byte chunks came out 13% (1
-// KiB message) and 14% (64 KiB) smaller than Huffman-only, 256-byte chunks
-// 6% and 10% larger: each restart costs a block header and a flush.
-const chunkedMinBits = 9
+// idleDictBits bounds the dictionary a Compressor with context takeover
+// keeps while idle: 2^idleDictBits bytes, or its window if that is smaller.
+// A busy Compressor refers as far back as its window allows; one that
+// starts again after an idle spell refers back only this far, and pays for
+// priming its encoder with that many bytes. On a stream of JSON chat
+// events with an idle spell before every event, a 4 KiB dictionary came
+// out 12% larger than a busy Compressor's whole 32 KiB window (see
+// BenchmarkChatRatio), and priming with it about doubles what a 1 KiB
+// message costs to compress (see BenchmarkPrime). Each KiB kept costs 1
+// KiB on every idle connection, and about as much again in the garbage
+// the collector lets accumulate in proportion to the live heap.
+const idleDictBits = 12
 
 // syncMarker ends every flush of a DEFLATE stream: the LEN and NLEN of an
 // empty stored block. RFC 7692 §7.2.1 has the sender remove it.
@@ -27,46 +34,79 @@ var syncMarker = [4]byte{0x00, 0x00, 0xff, 0xff}
 var errNoMarker = errors.New("pmdeflate: flush did not end with 00 00 ff ff")
 
 // deflater is the flate state a Compressor borrows: the flate writer and
-// the writer it emits into, which holds back the last four bytes.
+// the writer it emits into, which holds back the last four bytes. It is
+// about 0.8 MiB, 1 MiB for a window below 32 KiB.
 type deflater struct {
 	fw   *flate.Writer
 	tail tailWriter
 }
 
-// deflaterPools holds idle deflaters, fresh from Reset, for each level
-// from flate.HuffmanOnly (-2) to flate.BestCompression (9).
-var deflaterPools [flate.BestCompression - flate.HuffmanOnly + 1]sync.Pool
+// Deflater pools, by kind: a compress/flate level with a 32 KiB window
+// (flate.HuffmanOnly to flate.BestCompression), then a window of 2^bits
+// bytes for bits minWindowBits..maxWindowBits-1.
+const (
+	levelKinds = flate.BestCompression - flate.HuffmanOnly + 1
+	kinds      = levelKinds + maxWindowBits - minWindowBits
+)
 
-func getDeflater(level int) *deflater {
-	if d, ok := deflaterPools[level-flate.HuffmanOnly].Get().(*deflater); ok {
+// deflaterPools holds idle deflaters, fresh from a Reset, by kind.
+var deflaterPools [kinds]sync.Pool
+
+func getDeflater(kind int) *deflater {
+	if d, ok := deflaterPools[kind].Get().(*deflater); ok {
 		return d
 	}
 	d := new(deflater)
-	d.fw, _ = flate.NewWriter(&d.tail, level) // level was validated
+	if kind < levelKinds {
+		d.fw, _ = flate.NewWriter(&d.tail, kind+flate.HuffmanOnly) // a valid level
+	} else {
+		d.fw, _ = flate.NewWriterWindow(&d.tail, 1<<(kind-levelKinds+minWindowBits)) // a valid size
+	}
 	return d
 }
 
-// putDeflater resets d, dropping its window, and pools it.
-func putDeflater(level int, d *deflater) {
+// putDeflater resets d, dropping its window and any dictionary it was
+// primed with, and pools it.
+func putDeflater(kind int, d *deflater) {
 	d.tail = tailWriter{}
-	d.fw.Reset(&d.tail)
-	deflaterPools[level-flate.HuffmanOnly].Put(d)
+	d.fw.ResetDict(&d.tail, nil)
+	deflaterPools[kind].Put(d)
 }
 
 // Compressor compresses the outgoing messages of one connection
-// (RFC 7692 §7.2.1). With context takeover it keeps its LZ77 window from
-// one message to the next; without, each message starts afresh and the
-// flate state goes back to a shared pool between messages, so an idle
-// connection holds none.
+// (RFC 7692 §7.2.1). It borrows its flate state from a shared pool.
+//
+// Without context takeover each message starts afresh and the flate state
+// goes back to the pool after every message, so an idle connection holds
+// none.
+//
+// With context takeover it keeps the last bytes it compressed, up to its
+// window or 4 KiB, whichever is smaller, and primes pooled flate state with
+// them for the next message: priming with 4 KiB about doubles what a 1 KiB
+// message costs to compress. So the flate state goes back to the pool
+// after a message only if the connection is not busy: if the previous
+// message ended a second or more before. A busy connection's Compressor
+// keeps its flate state and compresses the next message with its whole
+// window, without priming, until it has been idle for a second or two,
+// when a sweep takes the state back. Only a few Compressors keep their
+// state at once (see maxWarm); those of other busy connections prime for
+// every message. An idle connection holds only the kept bytes.
 //
 // A Compressor is not safe for concurrent use. After an error from Write
 // or Finish it must not be used again except for Release.
 type Compressor struct {
-	level  int
-	window int  // bytes a back-reference may reach; 1<<15 means unlimited
-	keep   bool // hold d between messages: context takeover with LZ77 state
+	level  int  // flate level, normalized; BestSpeed for windows below 32 KiB
+	window int  // bytes a back-reference may reach
+	kind   int  // which deflaterPools entry
+	keep   bool // context takeover with LZ77 state
+	hist   history
+
+	mu     sync.Mutex // guards what follows against the sweep (with keep only)
 	d      *deflater
-	n      int // input bytes since the encoder last restarted, when window-limited
+	active bool  // between Begin and Finish; the sweep leaves d alone
+	last   int64 // clock reading at the end of the previous message, 0 for none
+	warm   bool  // d is kept between messages, and counted in warmCount
+	listed bool  // on the sweep's list
 }
 
 // NewCompressor returns a Compressor at the compress/flate level (0 or an
@@ -74,79 +114,67 @@ type Compressor struct {
 // references at most 2^windowBits bytes back, windowBits in 8..15, and that
 // keeps its window across messages if contextTakeover is true.
 //
-// compress/flate cannot shrink its 32 KiB window, so for windowBits 9..14
-// the level is replaced by BestSpeed and the encoder restarts every
-// 2^windowBits input bytes: a flush, then a reset, after which no match can
-// reach back before the restart. BestSpeed is used because its reset is
-// cheap; the other levels clear 640 KiB of hash tables. Each restart costs
-// a few bytes. For windowBits 8 the level is replaced by flate.HuffmanOnly,
-// which uses no back-references; such a Compressor holds no state between
-// messages even with context takeover, as it has nothing to take over.
+// compress/flate's levels all use a 32 KiB window, so for windowBits below
+// 15 the level is ignored and the Compressor uses klauspost/compress's
+// windowed encoder (NewWriterWindow), a level-5-like encoder that limits
+// its matches to the window. flate.HuffmanOnly makes no back-references,
+// so such a Compressor keeps nothing between messages even with context
+// takeover.
 func NewCompressor(level, windowBits int, contextTakeover bool) *Compressor {
 	if level == 0 || level < flate.HuffmanOnly || level > flate.BestCompression {
 		level = defaultLevel
 	}
 	windowBits = min(max(windowBits, minWindowBits), maxWindowBits)
-	c := &Compressor{level: level, window: 1 << windowBits}
-	switch {
-	case windowBits < chunkedMinBits:
-		c.level = flate.HuffmanOnly
-	case windowBits < maxWindowBits:
+	c := &Compressor{level: level, window: 1 << windowBits, kind: level - flate.HuffmanOnly}
+	if windowBits < maxWindowBits {
 		c.level = flate.BestSpeed
+		c.kind = levelKinds + windowBits - minWindowBits
 	}
 	c.keep = contextTakeover && c.level != flate.HuffmanOnly
+	if c.keep {
+		c.hist = newHistory(min(c.window, 1<<idleDictBits))
+	}
 	return c
-}
-
-// limited reports whether the encoder must restart every c.window bytes.
-func (c *Compressor) limited() bool {
-	return c.window < 1<<maxWindowBits && c.level != flate.HuffmanOnly
 }
 
 // Begin starts a message whose compressed bytes go to dst. The bytes reach
 // dst in pieces, during Write and Finish, and never include the final
 // 00 00 ff ff of the message's DEFLATE data.
 func (c *Compressor) Begin(dst io.Writer) {
+	if !c.keep {
+		if c.d == nil {
+			c.d = getDeflater(c.kind)
+		} else {
+			c.d.fw.ResetDict(&c.d.tail, nil) // an abandoned message's
+		}
+		c.d.tail.begin(dst)
+		return
+	}
+	c.mu.Lock()
+	if c.active {
+		// The previous message was abandoned: its bytes are in the window
+		// but the peer never saw them. Start afresh.
+		c.dropLocked()
+	}
+	c.active = true
+	c.mu.Unlock()
+	// From here to Finish the sweep keeps off d.
 	if c.d == nil {
-		c.d = getDeflater(c.level)
+		c.d = getDeflater(c.kind)
+		if dict := c.hist.bytes(); len(dict) > 0 {
+			c.d.fw.ResetDict(&c.d.tail, dict)
+		}
 	}
 	c.d.tail.begin(dst)
 }
 
 // Write compresses p into the current message.
 func (c *Compressor) Write(p []byte) (int, error) {
-	if !c.limited() {
-		return c.d.fw.Write(p)
+	n, err := c.d.fw.Write(p)
+	if c.keep {
+		c.hist.write(p[:n])
 	}
-	written := 0
-	for len(p) > 0 {
-		if c.n == c.window {
-			if err := c.restart(); err != nil {
-				return written, err
-			}
-		}
-		chunk := p[:min(len(p), c.window-c.n)]
-		n, err := c.d.fw.Write(chunk)
-		written += n
-		c.n += n
-		if err != nil {
-			return written, err
-		}
-		p = p[n:]
-	}
-	return written, nil
-}
-
-// restart ends the current run of blocks, byte-aligned by a sync flush, and
-// resets the encoder so that later matches cannot reach before this point.
-// The flushed 00 00 ff ff is not the message's last, so it is kept.
-func (c *Compressor) restart() error {
-	if err := c.d.fw.Flush(); err != nil {
-		return err
-	}
-	c.d.fw.Reset(&c.d.tail)
-	c.n = 0
-	return nil
+	return n, err
 }
 
 // Finish ends the message with a sync flush and passes everything but the
@@ -162,21 +190,99 @@ func (c *Compressor) Finish() error {
 	}
 	d.tail.end()
 	if !c.keep {
-		c.Release()
+		c.d = nil
+		putDeflater(c.kind, d)
+		return nil
+	}
+	now := clock()
+	c.mu.Lock()
+	keep := c.last != 0 && now-c.last < int64(idleAfter) && c.warmLocked()
+	c.active, c.last = false, now
+	if !keep {
+		c.coolLocked()
+	} else if !c.listed {
+		c.listed = true
+		listBusy(c)
+	}
+	c.mu.Unlock()
+	if !keep {
+		putDeflater(c.kind, d)
 	}
 	return nil
 }
 
-// Release drops the flate state, returning it to the pool, for instance
-// when the connection closes. With context takeover, the next message
-// starts with an empty window, which the peer accepts: taking over the
-// window is allowed, never required.
-func (c *Compressor) Release() {
-	if c.d != nil {
-		putDeflater(c.level, c.d)
-		c.d = nil
-		c.n = 0
+// warmLocked reports whether c may keep its flate state between messages:
+// whether it does already, or fewer than maxWarm Compressors do. c.mu is
+// held.
+func (c *Compressor) warmLocked() bool {
+	if c.warm {
+		return true
 	}
+	if warmCount.Add(1) > maxWarm {
+		warmCount.Add(-1)
+		return false
+	}
+	c.warm = true
+	return true
+}
+
+// coolLocked forgets c's flate state, which the caller returns to the
+// pool. c.mu is held.
+func (c *Compressor) coolLocked() {
+	c.d = nil
+	if c.warm {
+		c.warm = false
+		warmCount.Add(-1)
+	}
+}
+
+// Release drops the flate state and the window, returning them to their
+// pools, for instance when the connection closes. With context takeover,
+// the next message starts with an empty window, which the peer accepts:
+// taking over the window is allowed, never required.
+func (c *Compressor) Release() {
+	if !c.keep {
+		if c.d != nil {
+			putDeflater(c.kind, c.d)
+			c.d = nil
+		}
+		return
+	}
+	c.mu.Lock()
+	c.dropLocked()
+	c.active = false
+	c.mu.Unlock()
+}
+
+// dropLocked drops the flate state and the window. c.mu is held.
+func (c *Compressor) dropLocked() {
+	if d := c.d; d != nil {
+		c.coolLocked()
+		putDeflater(c.kind, d)
+	}
+	c.hist.release()
+	c.last = 0
+}
+
+// idleSweep returns c's flate state to the pool if c has not finished a
+// message in the idleAfter before now, and reports whether c stays on the
+// sweep's list: whether it still holds flate state between messages.
+func (c *Compressor) idleSweep(now int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.active:
+		// Finish lists it again if it keeps the state.
+	case c.d == nil:
+	case now-c.last < int64(idleAfter):
+		return true
+	default:
+		d := c.d
+		c.coolLocked()
+		putDeflater(c.kind, d)
+	}
+	c.listed = false
+	return false
 }
 
 // tailWriter passes bytes on to dst but always holds back the last four
@@ -240,11 +346,7 @@ func (c *Compressor) Shared() (key int, ok bool) {
 	if c.keep {
 		return 0, false
 	}
-	bits := minWindowBits
-	for 1<<bits < c.window {
-		bits++
-	}
-	return (c.level-flate.HuffmanOnly)<<4 | bits, true
+	return (c.level-flate.HuffmanOnly)<<4 | bitsOf(c.window), true
 }
 
 // CompressMessage appends to dst the compressed payload of the message p,

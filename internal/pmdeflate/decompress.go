@@ -68,7 +68,7 @@ func NewDecompressor(windowBits int, contextTakeover bool) *Decompressor {
 	windowBits = min(max(windowBits, minWindowBits), maxWindowBits)
 	return &Decompressor{
 		takeover: contextTakeover,
-		hist:     history{size: 1 << windowBits},
+		hist:     newHistory(1 << windowBits),
 		err:      io.EOF,
 	}
 }
@@ -92,7 +92,7 @@ func (d *Decompressor) Begin(src io.Reader) {
 	in.src.reset(src)
 	var dict []byte
 	if d.takeover {
-		dict = d.hist.contiguous()
+		dict = d.hist.bytes()
 	}
 	// Reset cannot fail: the source is an io.ByteReader, so no buffer is
 	// allocated either.
@@ -231,89 +231,4 @@ func (s *source) checkEnd() error {
 		}
 	}
 	return fmt.Errorf("%w: %w", ErrCorrupt, errTrailingData)
-}
-
-// history keeps the last size bytes of a peer's output in a ring.
-type history struct {
-	size int
-	w    *window // nil until the first output
-	pos  int     // next write position in w.b
-	full bool    // w.b has wrapped at least once
-}
-
-// window is a history buffer; pointers to it pool without allocating.
-type window struct{ b []byte }
-
-// windowPools holds spare history buffers, by window bits.
-var windowPools [maxWindowBits + 1]sync.Pool
-
-func getWindow(size int) *window {
-	bits := windowBitsOf(size)
-	if w, ok := windowPools[bits].Get().(*window); ok {
-		return w
-	}
-	return &window{b: make([]byte, size)}
-}
-
-func putWindow(w *window) {
-	windowPools[windowBitsOf(len(w.b))].Put(w)
-}
-
-func windowBitsOf(size int) int {
-	bits := 0
-	for 1<<bits < size {
-		bits++
-	}
-	return bits
-}
-
-func (h *history) write(p []byte) {
-	if len(p) == 0 {
-		return
-	}
-	if h.w == nil {
-		h.w = getWindow(h.size)
-	}
-	if len(p) >= h.size {
-		copy(h.w.b, p[len(p)-h.size:])
-		h.pos, h.full = 0, true
-		return
-	}
-	n := copy(h.w.b[h.pos:], p)
-	if n < len(p) {
-		h.pos = copy(h.w.b, p[n:])
-		h.full = true
-		return
-	}
-	h.pos += n
-	if h.pos == h.size {
-		h.pos, h.full = 0, true
-	}
-}
-
-// contiguous returns the history oldest byte first, rotating the ring
-// through a spare buffer if it has wrapped.
-func (h *history) contiguous() []byte {
-	switch {
-	case h.w == nil:
-		return nil
-	case !h.full:
-		return h.w.b[:h.pos]
-	case h.pos == 0:
-		return h.w.b
-	}
-	spare := getWindow(h.size)
-	n := copy(spare.b, h.w.b[h.pos:])
-	copy(spare.b[n:], h.w.b[:h.pos])
-	putWindow(h.w)
-	h.w, h.pos = spare, 0
-	return h.w.b
-}
-
-func (h *history) release() {
-	if h.w != nil {
-		putWindow(h.w)
-		h.w = nil
-	}
-	h.pos, h.full = 0, false
 }

@@ -60,6 +60,6 @@ func Example_negotiate() {
 	fmt.Printf("%+v\n", params)
 	// Output:
 	// offer:    permessage-deflate; server_max_window_bits=12; client_max_window_bits
-	// response: permessage-deflate; server_no_context_takeover; server_max_window_bits=12
-	// {ServerNoContextTakeover:true ClientNoContextTakeover:false ServerMaxWindowBits:12 ClientMaxWindowBits:15}
+	// response: permessage-deflate; server_no_context_takeover; server_max_window_bits=12; client_max_window_bits=12
+	// {ServerNoContextTakeover:true ClientNoContextTakeover:false ServerMaxWindowBits:12 ClientMaxWindowBits:12}
 }

@@ -137,3 +137,43 @@ func (r *refInflater) message(payload []byte) ([]byte, error) {
 	}
 	return out, nil
 }
+
+var (
+	chatUsers = strings.Fields(`alice bob carol dave erin frank grace heidi ivan judy mallory niaj
+		olivia peggy rupert sybil trent victor walter`)
+	chatRooms = strings.Fields(`general random engineering support release-planning design`)
+	chatWords = strings.Fields(`the a to is it that we deploy build looks good thanks can you check
+		review merge request tomorrow meeting lunch coffee bug fixed in prod staging why
+		not yes no maybe later I think so agreed ping me when done`)
+)
+
+// chatEvents returns n JSON events of a chat service, as its server sends
+// them to a browser: mostly messages of a few words, with typing and
+// presence events between them; ids, times and texts vary, keys and names
+// repeat. They average about 200 bytes.
+func chatEvents(n int, seed uint64) [][]byte {
+	r := rand.New(rand.NewPCG(seed, 3))
+	pick := func(s []string) string { return s[r.IntN(len(s))] }
+	events := make([][]byte, n)
+	ts := int64(1764000000000)
+	for i := range events {
+		ts += int64(r.IntN(5000))
+		u := r.IntN(len(chatUsers))
+		switch r.IntN(10) {
+		case 0:
+			events[i] = fmt.Appendf(nil, `{"type":"typing","room":%q,"user":{"id":%d,"name":%q}}`,
+				pick(chatRooms), 1000+u, chatUsers[u])
+		case 1:
+			events[i] = fmt.Appendf(nil, `{"type":"presence","user":{"id":%d,"name":%q},"status":%q,"ts":%d}`,
+				1000+u, chatUsers[u], pick([]string{"online", "away", "offline"}), ts)
+		default:
+			words := make([]string, 3+r.IntN(15))
+			for j := range words {
+				words[j] = pick(chatWords)
+			}
+			events[i] = fmt.Appendf(nil, `{"type":"message","id":"%016x","room":%q,"user":{"id":%d,"name":%q,"avatar":"https://cdn.example.com/avatars/%d.png"},"text":%q,"ts":%d,"reactions":[]}`,
+				r.Uint64(), pick(chatRooms), 1000+u, chatUsers[u], 1000+u, strings.Join(words, " "), ts)
+		}
+	}
+	return events
+}

@@ -34,7 +34,9 @@ func (s *ServerExtension) Config() Config { return s.cfg }
 //   - server_max_window_bits with the smaller of the offered value and the
 //     Config's, when either is below 15;
 //   - client_max_window_bits with the smaller of the offered value and the
-//     Config's, when the offer has the parameter and that is below 15.
+//     Config's, when the offer has the parameter and that is below 15. A
+//     Config that leaves ClientMaxWindowBits 0 asks for
+//     [ServerClientWindowBits] when the client takes over its window.
 //
 // An offer without client_max_window_bits is accepted even when the Config
 // would limit the client's window: the server's inflater handles any
@@ -48,7 +50,8 @@ func (s *ServerExtension) Negotiate(offer handshake.Extension) (handshake.Extens
 	if ps.serverNoContextTakeover || s.cfg.ServerNoContextTakeover {
 		resp.Params = append(resp.Params, handshake.ExtensionParam{Name: paramServerNoContextTakeover})
 	}
-	if ps.clientNoContextTakeover || s.cfg.ClientNoContextTakeover {
+	clientTakeover := !ps.clientNoContextTakeover && !s.cfg.ClientNoContextTakeover
+	if !clientTakeover {
 		resp.Params = append(resp.Params, handshake.ExtensionParam{Name: paramClientNoContextTakeover})
 	}
 	serverBits := windowBits(s.cfg.ServerMaxWindowBits)
@@ -64,6 +67,9 @@ func (s *ServerExtension) Negotiate(offer handshake.Extension) (handshake.Extens
 	// that has it, with a value no larger than offered.
 	if ps.hasClientMaxWindowBits {
 		clientBits := windowBits(s.cfg.ClientMaxWindowBits)
+		if s.cfg.ClientMaxWindowBits == 0 && clientTakeover {
+			clientBits = ServerClientWindowBits
+		}
 		if ps.clientMaxWindowBits != 0 {
 			clientBits = min(clientBits, ps.clientMaxWindowBits)
 		}

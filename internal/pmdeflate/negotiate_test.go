@@ -53,9 +53,10 @@ func TestServerNegotiate(t *testing.T) {
 		{"autobahn no context takeover, window 15", Config{}, autobahnNoCtx15, pmd("server_no_context_takeover", "client_no_context_takeover", "server_max_window_bits=15")},
 
 		{"bare offer", Config{}, pmd(), pmd()},
-		{"client window without value", Config{}, pmd("client_max_window_bits"), pmd()},
+		{"client window without value", Config{}, pmd("client_max_window_bits"), pmd("client_max_window_bits=12")},
 		{"client window 10", Config{}, pmd("client_max_window_bits=10"), pmd("client_max_window_bits=10")},
-		{"client window 15", Config{}, pmd("client_max_window_bits=15"), pmd()},
+		{"client window 15", Config{}, pmd("client_max_window_bits=15"), pmd("client_max_window_bits=12")},
+		{"client window, client without takeover", Config{}, pmd("client_no_context_takeover", "client_max_window_bits"), pmd("client_no_context_takeover")},
 		{"extension name in upper case", Config{}, element("Permessage-Deflate"), pmd()},
 
 		// What the server's Config adds.
@@ -70,6 +71,8 @@ func TestServerNegotiate(t *testing.T) {
 		{"config client window, larger offered", Config{ClientMaxWindowBits: 9}, pmd("client_max_window_bits=12"), pmd("client_max_window_bits=9")},
 		{"config client window, smaller offered", Config{ClientMaxWindowBits: 9}, pmd("client_max_window_bits=8"), pmd("client_max_window_bits=8")},
 		{"config client window, not offered", Config{ClientMaxWindowBits: 9}, pmd(), pmd()},
+		{"config client window 15", Config{ClientMaxWindowBits: 15}, pmd("client_max_window_bits"), pmd()},
+		{"config client no context takeover, window offered", Config{ClientNoContextTakeover: true}, pmd("client_max_window_bits"), pmd("client_no_context_takeover")},
 		{"everything", Config{ServerNoContextTakeover: true, ClientNoContextTakeover: true, ServerMaxWindowBits: 11, ClientMaxWindowBits: 12},
 			pmd("client_max_window_bits", "server_max_window_bits=13"),
 			pmd("server_no_context_takeover", "client_no_context_takeover", "server_max_window_bits=11", "client_max_window_bits=12")},
@@ -174,15 +177,23 @@ func TestServerNegotiateAllOffers(t *testing.T) {
 						offer = append(offer, "server_max_window_bits="+sw)
 						want = append(want, "server_max_window_bits="+sw)
 					}
+					// The server asks a client that takes over its window
+					// for ServerClientWindowBits or less.
+					bits := 15
+					if !clientNoCtx {
+						bits = ServerClientWindowBits
+					}
 					switch cw {
 					case "absent":
 					case "":
 						offer = append(offer, "client_max_window_bits")
 					default:
 						offer = append(offer, "client_max_window_bits="+cw)
-						if cw != "15" {
-							want = append(want, "client_max_window_bits="+cw)
-						}
+						n, _ := strconv.Atoi(cw)
+						bits = min(bits, n)
+					}
+					if cw != "absent" && bits < 15 {
+						want = append(want, "client_max_window_bits="+strconv.Itoa(bits))
 					}
 					got, ok := s.Negotiate(pmd(offer...))
 					if !ok {
@@ -251,6 +262,9 @@ func TestNegotiateBothSides(t *testing.T) {
 				ClientNoContextTakeover: cc.ClientNoContextTakeover || sc.ClientNoContextTakeover,
 				ServerMaxWindowBits:     min(windowBits(cc.ServerMaxWindowBits), windowBits(sc.ServerMaxWindowBits)),
 				ClientMaxWindowBits:     min(windowBits(cc.ClientMaxWindowBits), windowBits(sc.ClientMaxWindowBits)),
+			}
+			if sc.ClientMaxWindowBits == 0 && !want.ClientNoContextTakeover {
+				want.ClientMaxWindowBits = min(want.ClientMaxWindowBits, ServerClientWindowBits)
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("server %+v, client %+v: response %v (-want +got):\n%s", sc, cc, resp, diff)
