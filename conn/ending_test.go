@@ -21,6 +21,13 @@ import (
 // documentation): one *CloseError per connection, seen alike by every call
 // and goroutine, and the closing handshake surviving calls that race it.
 
+// compressions are the two ways a test runs: without compression, and
+// with permessage-deflate and context takeover on both ends.
+var compressions = []struct {
+	name string
+	opts *CompressionOptions
+}{{"plain", nil}, {"deflate", &CompressionOptions{}}}
+
 // acceptedPair connects a client to a server over loopback TCP and returns
 // both ends.
 func acceptedPair(t *testing.T, aopts *AcceptOptions, dopts *DialOptions) (client, server *Conn) {
@@ -389,12 +396,9 @@ func TestDeferredCloseNowDuringClose(t *testing.T) {
 // delivered after CloseNow, and that a compressed one does not turn into
 // a false 1007 once the decompressor is gone.
 func TestReadAfterCloseNow(t *testing.T) {
-	for _, compress := range []bool{false, true} {
-		t.Run(map[bool]string{false: "plain", true: "deflate"}[compress], func(t *testing.T) {
-			var co *CompressionOptions
-			if compress {
-				co = &CompressionOptions{}
-			}
+	for _, co := range compressions {
+		t.Run(co.name, func(t *testing.T) {
+			co := co.opts
 			client, server := acceptedPair(t, &AcceptOptions{Compression: co}, &DialOptions{Compression: co})
 			ctx := context.Background()
 			for i := range 20 {
@@ -527,12 +531,9 @@ func TestContextBeforeSending(t *testing.T) {
 // TestOutgoingTextValidated checks that text a peer would reject is never
 // sent: whole messages, streamed ones, and close reasons.
 func TestOutgoingTextValidated(t *testing.T) {
-	for _, compress := range []bool{false, true} {
-		t.Run(map[bool]string{false: "plain", true: "deflate"}[compress], func(t *testing.T) {
-			var co *CompressionOptions
-			if compress {
-				co = &CompressionOptions{}
-			}
+	for _, co := range compressions {
+		t.Run(co.name, func(t *testing.T) {
+			co := co.opts
 			client, server := acceptedPair(t, &AcceptOptions{Compression: co}, &DialOptions{Compression: co})
 			ctx := context.Background()
 			if err := client.Write(ctx, Text, []byte("a\xffb")); err != ErrInvalidUTF8 {

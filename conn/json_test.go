@@ -20,12 +20,9 @@ type event struct {
 // that messages that are not one JSON value, and values that cannot be
 // encoded, fail the call and leave the connection open.
 func TestJSON(t *testing.T) {
-	for _, compress := range []bool{false, true} {
-		t.Run(map[bool]string{false: "plain", true: "deflate"}[compress], func(t *testing.T) {
-			var co *CompressionOptions
-			if compress {
-				co = &CompressionOptions{}
-			}
+	for _, co := range compressions {
+		t.Run(co.name, func(t *testing.T) {
+			co := co.opts
 			client, server := acceptedPair(t, &AcceptOptions{Compression: co}, &DialOptions{Compression: co})
 			ctx := context.Background()
 			for _, want := range []event{
