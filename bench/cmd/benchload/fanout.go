@@ -115,7 +115,9 @@ func runFanout(ctx context.Context, cfg *config, res *workload.Result) error {
 	)
 	for i, c := range conns {
 		wg.Go(func() {
-			if err := st.subscribe(c, &st.shards[i%len(st.shards)]); err != nil && !st.stop.Load() {
+			// subscribe returns only when its connection ends: an error
+			// unless the run has stopped.
+			if err := st.subscribe(c, &st.shards[i%len(st.shards)]); !st.stop.Load() {
 				errs[i] = fmt.Errorf("subscriber %d: %w", i, err)
 				failOnce.Do(func() { close(failed) })
 			}
