@@ -126,8 +126,10 @@ func TestWriterDuringClosingHandshake(t *testing.T) {
 			}
 			// The server closes first (RFC 6455 §7.1.1): the client must
 			// still be waiting for it.
-			if f, err := peer.ReadFrame(100 * time.Millisecond); !rawpeer.IsTimeout(err) {
-				t.Errorf("server read %v, %v; want the connection to stay up until the server closes it", f, err)
+			if f, err := peer.ReadFrame(100 * time.Millisecond); err == nil {
+				t.Errorf("server read %v after the client's Close frame", f)
+			} else if !rawpeer.IsTimeout(err) {
+				t.Errorf("server read: %v; want the connection to stay up until the server closes it", err)
 			}
 			peer.Close()
 			if diff := cmp.Diff(tt.wantErr, EndingOf(<-errc)); diff != "" {
