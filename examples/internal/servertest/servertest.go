@@ -253,8 +253,9 @@ func EndingOf(err error) Ending {
 
 // Text returns n bytes of valid UTF-8 text: lines of ASCII, each with
 // characters of two, three and four bytes, so that frame and chunk
-// boundaries fall inside some. It does not end in a space. Mostly ASCII,
-// it is cheap to check even under the race detector.
+// boundaries fall inside some. It does not end in white space, which the
+// chat would trim. Mostly ASCII, it is cheap to check even under the race
+// detector.
 func Text(n int) []byte {
 	const line = "all work and no play makes jack a dull boy; all work and no play: héllo wörld ✓ 𝄞\n"
 	b := bytes.Repeat([]byte(line), n/len(line)+1)[:n]
@@ -270,8 +271,8 @@ func Text(n int) []byte {
 	return b
 }
 
-// Binary returns n bytes of every value, in a pattern that deflate
-// compresses well and fast.
+// Binary returns n bytes, of values from 0 to 250 in a pattern that
+// deflate compresses well and fast.
 func Binary(n int) []byte {
 	b := make([]byte, n)
 	for i := range b {

@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 func TestText(t *testing.T) {
 	for _, n := range []int{0, 1, 2, 3, 4, 5, 100, 4096, 4097, 1 << 20} {
 		b := Text(n)
-		if len(b) != n || !utf8.Valid(b) || strings.HasSuffix(string(b), " ") {
+		if len(b) != n || !utf8.Valid(b) || strings.TrimSpace(string(b)) != string(b) {
 			t.Errorf("Text(%d): %d bytes, valid UTF-8 %v, ends %q", n, len(b), utf8.Valid(b), b[max(0, len(b)-4):])
 		}
 	}
@@ -126,8 +126,10 @@ func TestWriterDuringClosingHandshake(t *testing.T) {
 			}
 			// The server closes first (RFC 6455 §7.1.1): the client must
 			// still be waiting for it.
-			if f, err := peer.ReadFrame(100 * time.Millisecond); !rawpeer.IsTimeout(err) {
-				t.Errorf("server read %v, %v; want the connection to stay up until the server closes it", f, err)
+			if f, err := peer.ReadFrame(100 * time.Millisecond); err == nil {
+				t.Errorf("server read %v after the client's Close frame", f)
+			} else if !rawpeer.IsTimeout(err) {
+				t.Errorf("server read: %v; want the connection to stay up until the server closes it", err)
 			}
 			peer.Close()
 			if diff := cmp.Diff(tt.wantErr, EndingOf(<-errc)); diff != "" {
