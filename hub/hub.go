@@ -5,7 +5,8 @@
 // Each connection added to a Hub gets a bounded queue and one goroutine
 // that writes what is queued, so a member that reads slowly never delays
 // the publisher or the other members. A message is encoded once for all
-// members (conn.PreparedMessage), however many there are.
+// members (conn.PreparedMessage), however many there are, and a writer
+// that finds several messages queued writes them in one system call.
 //
 // # Back-pressure
 //
@@ -203,14 +204,35 @@ func (cl *Client) Err() error {
 	}
 }
 
-// writeLoop writes what is queued until the client ends.
+// maxBatch bounds how many queued messages the writer hands to one
+// WritePrepared call, which writes them with one system call.
+const maxBatch = 64
+
+// writeLoop writes what is queued until the client ends. It takes
+// everything waiting in the queue, up to maxBatch messages, at once: a
+// member that fell behind a burst catches up in a few writes rather than
+// one per message.
 func (cl *Client) writeLoop() {
 	defer close(cl.done)
 	ctx := context.Background() // a stalled peer is cut by the slow path
+	batch := make([]*conn.PreparedMessage, 0, min(cap(cl.queue), maxBatch))
 	for {
 		select {
 		case pm := <-cl.queue:
-			if err := cl.conn.WritePrepared(ctx, pm); err != nil {
+			batch = append(batch, pm)
+		more:
+			for len(batch) < cap(batch) {
+				select {
+				case pm := <-cl.queue:
+					batch = append(batch, pm)
+				default:
+					break more
+				}
+			}
+			err := cl.conn.WritePrepared(ctx, batch...)
+			clear(batch) // let the messages go
+			batch = batch[:0]
+			if err != nil {
 				cl.end(err)
 				return
 			}
