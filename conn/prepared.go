@@ -163,14 +163,23 @@ func (c *Conn) frameKey(pm *PreparedMessage) int {
 	return k
 }
 
+// beginBatch checks that messages may be sent and has ctx watched while
+// they are, as writeFrame does for one frame. The caller holds wsem.
+func (c *Conn) beginBatch(ctx context.Context) error {
+	if c.isClosed() || c.sent.Load() != nil {
+		return c.closedError()
+	}
+	if err := c.watch(ctx, &c.wwatch, true); err != nil {
+		return &prefixedError{"websocket: ", err}
+	}
+	return nil
+}
+
 // writeShared writes the leading messages of pms that this server sends
 // in a shared form, and returns how many it took. The caller holds wsem.
 func (c *Conn) writeShared(ctx context.Context, pms []*PreparedMessage) (int, error) {
-	if c.isClosed() || c.sent.Load() != nil {
-		return 0, c.closedError()
-	}
-	if err := c.watch(ctx, &c.wwatch, true); err != nil {
-		return 0, &prefixedError{"websocket: ", err}
+	if err := c.beginBatch(ctx); err != nil {
+		return 0, err
 	}
 	if c.out == nil {
 		c.out = getBuffer(c.cfg.writeBufferSize)
@@ -278,11 +287,8 @@ func (c *Conn) lostWrite(ctx context.Context, err error) error {
 // uncompressed, each masked with a fresh key, and returns how many it
 // took. The caller holds wsem.
 func (c *Conn) writeMasked(ctx context.Context, pms []*PreparedMessage) (int, error) {
-	if c.isClosed() || c.sent.Load() != nil {
-		return 0, c.closedError()
-	}
-	if err := c.watch(ctx, &c.wwatch, true); err != nil {
-		return 0, &prefixedError{"websocket: ", err}
+	if err := c.beginBatch(ctx); err != nil {
+		return 0, err
 	}
 	cancelable := ctx.Done() != nil
 	n := 0
@@ -320,7 +326,7 @@ const maxVectors = 64
 // vectors is the scratch space of a gathered write, pooled so that a
 // connection holds it only while it writes.
 type vectors struct {
-	iov []([]byte)
+	iov [][]byte
 	vec net.Buffers // what WriteTo consumes
 	arr [maxVectors][]byte
 }
