@@ -188,7 +188,7 @@ func (c *Conn) writeShared(ctx context.Context, pms []*PreparedMessage) (int, er
 	// gathered from the messages themselves once they do not; vec is
 	// taken only then.
 	var vec *vectors
-	start := c.outN // of the bytes in out not yet in vec
+	start := 0 // of the bytes in out not yet in vec: held ones go first
 	n := 0
 	var err error
 	for ; n < len(pms) && err == nil; n++ {

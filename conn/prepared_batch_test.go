@@ -356,3 +356,44 @@ func TestWritePreparedCloseRace(t *testing.T) {
 		})
 	}
 }
+
+// TestWritePreparedAfterHeld answers pipelined requests as an echo loop
+// does: while the reader holds the next request, a small answer waits in
+// the output buffer (see "Writes" in the package documentation), and the
+// next batch, which has frames too large for what is left of the buffer,
+// must send the waiting answer first.
+func TestWritePreparedAfterHeld(t *testing.T) {
+	c, p := benchPair(t, true)
+	small, large := batchMessage(t, 0, 100), batchMessage(t, 1, 8000)
+	more := batchMessage(t, 2, 3000)
+	want := [][]*PreparedMessage{{small}, {small, large}, {more, more, small}, {large}}
+	var reqs []byte
+	for range want {
+		reqs = append(reqs, p.encode(true, 0, 0x2, []byte("go"))...)
+	}
+	go p.write(reqs) // all at once: the reader holds the next while we answer
+	ctx := context.Background()
+	go func() {
+		for _, batch := range want {
+			if _, _, err := c.Read(ctx); err != nil {
+				t.Error(err)
+				return
+			}
+			if err := c.WritePrepared(ctx, batch...); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for i, batch := range want {
+		for j, pm := range batch {
+			f, err := p.recv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(f.payload, pm.Data()) {
+				t.Fatalf("answer %d, message %d: %.6q (%d bytes), want %.6q (%d bytes)", i, j, f.payload, len(f.payload), pm.Data(), len(pm.Data()))
+			}
+		}
+	}
+}
