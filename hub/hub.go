@@ -101,10 +101,34 @@ type Hub struct {
 // room is the members of one room in this process, and what other hubs
 // have announced of theirs.
 type room struct {
-	name    string
-	members map[*Client]struct{}
+	name string
+	// members are kept in a slice, which deliver walks in the same order
+	// every time, and indexed by client for removal.
+	members []*Client
+	index   map[*Client]int
 	unsub   []func() error            // broker subscriptions while members are here
 	remote  map[[16]byte]*remoteNames // by hub
+}
+
+// add makes cl a member, if it is not one.
+func (r *room) add(cl *Client) {
+	if _, ok := r.index[cl]; !ok {
+		r.index[cl] = len(r.members)
+		r.members = append(r.members, cl)
+	}
+}
+
+// remove takes cl out of the members, moving the last member to its place.
+func (r *room) remove(cl *Client) {
+	i, ok := r.index[cl]
+	if !ok {
+		return
+	}
+	last := r.members[len(r.members)-1]
+	r.members[i], r.index[last] = last, i
+	r.members[len(r.members)-1] = nil
+	r.members = r.members[:len(r.members)-1]
+	delete(r.index, cl)
 }
 
 type remoteNames struct {
@@ -296,7 +320,7 @@ func (h *Hub) forget(cl *Client) {
 	var left []*room
 	for name := range cl.rooms {
 		if r := h.rooms[name]; r != nil {
-			delete(r.members, cl)
+			r.remove(cl)
 			left = append(left, r)
 		}
 	}
@@ -341,10 +365,10 @@ func (cl *Client) Join(name string) error {
 	r := h.rooms[name]
 	fresh := r == nil
 	if fresh {
-		r = &room{name: name, members: make(map[*Client]struct{}), remote: make(map[[16]byte]*remoteNames)}
+		r = &room{name: name, index: make(map[*Client]int), remote: make(map[[16]byte]*remoteNames)}
 		h.rooms[name] = r
 	}
-	r.members[cl] = struct{}{}
+	r.add(cl)
 	cl.rooms[name] = struct{}{}
 	h.mu.Unlock()
 	if fresh && h.opts.Broker != nil {
@@ -363,7 +387,7 @@ func (cl *Client) Leave(name string) error {
 	h.mu.Lock()
 	r := h.rooms[name]
 	if r != nil {
-		delete(r.members, cl)
+		r.remove(cl)
 	}
 	delete(cl.rooms, name)
 	var unsubs []func() error
@@ -393,7 +417,7 @@ func (h *Hub) Publish(ctx context.Context, name string, pm *conn.PreparedMessage
 func (h *Hub) deliver(name string, pm *conn.PreparedMessage) {
 	h.mu.RLock()
 	if r := h.rooms[name]; r != nil {
-		for cl := range r.members {
+		for _, cl := range r.members {
 			cl.send(pm)
 		}
 	}
@@ -411,7 +435,7 @@ func (h *Hub) Members(name string) []string {
 		return nil
 	}
 	names := make([]string, 0, len(r.members))
-	for cl := range r.members {
+	for _, cl := range r.members {
 		names = append(names, cl.name)
 	}
 	expired := time.Now().Add(-3 * h.opts.PresenceInterval)
