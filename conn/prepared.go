@@ -135,7 +135,7 @@ func (c *Conn) writeEncoded(ctx context.Context, b []byte, hold bool) error {
 	}
 	if err := c.writeEncodedRaw(b, hold); err != nil {
 		err = c.lost(ctx, err)
-		c.wwatch.unwatch()
+		c.wwatch.Load().unwatch()
 		return err
 	}
 	return nil

@@ -46,7 +46,7 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op frame.Opco
 	}
 	if err := c.writeFrameRaw(fin, rsv, op, payload, hold); err != nil {
 		err = c.lost(ctx, err)
-		c.wwatch.unwatch()
+		c.wwatch.Load().unwatch()
 		return err
 	}
 	return nil
@@ -177,7 +177,7 @@ func (c *Conn) flushHeld() {
 	if c.held.Load() && !c.isClosed() {
 		// The held bytes belong to a Write that has returned: its context
 		// must not interrupt them.
-		c.wwatch.unwatch()
+		c.wwatch.Load().unwatch()
 		if err := c.flushOut(); err != nil {
 			c.lost(context.Background(), err)
 		}
