@@ -219,7 +219,7 @@ func (c *Conn) writeShared(ctx context.Context, pms []*PreparedMessage) (int, er
 			if ended := ctx.Done() != nil && ctx.Err() != nil; ended {
 				// Whole frames: they go out as a returned Write's
 				// would, and the connection stays open.
-				c.wwatch.unwatch()
+				c.wwatch.Load().unwatch()
 				wctx, err = context.Background(), &prefixedError{"websocket: ", ctx.Err()}
 			}
 			if werr := c.writeVectors(wctx, vec); werr != nil {
@@ -279,7 +279,7 @@ func (c *Conn) writeVectors(ctx context.Context, vec *vectors) error {
 // lostWrite ends the connection after a write under ctx's watch failed.
 func (c *Conn) lostWrite(ctx context.Context, err error) error {
 	err = c.lost(ctx, err)
-	c.wwatch.unwatch()
+	c.wwatch.Load().unwatch()
 	return err
 }
 
@@ -312,7 +312,7 @@ func (c *Conn) writeMasked(ctx context.Context, pms []*PreparedMessage) (int, er
 // between two messages, and returns ctx's error: the connection stays
 // open, as it does when a context ends before a message begins.
 func (c *Conn) endEarly(ctx context.Context) error {
-	c.wwatch.unwatch() // undoes the deadline ctx set
+	c.wwatch.Load().unwatch() // undoes the deadline ctx set
 	if err := c.flushOut(); err != nil {
 		c.lost(context.Background(), err)
 	}

@@ -108,6 +108,12 @@ type room struct {
 	index   map[*Client]int
 	unsub   []func() error            // broker subscriptions while members are here
 	remote  map[[16]byte]*remoteNames // by hub
+
+	// subscribed is closed once the first member's Join has subscribed
+	// to the room's topics, or failed to with subErr; later members wait
+	// for it, so that no Join returns before the room hears other hubs.
+	subscribed chan struct{}
+	subErr     error
 }
 
 // add makes cl a member, if it is not one.
@@ -365,16 +371,27 @@ func (cl *Client) Join(name string) error {
 	r := h.rooms[name]
 	fresh := r == nil
 	if fresh {
-		r = &room{name: name, index: make(map[*Client]int), remote: make(map[[16]byte]*remoteNames)}
+		r = &room{
+			name:       name,
+			index:      make(map[*Client]int),
+			remote:     make(map[[16]byte]*remoteNames),
+			subscribed: make(chan struct{}),
+		}
 		h.rooms[name] = r
 	}
 	r.add(cl)
 	cl.rooms[name] = struct{}{}
 	h.mu.Unlock()
-	if fresh && h.opts.Broker != nil {
-		if err := h.subscribe(r); err != nil {
+	if h.opts.Broker != nil {
+		if fresh {
+			r.subErr = h.subscribe(r)
+			close(r.subscribed)
+		} else {
+			<-r.subscribed
+		}
+		if r.subErr != nil {
 			cl.Leave(name)
-			return err
+			return r.subErr
 		}
 	}
 	h.announce(name)
