@@ -94,8 +94,9 @@ func (pm *PreparedMessage) frame(key int) ([]byte, error) {
 
 // WritePrepared writes each of pms as one message, in order, as Write
 // does: it is safe to call from many goroutines at once, no other message
-// goes out between two of pms, its context works as Write's, and a small
-// last message may wait to leave with other answers of an echo loop.
+// goes out between two of pms (a control frame, Close's say, may), its
+// context works as Write's, and a small last message may wait to leave
+// with other answers of an echo loop.
 //
 // A server writes the frames it can share in one system call (a writev),
 // so that a writer that has several messages queued for a connection, as
