@@ -234,6 +234,9 @@ func run() error {
 			continue
 		}
 		base := o.base
+		if spec.Deflate && base == "twoway" {
+			base = "twoway-deflate"
+		}
 		if !slices.Contains(libs, base) {
 			base = libs[0]
 		}

@@ -207,7 +207,7 @@ func printTargets(w io.Writer, tables []*table) {
 	}
 	for _, t := range tables {
 		if t.spec.Deflate {
-			deflateTargets(t, plainIdle(tables), check)
+			deflateTargets(t, check)
 			continue
 		}
 		if !slices.Contains(t.libs, tw) {

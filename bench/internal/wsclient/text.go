@@ -37,7 +37,10 @@ const textSeqAt = len(`{"seq":"`)
 // NewTextPayload makes a JSON-like text message of size bytes (at least
 // 128): a sequence number, then chat events drawn from a seeded generator
 // until the size is reached, padded with spaces. Such text compresses to
-// about a third with a 32 KiB window, as chat traffic does.
+// about a third with a 32 KiB window, as chat traffic does. A connection
+// with a text Payload offers BrowserOffer and sends every message
+// compressed; if the server declines compression, it sends the same text
+// uncompressed, the baseline of the compressed workloads.
 func NewTextPayload(size int, seed uint64) (*Payload, error) {
 	if size < 128 || size > bigMessage {
 		return nil, fmt.Errorf("wsclient: text message size %d out of range [128, %d]", size, bigMessage)
@@ -94,6 +97,7 @@ func ChatText(size int, seed uint64) []byte {
 
 // textState is what a Conn in text mode keeps.
 type textState struct {
+	plain          bool   // the server declined compression: text goes both ways uncompressed
 	serverTakeover bool   // the server's messages use its window
 	serverWindow   int    // 1 << server_max_window_bits
 	clientWindow   int    // 1 << client_max_window_bits: no back-reference may reach further
@@ -161,6 +165,10 @@ func (c *Conn) sendText(n int) error {
 		z.msg = append(z.msg[:0], c.p.plain...)
 		putSeq(z.msg, c.sent)
 		c.sent++
+		if z.plain {
+			c.appendFrame(0x81, z.msg) // FIN, text
+			continue
+		}
 		// Compressed in pieces no longer than the client window, each
 		// afresh, so that no back-reference reaches past it.
 		z.zbuf.Reset()
@@ -176,27 +184,31 @@ func (c *Conn) sendText(n int) error {
 			}
 		}
 		compressors.Put(w)
-		body := bytes.TrimSuffix(z.zbuf.Bytes(), syncMarker)
-		// RFC 6455 §5.2: FIN, RSV1 (compressed, RFC 7692 §6), text opcode;
-		// then the MASK bit and the length.
-		h := []byte{0xc1, 0x80}
-		switch {
-		case len(body) <= 125:
-			h[1] |= byte(len(body))
-		case len(body) <= 0xffff:
-			h[1] |= 126
-			h = binary.BigEndian.AppendUint16(h, uint16(len(body)))
-		default:
-			h[1] |= 127
-			h = binary.BigEndian.AppendUint64(h, uint64(len(body)))
-		}
-		c.out = append(append(c.out, h...), c.p.key[:]...)
-		start := len(c.out)
-		c.out = append(c.out, body...)
-		mask(c.out[start:], c.p.key)
+		// FIN, RSV1 (compressed, RFC 7692 §6), text.
+		c.appendFrame(0xc1, bytes.TrimSuffix(z.zbuf.Bytes(), syncMarker))
 	}
 	_, err := c.nc.Write(c.out)
 	return err
+}
+
+// appendFrame appends to c.out a masked frame whose first byte is b0.
+func (c *Conn) appendFrame(b0 byte, body []byte) {
+	// RFC 6455 §5.2: the MASK bit and the 7-, 16- or 64-bit length.
+	h := []byte{b0, 0x80}
+	switch {
+	case len(body) <= 125:
+		h[1] |= byte(len(body))
+	case len(body) <= 0xffff:
+		h[1] |= 126
+		h = binary.BigEndian.AppendUint16(h, uint16(len(body)))
+	default:
+		h[1] |= 127
+		h = binary.BigEndian.AppendUint64(h, uint64(len(body)))
+	}
+	c.out = append(append(c.out, h...), c.p.key[:]...)
+	start := len(c.out)
+	c.out = append(c.out, body...)
+	mask(c.out[start:], c.p.key)
 }
 
 func mask(b []byte, key [4]byte) {

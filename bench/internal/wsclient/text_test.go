@@ -59,16 +59,18 @@ func TestChatTextIsJSON(t *testing.T) {
 // TestTextEcho runs the compressed text mode against twoway's server with
 // and without context takeover, and with windows smaller than the
 // messages, so that the client must keep the server's window right and
-// keep its own back-references inside the window it was given.
+// keep its own back-references inside the window it was given; and
+// without compression, when the same text goes uncompressed.
 func TestTextEcho(t *testing.T) {
-	for _, co := range []conn.CompressionOptions{
+	for _, co := range []*conn.CompressionOptions{
 		{},
 		{ServerNoContextTakeover: true, ClientNoContextTakeover: true},
 		{ServerMaxWindowBits: 9, ClientMaxWindowBits: 9},
+		nil,
 	} {
 		for _, size := range []int{1 << 10, 64 << 10} {
 			t.Run(fmt.Sprintf("%+v/%d", co, size), func(t *testing.T) {
-				addr := serveTwoway(t, &co)
+				addr := serveTwoway(t, co)
 				p, err := NewTextPayload(size, 7)
 				if err != nil {
 					t.Fatal(err)
@@ -80,6 +82,9 @@ func TestTextEcho(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer c.Abort()
+				if c.Deflate() != (co != nil) {
+					t.Fatalf("compression agreed %v, want %v", c.Deflate(), co != nil)
+				}
 				c.SetDeadline(time.Now().Add(10 * time.Second))
 				for range 3 {
 					if err := c.Send(4); err != nil {

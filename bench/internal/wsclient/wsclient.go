@@ -203,7 +203,7 @@ func (c *Conn) handshake(ctx context.Context, addr string, deflate bool) error {
 		c.deflate = agreed
 	})
 	if err == nil && c.p.text && c.text == nil {
-		err = errors.New("wsclient: handshake: the server declined permessage-deflate")
+		c.text = &textState{plain: true}
 	}
 	return err
 }
