@@ -106,6 +106,7 @@ type Compressor struct {
 	active bool  // between Begin and Finish; the sweep leaves d alone
 	last   int64 // clock reading at the end of the previous message, 0 for none
 	warm   bool  // d is kept between messages, and counted in warmCount
+	parked bool  // d is kept between messages until another takes its place (park)
 	listed bool  // on the sweep's list
 }
 
@@ -196,16 +197,22 @@ func (c *Compressor) Finish() error {
 	}
 	now := clock()
 	c.mu.Lock()
-	keep := c.last != 0 && now-c.last < int64(idleAfter) && c.warmLocked()
+	warm := c.last != 0 && now-c.last < int64(idleAfter) && c.warmLocked()
+	c.parked = !warm && c.last != 0 && now-c.last < int64(parkWithin)
 	c.active, c.last = false, now
-	if !keep {
+	parked := c.parked
+	switch {
+	case !warm && !parked:
 		c.coolLocked()
-	} else if !c.listed {
+	case !c.listed:
 		c.listed = true
 		listBusy(c)
 	}
 	c.mu.Unlock()
-	if !keep {
+	switch {
+	case parked:
+		park(c)
+	case !warm:
 		putDeflater(c.kind, d)
 	}
 	return nil
@@ -230,6 +237,7 @@ func (c *Compressor) warmLocked() bool {
 // pool. c.mu is held.
 func (c *Compressor) coolLocked() {
 	c.d = nil
+	c.parked = false
 	if c.warm {
 		c.warm = false
 		warmCount.Add(-1)
