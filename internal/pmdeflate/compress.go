@@ -90,7 +90,9 @@ func putDeflater(kind int, d *deflater) {
 // window, without priming, until it has been idle for a second or two,
 // when a sweep takes the state back. Only a few Compressors keep their
 // state at once (see maxWarm); those of other busy connections prime for
-// every message. An idle connection holds only the kept bytes.
+// every message, except that one whose messages come in a burst keeps its
+// state from one to the next while its place lasts (see maxParked). An
+// idle connection holds only the kept bytes.
 //
 // A Compressor is not safe for concurrent use. After an error from Write
 // or Finish it must not be used again except for Release.
