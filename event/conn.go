@@ -74,6 +74,7 @@ type job struct {
 	next *job
 	buf  *[]byte
 	req  *http.Request
+	err  error
 	kind uint8
 	op   frame.Opcode
 	defl bool
@@ -83,6 +84,8 @@ const (
 	jobOpen = iota
 	jobMessage
 	jobClose
+	jobFail      // the peer broke the protocol: err says how
+	jobPeerClose // the peer's Close frame, in err
 )
 
 var jobs = sync.Pool{New: func() any { return new(job) }}
@@ -241,10 +244,14 @@ func (c *Conn) sendCloseLocked(ce *conn.CloseError, shut bool) {
 
 // fail ends the connection for a violation by the peer: it sends the
 // violation's code and closes (RFC 6455 §7.1.7).
+// The Close frame goes out after the callbacks for the messages before
+// the violation, so that their answers precede it.
 func (c *Conn) fail(err error) {
 	c.state = stDone
+	j := jobs.Get().(*job)
+	j.kind, j.err = jobFail, err
 	c.mu.Lock()
-	c.failLocked(err)
+	c.pushLocked(j)
 	c.mu.Unlock()
 }
 
@@ -474,13 +481,11 @@ func (c *Conn) control(op frame.Opcode, p []byte) {
 			return
 		}
 		c.state = stDone
+		j := jobs.Get().(*job)
+		j.kind, j.err = jobPeerClose, &conn.CloseError{Code: code, Reason: reason, Remote: true}
 		c.mu.Lock()
 		c.peerClosed = true
-		// Answer with the same code (RFC 6455 §5.5.1), then end TCP
-		// first, as a server does (§7.1.1). After our own Close this
-		// completes the handshake we began.
-		c.sendCloseLocked(&conn.CloseError{Code: code, Reason: reason, Remote: true}, true)
-		c.deadline.Store(clock() + int64(st.closeTimeout))
+		c.pushLocked(j)
 		c.mu.Unlock()
 	}
 }
@@ -551,6 +556,19 @@ func (c *Conn) deliver(j *job) {
 			s.OnMessage(c, conn.MessageType(j.op), data)
 		}
 		putBuffer(j.buf)
+	case jobFail:
+		c.mu.Lock()
+		c.failLocked(j.err)
+		c.mu.Unlock()
+	case jobPeerClose:
+		// Answer with the same code (RFC 6455 §5.5.1), after the answers
+		// to the messages before it, then end TCP first, as a server does
+		// (§7.1.1). After our own Close this completes the handshake we
+		// began.
+		c.mu.Lock()
+		c.sendCloseLocked(j.err.(*conn.CloseError), true)
+		c.deadline.Store(clock() + int64(s.settings.closeTimeout))
+		c.mu.Unlock()
 	case jobClose:
 		if c.inflate != nil {
 			c.inflate.Release()
