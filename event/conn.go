@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"sync"
@@ -41,13 +42,18 @@ type Conn struct {
 	deadline  atomic.Int64
 
 	mu        sync.Mutex
-	out       *[]byte // encoded frames not yet written
-	queued    bool    // on the loop's list of connections to flush
-	armed     bool    // waiting for the socket to take more output
-	handling  bool    // a worker runs callbacks: it flushes when done
-	scheduled bool    // on the pool, or running
-	closeSent bool    // our Close frame is in out or sent (RFC 6455 §5.5.1)
-	shut      bool    // end the connection once out is written
+	out       *[]byte       // encoded frames not yet written
+	queued    bool          // on the loop's list of connections to flush
+	armed     bool          // waiting for the socket to take more output
+	pausedOut bool          // not reading: the output is over maxPending
+	pausedIn  bool          // not reading: the callbacks are behind by over maxPending
+	events    uint8         // what the loop is told of: evIn, evOut
+	inQueued  int           // bytes of messages waiting for the callbacks
+	drained   chan struct{} // closed when the output falls under maxPending
+	handling  bool          // a worker runs callbacks: it flushes when done
+	scheduled bool          // on the pool, or running
+	closeSent bool          // our Close frame is in out or sent (RFC 6455 §5.5.1)
+	shut      bool          // end the connection once out is written
 	closeNow  bool
 	result    *conn.CloseError // how the connection ends, once known
 	ended     *conn.CloseError // set once the descriptor is closed
@@ -99,9 +105,9 @@ func (c *Conn) Compressed() bool { return c.inflate != nil }
 // Write queues a message; the loop sends it, together with the other
 // frames queued for the connection by then. A callback's writes are sent
 // when it returns, at once with those of the callbacks for the messages
-// that have arrived meanwhile. Write does not wait for the socket: a
-// connection's output grows until the peer takes it. ctx is accepted for
-// symmetry with conn.Conn.Write and is not waited on.
+// that have arrived meanwhile. Write waits only while more than
+// Server.MaxPending bytes wait for the peer to read them; ctx bounds that
+// wait, and an error that wraps its cause leaves the message queued.
 //
 // Write returns conn.ErrInvalidUTF8 for text that is not UTF-8, and an
 // error matching conn.ErrClosed once a Close frame has been queued or the
@@ -119,9 +125,37 @@ func (c *Conn) Write(ctx context.Context, typ conn.MessageType, p []byte) error 
 		return err
 	}
 	if c.deflate != nil && len(p) >= c.threshold {
-		return c.appendCompressedLocked(frame.Opcode(typ), p)
+		if err := c.appendCompressedLocked(frame.Opcode(typ), p); err != nil {
+			return err
+		}
+		return c.waitLocked(ctx)
 	}
 	c.appendFrameLocked(frame.Header{Fin: true, Opcode: frame.Opcode(typ), Length: int64(len(p))}, p)
+	return c.waitLocked(ctx)
+}
+
+// waitLocked waits while the output is over maxPending: a writer faster
+// than the peer reads is held back, until ctx ends.
+func (c *Conn) waitLocked(ctx context.Context) error {
+	limit := c.srv.settings.maxPending
+	if c.out == nil || len(*c.out) <= limit {
+		return nil
+	}
+	c.flushLocked()
+	for c.ended == nil && c.out != nil && len(*c.out) > limit {
+		if c.drained == nil {
+			c.drained = make(chan struct{})
+		}
+		ch := c.drained
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			c.mu.Lock()
+			return fmt.Errorf("websocket: waiting for the peer to read: %w", context.Cause(ctx))
+		}
+		c.mu.Lock()
+	}
 	return nil
 }
 
@@ -453,6 +487,12 @@ func (c *Conn) endFrame() {
 	c.msg = nil
 	c.mu.Lock()
 	c.pushLocked(j)
+	// Callbacks that fall behind make us stop reading the connection.
+	c.inQueued += len(*j.buf)
+	if c.inQueued > c.srv.settings.maxPending {
+		c.pausedIn = true
+		c.updateEventsLocked()
+	}
 	c.mu.Unlock()
 }
 
@@ -515,6 +555,16 @@ func (c *Conn) run() {
 		c.mu.Unlock()
 		for j != nil {
 			next := j.next
+			if j.kind == jobMessage {
+				n := len(*j.buf)
+				c.mu.Lock()
+				c.inQueued -= n
+				if c.pausedIn && c.inQueued <= c.srv.settings.maxPending/2 {
+					c.pausedIn = false
+					c.updateEventsLocked()
+				}
+				c.mu.Unlock()
+			}
 			c.deliver(j)
 			*j = job{}
 			jobs.Put(j)
@@ -636,8 +686,8 @@ func (c *Conn) queueLocked() {
 	c.sys.queue(c)
 }
 
-// flushLocked writes the output, and ends the connection when it is
-// written and ought to end. It reports whether the socket took it all.
+// flushLocked writes what the socket takes of the output, and ends the
+// connection once it is written and ought to end.
 func (c *Conn) flushLocked() {
 	if c.ended != nil {
 		return
@@ -646,32 +696,55 @@ func (c *Conn) flushLocked() {
 		c.endLocked(&conn.CloseError{Code: frame.CloseAbnormal})
 		return
 	}
+	rest := 0
 	if c.out != nil && len(*c.out) > 0 {
 		n, err := c.sys.write(*c.out)
 		if err != nil {
 			c.lostLocked(err)
 			return
 		}
-		rest := copy(*c.out, (*c.out)[n:])
+		rest = copy(*c.out, (*c.out)[n:])
 		*c.out = (*c.out)[:rest]
-		if rest > 0 {
-			if !c.armed {
-				c.armed = true
-				c.sys.armOutput(true)
-			}
-			return
-		}
+	}
+	// A peer that does not read makes us stop reading it, so that what we
+	// owe it (pongs, answers) cannot grow without bound.
+	c.armed = rest > 0
+	c.pausedOut = rest > c.srv.settings.maxPending
+	if !c.pausedOut && c.drained != nil {
+		close(c.drained)
+		c.drained = nil
+	}
+	c.updateEventsLocked()
+	if rest > 0 {
+		return
 	}
 	if c.out != nil {
 		putBuffer(c.out)
 		c.out = nil
 	}
-	if c.armed {
-		c.armed = false
-		c.sys.armOutput(false)
-	}
 	if c.shut && !c.sys.shutWrite() {
 		c.endLocked(c.result)
+	}
+}
+
+// Events the loop watches for a connection.
+const (
+	evIn = 1 << iota
+	evOut
+)
+
+// updateEventsLocked tells the loop what to watch for.
+func (c *Conn) updateEventsLocked() {
+	var ev uint8
+	if !c.pausedOut && !c.pausedIn {
+		ev |= evIn
+	}
+	if c.armed {
+		ev |= evOut
+	}
+	if ev != c.events && c.ended == nil {
+		c.events = ev
+		c.sys.watch(ev)
 	}
 }
 
@@ -702,6 +775,10 @@ func (c *Conn) endLocked(ce *conn.CloseError) {
 	if c.out != nil {
 		putBuffer(c.out)
 		c.out = nil
+	}
+	if c.drained != nil {
+		close(c.drained)
+		c.drained = nil
 	}
 	if c.opened {
 		j := jobs.Get().(*job)

@@ -228,7 +228,7 @@ func (s *Server) add(fd int) {
 	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
 	e := &s.engine
 	lp := e.loops[int(e.next.Add(1))%len(e.loops)]
-	c := &Conn{srv: s, sys: sysConn{lp: lp, fd: int32(fd)}}
+	c := &Conn{srv: s, sys: sysConn{lp: lp, fd: int32(fd)}, events: evIn}
 	c.deadline.Store(clock() + int64(s.settings.hsTimeout))
 	s.active.Add(1)
 	lp.mu.Lock()
@@ -448,14 +448,16 @@ func (s *sysConn) write(b []byte) (int, error) {
 	}
 }
 
-// armOutput asks, or stops asking, to be told when the socket takes
-// output.
-func (s *sysConn) armOutput(on bool) {
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: s.fd}
-	if on {
-		ev.Events |= syscall.EPOLLOUT
+// watch tells epoll which of evIn and evOut to report.
+func (s *sysConn) watch(ev uint8) {
+	e := syscall.EpollEvent{Fd: s.fd}
+	if ev&evIn != 0 {
+		e.Events |= syscall.EPOLLIN | syscall.EPOLLRDHUP
 	}
-	syscall.EpollCtl(s.lp.epfd, syscall.EPOLL_CTL_MOD, int(s.fd), &ev)
+	if ev&evOut != 0 {
+		e.Events |= syscall.EPOLLOUT
+	}
+	syscall.EpollCtl(s.lp.epfd, syscall.EPOLL_CTL_MOD, int(s.fd), &e)
 }
 
 // shutWrite sends FIN; the loop then reads until the peer closes.

@@ -286,3 +286,38 @@ func TestHostileHandshakes(t *testing.T) {
 }
 
 var errTimeout = errors.New("i/o timeout")
+
+// TestPingFlood sends pings as fast as the server takes them and never
+// reads the pongs: the server must stop reading rather than hold the
+// pongs it owes without bound.
+func TestPingFlood(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			url, ended := m.serve(t, conn.AcceptOptions{}, time.Second)
+			p := dialRaw(t, url, nil)
+			batch := bytes.Repeat(p.Encode(frameOf(true, 0, 9, make([]byte, 125))), 1000)
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			nc := p.NetConn()
+			nc.SetWriteDeadline(time.Now().Add(time.Second))
+			sent := 0
+			for range 200 { // at most 26 MB
+				n, err := nc.Write(batch)
+				sent += n
+				if err != nil {
+					break
+				}
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			p.Close()
+			waitErr(t, ended)
+			grew := int64(after.HeapInuse) - int64(before.HeapInuse)
+			t.Logf("sent %d KiB of pings; the heap grew by %d KiB", sent>>10, grew>>10)
+			if grew > 8<<20 {
+				t.Errorf("the heap grew by %d MiB", grew>>20)
+			}
+		})
+	}
+}

@@ -41,6 +41,12 @@ type Server struct {
 	// 64 per GOMAXPROCS. A callback that blocks holds one worker.
 	Workers int
 
+	// MaxPending bounds, per connection, the bytes of output the peer has
+	// not yet taken and the bytes of messages the callbacks have not yet
+	// taken: beyond it the connection is not read, and Write waits.
+	// 0 means 1 MiB.
+	MaxPending int
+
 	// OnOpen, if set, is called once a connection's handshake has
 	// succeeded, with the request, before any OnMessage of the
 	// connection. The request is the server's to keep or drop; keeping
@@ -81,6 +87,7 @@ type settings struct {
 	pingTimeout  time.Duration
 	closeTimeout time.Duration
 	hsTimeout    time.Duration
+	maxPending   int
 	onPing       func([]byte)
 	onPong       func([]byte)
 }
@@ -126,6 +133,10 @@ func (s *Server) init() error {
 			st.hsTimeout = DefaultHandshakeTimeout
 		}
 		st.onPing, st.onPong = o.OnPing, o.OnPong
+		st.maxPending = s.MaxPending
+		if st.maxPending <= 0 {
+			st.maxPending = 1 << 20
+		}
 		s.pool.max = s.Workers
 		if s.pool.max <= 0 {
 			s.pool.max = 64 * runtime.GOMAXPROCS(0)
