@@ -696,9 +696,15 @@ func (c *Conn) flushLocked() {
 		c.endLocked(&conn.CloseError{Code: frame.CloseAbnormal})
 		return
 	}
+	if c.sys.nc != nil {
+		if c.flushNetLocked() && c.shut && !c.sys.writing && !c.sys.shutWrite() {
+			c.endLocked(c.result)
+		}
+		return
+	}
 	rest := 0
 	if c.out != nil && len(*c.out) > 0 {
-		n, err := c.sys.write(*c.out)
+		n, err := c.sys.fdWrite(*c.out)
 		if err != nil {
 			c.lostLocked(err)
 			return
@@ -745,6 +751,18 @@ func (c *Conn) updateEventsLocked() {
 	if ev != c.events && c.ended == nil {
 		c.events = ev
 		c.sys.watch(ev)
+	}
+}
+
+// shutdownLocked begins the closing handshake with CloseGoingAway, or
+// ends the connection now, or if it has not opened yet.
+func (c *Conn) shutdownLocked(now bool) {
+	switch {
+	case now || !c.opened:
+		c.endLocked(&conn.CloseError{Code: frame.CloseAbnormal})
+	case c.closedLocked() == nil:
+		c.sendCloseLocked(&conn.CloseError{Code: frame.CloseGoingAway}, false)
+		c.deadline.Store(clock() + int64(c.srv.settings.closeTimeout))
 	}
 }
 

@@ -19,6 +19,16 @@ import (
 // The test's cleanup shuts the server down and checks that no goroutine
 // is left.
 func startEcho(t testing.TB, srv *event.Server) string {
+	return startEchoOn(t, srv, false)
+}
+
+// plainListener hides the descriptor of its listener, so that the server
+// serves its connections with goroutines.
+type plainListener struct{ net.Listener }
+
+// startEchoOn is startEcho, through goroutines rather than the loops if
+// plain is set.
+func startEchoOn(t testing.TB, srv *event.Server, plain bool) string {
 	t.Helper()
 	before := runtime.NumGoroutine()
 	if srv.OnMessage == nil {
@@ -31,7 +41,11 @@ func startEcho(t testing.TB, srv *event.Server) string {
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	var l net.Listener = ln
+	if plain {
+		l = plainListener{ln}
+	}
+	go func() { served <- srv.Serve(l) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -54,8 +68,9 @@ func startEcho(t testing.TB, srv *event.Server) string {
 }
 
 func TestEcho(t *testing.T) {
-	for _, compress := range []bool{false, true} {
-		t.Run(fmt.Sprintf("compress=%v", compress), func(t *testing.T) {
+	for _, tc := range []struct{ plain, compress bool }{{false, false}, {false, true}, {true, false}, {true, true}} {
+		compress := tc.compress
+		t.Run(fmt.Sprintf("goroutines=%v/compress=%v", tc.plain, compress), func(t *testing.T) {
 			var co *conn.CompressionOptions
 			if compress {
 				co = &conn.CompressionOptions{}
@@ -68,7 +83,7 @@ func TestEcho(t *testing.T) {
 				closed = append(closed, err)
 				mu.Unlock()
 			}
-			url := startEcho(t, srv)
+			url := startEchoOn(t, srv, tc.plain)
 			ctx := context.Background()
 			const clients = 8
 			var wg sync.WaitGroup

@@ -1,7 +1,8 @@
+//go:build linux
+
 package event
 
 import (
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -40,12 +41,6 @@ type loop struct {
 	stopped   bool
 }
 
-// sysConn is a connection's descriptor and loop.
-type sysConn struct {
-	lp *loop
-	fd int32
-}
-
 func (e *engine) start(s *Server) error {
 	n := runtime.GOMAXPROCS(0)
 	tick := tickFor(&s.settings)
@@ -77,16 +72,6 @@ func (e *engine) start(s *Server) error {
 	return nil
 }
 
-// tickFor returns how often the loops look at the connections' timers: a
-// quarter of the shortest, within [10ms, 1s].
-func tickFor(st *settings) time.Duration {
-	d := min(st.closeTimeout, st.hsTimeout, time.Duration(failLinger))
-	if st.pingInterval > 0 {
-		d = min(d, st.pingInterval, st.pingTimeout)
-	}
-	return min(max(d/4, 10*time.Millisecond), time.Second)
-}
-
 func (lp *loop) closeFDs() {
 	syscall.Close(lp.wake[0])
 	syscall.Close(lp.wake[1])
@@ -94,16 +79,18 @@ func (lp *loop) closeFDs() {
 }
 
 // Serve accepts connections from ln and serves them until Shutdown is
-// called, when it returns ErrServerClosed. ln must be backed by a socket
-// (net.TCPListener, net.UnixListener): a loop accepts from it directly,
-// so ln.Accept is never called. Serve closes ln when it returns.
+// called, when it returns ErrServerClosed. Serve closes ln when it
+// returns. When ln is backed by a socket (net.TCPListener,
+// net.UnixListener) a loop accepts from it directly, and ln.Accept is
+// never called; otherwise, as for a tls.Listener, its connections are
+// served with a goroutine each, through the same callbacks.
 func (s *Server) Serve(ln net.Listener) error {
 	if err := s.init(); err != nil {
 		return err
 	}
 	sc, ok := ln.(syscall.Conn)
 	if !ok {
-		return fmt.Errorf("websocket: event server needs a listener with a descriptor, not %T", ln)
+		return s.serveGoroutines(ln)
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
@@ -368,13 +355,7 @@ func (lp *loop) requests() bool {
 	}
 	for _, c := range all {
 		c.mu.Lock()
-		switch {
-		case killAll || !c.opened:
-			c.endLocked(&conn.CloseError{Code: frame.CloseAbnormal})
-		case c.closedLocked() == nil:
-			c.sendCloseLocked(&conn.CloseError{Code: frame.CloseGoingAway}, false)
-			c.deadline.Store(clock() + int64(lp.srv.settings.closeTimeout))
-		}
+		c.shutdownLocked(killAll)
 		c.mu.Unlock()
 	}
 	if stopped {
@@ -424,7 +405,7 @@ func (e *engine) stop() {
 }
 
 // queue asks the loop to flush c.
-func (s *sysConn) queue(c *Conn) {
+func (s *sysConn) fdQueue(c *Conn) {
 	lp := s.lp
 	lp.mu.Lock()
 	lp.pending = append(lp.pending, c)
@@ -433,7 +414,7 @@ func (s *sysConn) queue(c *Conn) {
 }
 
 // write writes what the socket takes of b without waiting.
-func (s *sysConn) write(b []byte) (int, error) {
+func (s *sysConn) fdWrite(b []byte) (int, error) {
 	for {
 		n, err := syscall.Write(int(s.fd), b)
 		switch err {
@@ -449,7 +430,7 @@ func (s *sysConn) write(b []byte) (int, error) {
 }
 
 // watch tells epoll which of evIn and evOut to report.
-func (s *sysConn) watch(ev uint8) {
+func (s *sysConn) fdWatch(ev uint8) {
 	e := syscall.EpollEvent{Fd: s.fd}
 	if ev&evIn != 0 {
 		e.Events |= syscall.EPOLLIN | syscall.EPOLLRDHUP
@@ -461,14 +442,14 @@ func (s *sysConn) watch(ev uint8) {
 }
 
 // shutWrite sends FIN; the loop then reads until the peer closes.
-func (s *sysConn) shutWrite() bool {
+func (s *sysConn) fdShutWrite() bool {
 	return syscall.Shutdown(int(s.fd), syscall.SHUT_WR) == nil
 }
 
 // close closes the descriptor, which leaves the epoll set with it. The
 // caller holds the connection's lock, which every write takes, so no
 // write can reach a descriptor number reused by another connection.
-func (s *sysConn) close() {
+func (s *sysConn) fdClose() {
 	lp := s.lp
 	lp.mu.Lock()
 	if int(s.fd) < len(lp.conns) {

@@ -26,11 +26,13 @@ type mode struct {
 	serve func(t *testing.T, opts conn.AcceptOptions, handshakeTimeout time.Duration) (url string, ended <-chan error)
 }
 
-// modes are the two ways of serving: a goroutine per connection
-// (conn.AcceptConn) and the event loops.
+// modes are the ways of serving: a goroutine per connection
+// (conn.AcceptConn), the event loops, and the event server's goroutines
+// for listeners without a descriptor (and systems without epoll).
 var modes = []mode{
 	{"goroutine", serveGoroutines},
 	{"event", serveEvents},
+	{"event-goroutines", serveEventsPlain},
 }
 
 func serveGoroutines(t *testing.T, opts conn.AcceptOptions, handshakeTimeout time.Duration) (string, <-chan error) {
@@ -74,13 +76,21 @@ func serveGoroutines(t *testing.T, opts conn.AcceptOptions, handshakeTimeout tim
 }
 
 func serveEvents(t *testing.T, opts conn.AcceptOptions, handshakeTimeout time.Duration) (string, <-chan error) {
+	return serveEventsOn(t, opts, handshakeTimeout, false)
+}
+
+func serveEventsPlain(t *testing.T, opts conn.AcceptOptions, handshakeTimeout time.Duration) (string, <-chan error) {
+	return serveEventsOn(t, opts, handshakeTimeout, true)
+}
+
+func serveEventsOn(t *testing.T, opts conn.AcceptOptions, handshakeTimeout time.Duration, plain bool) (string, <-chan error) {
 	ended := make(chan error, 16)
 	srv := &event.Server{
 		Accept:           opts,
 		HandshakeTimeout: handshakeTimeout,
 		OnClose:          func(_ *event.Conn, err error) { ended <- err },
 	}
-	return startEcho(t, srv), ended
+	return startEchoOn(t, srv, plain), ended
 }
 
 func dialRaw(t *testing.T, url string, header http.Header) *rawpeer.Peer {

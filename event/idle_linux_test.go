@@ -34,6 +34,9 @@ func TestIdleMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens 10,000 connections")
 	}
+	if raceEnabled {
+		t.Skip("the race detector's shadow memory swamps the figure")
+	}
 	const conns = 10000
 	const maxPerConn = 1024 // bytes: issue 16's target
 	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleMemory$")

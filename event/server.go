@@ -69,6 +69,7 @@ type Server struct {
 	settings settings
 	pool     pool
 	engine   engine
+	goroutineState
 
 	mu        sync.Mutex
 	listeners map[closer]struct{}
@@ -142,6 +143,7 @@ func (s *Server) init() error {
 			s.pool.max = 64 * runtime.GOMAXPROCS(0)
 		}
 		s.listeners = make(map[closer]struct{})
+		s.goConns = make(map[*Conn]struct{})
 		s.initErr = s.engine.start(s)
 	})
 	return s.initErr
@@ -182,6 +184,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	if first {
 		s.engine.goAway()
+		s.endNet(false)
 	}
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
@@ -191,6 +194,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 			err = ctx.Err()
 			s.engine.closeAll()
+			s.endNet(true)
 		case <-tick.C:
 		}
 	}
@@ -198,6 +202,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-tick.C // closeAll ends them without waiting for peers
 	}
 	s.pool.wg.Wait()
+	s.stopNet()
 	s.engine.stop()
 	return err
 }

@@ -82,8 +82,22 @@ func TestServer(t *testing.T) {
 }
 
 // TestServerEvent runs the catalogue against an event.Server: the suite
-// is the client.
+// is the client. The server serves through its loops, and through
+// goroutines for a listener without a descriptor.
 func TestServerEvent(t *testing.T) {
+	for _, plain := range []bool{false, true} {
+		name := "loops"
+		if plain {
+			name = "goroutines"
+		}
+		t.Run(name, func(t *testing.T) { testServerEvent(t, plain) })
+	}
+}
+
+// plainListener hides its listener's descriptor.
+type plainListener struct{ net.Listener }
+
+func testServerEvent(t *testing.T, plain bool) {
 	ended := make(chan error, 1)
 	srv := &event.Server{
 		Accept: conn.AcceptOptions{
@@ -100,9 +114,13 @@ func TestServerEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(ln)
-	defer srv.Shutdown(context.Background())
 	url := "ws://" + ln.Addr().String() + "/"
+	var l net.Listener = ln
+	if plain {
+		l = plainListener{ln}
+	}
+	go srv.Serve(l)
+	defer srv.Shutdown(context.Background())
 
 	runSuite(t, "servers", func(c suite.Case) (*rawpeer.Peer, func() error, error) {
 		select {
