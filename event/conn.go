@@ -344,6 +344,11 @@ func (c *Conn) handshake(data []byte) int {
 		putBuffer(out)
 		return 0
 	}
+	if err != nil && c.srv.HTTP != nil && (errors.Is(err, handshake.ErrMissingUpgrade) || errors.Is(err, handshake.ErrMethod)) {
+		putBuffer(out)
+		c.handOff(data)
+		return len(data)
+	}
 	*out = resp
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -380,6 +385,20 @@ func (c *Conn) handshake(data []byte) int {
 	j.kind, j.req = jobOpen, r
 	c.pushLocked(j)
 	return n
+}
+
+// handOff gives the connection to Server.HTTP, with data, what was read.
+func (c *Conn) handOff(data []byte) {
+	c.state = stDone
+	c.mu.Lock()
+	c.ended = &conn.CloseError{Code: frame.CloseAbnormal} // this record is done with
+	c.deadline.Store(0)
+	nc, err := c.sys.detach()
+	c.mu.Unlock()
+	c.srv.active.Add(-1)
+	if err == nil {
+		c.srv.handHTTP(nc, bytes.Clone(data))
+	}
 }
 
 // frames processes frames and returns how much of data it took: it leaves

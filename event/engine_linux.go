@@ -459,6 +459,23 @@ func (s *sysConn) fdClose() {
 	syscall.Close(int(s.fd))
 }
 
+// fdDetach takes the descriptor out of the loop and makes a net.Conn of
+// it, which Go's poller serves.
+func (s *sysConn) fdDetach() (net.Conn, error) {
+	lp := s.lp
+	lp.mu.Lock()
+	if int(s.fd) < len(lp.conns) {
+		lp.conns[s.fd] = nil
+	}
+	lp.mu.Unlock()
+	var ev syscall.EpollEvent
+	syscall.EpollCtl(lp.epfd, syscall.EPOLL_CTL_DEL, int(s.fd), &ev)
+	f := os.NewFile(uintptr(s.fd), "")
+	nc, err := net.FileConn(f) // a duplicate
+	f.Close()
+	return nc, err
+}
+
 // connLost is a network error, worded as net's.
 type connLost struct{ errno error }
 

@@ -51,6 +51,15 @@ func (s *sysConn) shutWrite() bool {
 	return ok && cw.CloseWrite() == nil
 }
 
+// detach returns the connection as a net.Conn that its loop no longer
+// watches.
+func (s *sysConn) detach() (net.Conn, error) {
+	if s.nc == nil {
+		return s.fdDetach()
+	}
+	return s.nc, nil
+}
+
 func (s *sysConn) close() {
 	if s.nc == nil {
 		s.fdClose()
