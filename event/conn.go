@@ -54,6 +54,7 @@ type Conn struct {
 	scheduled bool          // on the pool, or running
 	closeSent bool          // our Close frame is in out or sent (RFC 6455 §5.5.1)
 	shut      bool          // end the connection once out is written
+	finSent   bool          // the write side is shut: waiting for the peer to close
 	closeNow  bool
 	result    *conn.CloseError // how the connection ends, once known
 	ended     *conn.CloseError // set once the descriptor is closed
@@ -362,6 +363,7 @@ func (c *Conn) handshake(data []byte) int {
 		return len(data)
 	}
 	c.subprotocol = sc.Subprotocol
+	r.RemoteAddr = c.sys.remoteAddr()
 	for _, e := range sc.Extensions {
 		if e.Name != pmdeflate.ExtensionName {
 			continue
@@ -591,7 +593,7 @@ func (c *Conn) run() {
 		}
 		c.mu.Lock()
 		c.handling = false
-		if c.out != nil && len(*c.out) > 0 && !c.queued {
+		if (c.out != nil && len(*c.out) > 0 || c.shut && !c.finSent) && !c.queued {
 			c.flushLocked()
 		}
 	}
@@ -716,8 +718,11 @@ func (c *Conn) flushLocked() {
 		return
 	}
 	if c.sys.nc != nil {
-		if c.flushNetLocked() && c.shut && !c.sys.writing && !c.sys.shutWrite() {
-			c.endLocked(c.result)
+		if c.flushNetLocked() && c.shut && !c.sys.writing && !c.finSent {
+			c.finSent = true
+			if !c.sys.shutWrite() {
+				c.endLocked(c.result)
+			}
 		}
 		return
 	}
@@ -747,8 +752,11 @@ func (c *Conn) flushLocked() {
 		putBuffer(c.out)
 		c.out = nil
 	}
-	if c.shut && !c.sys.shutWrite() {
-		c.endLocked(c.result)
+	if c.shut && !c.finSent {
+		c.finSent = true
+		if !c.sys.shutWrite() {
+			c.endLocked(c.result)
+		}
 	}
 }
 
@@ -780,7 +788,7 @@ func (c *Conn) shutdownLocked(now bool) {
 	case now || !c.opened:
 		c.endLocked(&conn.CloseError{Code: frame.CloseAbnormal})
 	case c.closedLocked() == nil:
-		c.sendCloseLocked(&conn.CloseError{Code: frame.CloseGoingAway}, false)
+		c.sendCloseLocked(&conn.CloseError{Code: frame.CloseGoingAway, Reason: "server shutting down"}, false)
 		c.deadline.Store(clock() + int64(c.srv.settings.closeTimeout))
 	}
 }

@@ -5,6 +5,7 @@ package event
 import (
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"sync"
@@ -474,6 +475,23 @@ func (s *sysConn) fdDetach() (net.Conn, error) {
 	nc, err := net.FileConn(f) // a duplicate
 	f.Close()
 	return nc, err
+}
+
+// fdRemoteAddr returns the peer's address, or "" if it is gone.
+func (s *sysConn) fdRemoteAddr() string {
+	sa, err := syscall.Getpeername(int(s.fd))
+	if err != nil {
+		return ""
+	}
+	switch sa := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port)).String()
+	case *syscall.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port)).String()
+	case *syscall.SockaddrUnix:
+		return sa.Name
+	}
+	return ""
 }
 
 // connLost is a network error, worded as net's.

@@ -60,6 +60,15 @@ func (s *sysConn) detach() (net.Conn, error) {
 	return s.nc, nil
 }
 
+// remoteAddr returns the peer's address in the form of
+// http.Request.RemoteAddr.
+func (s *sysConn) remoteAddr() string {
+	if s.nc == nil {
+		return s.fdRemoteAddr()
+	}
+	return s.nc.RemoteAddr().String()
+}
+
 func (s *sysConn) close() {
 	if s.nc == nil {
 		s.fdClose()
