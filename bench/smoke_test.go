@@ -9,9 +9,10 @@ import (
 )
 
 // TestSmoke builds the benchmark and runs its smoke mode: one short cell
-// per workload against twoway and raw TCP (and twoway with
-// permessage-deflate for fanout), every echo and delivery checked byte for
-// byte. benchrun exits non-zero if any cell fails.
+// per workload against twoway and raw TCP (and, for fanout, twoway with
+// permessage-deflate and the hub spread over two processes linked by
+// NATS), every echo and delivery checked byte for byte. benchrun exits
+// non-zero if any cell fails.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the benchmark; skipped in -short mode")
@@ -31,7 +32,7 @@ func TestSmoke(t *testing.T) {
 	text := string(out)
 	for _, want := range []string{
 		"== latency", "== conns100", "== pipelined", "== big1m", "== big16m", "== idle", "== fanout",
-		"twoway", "rawtcp", "twoway-deflate",
+		"twoway", "rawtcp", "twoway-deflate", "twoway-hub-nats2",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)

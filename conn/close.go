@@ -72,7 +72,7 @@ func (c *Conn) Close(code CloseCode, reason string) error {
 	// active, in which case that reader sees it and closes the connection.
 	if c.rsem.acquire(ctx, c.done) == nil {
 		// A context of an earlier read must not cut this wait short.
-		c.rwatch.unwatch()
+		c.rwatch.Load().unwatch()
 		c.awaitPeerClose(ctx)
 		c.rsem.release()
 	}

@@ -174,8 +174,8 @@ type Conn struct {
 	// rsem is held by the one goroutine reading.
 	rsem   sema
 	rd     reader
-	rwatch *ctxWatch // guarded by rsem; made by the first read with a context that can end
-	wwatch *ctxWatch // guarded by wsem; made likewise by a write
+	rwatch atomic.Pointer[ctxWatch] // used under rsem; made by the first read with a context that can end
+	wwatch atomic.Pointer[ctxWatch] // used under wsem; made likewise by a write
 
 	// msem is held for the whole of a data message, wsem while one frame
 	// is written.
@@ -492,6 +492,8 @@ func (c *Conn) closeTCP(ce *CloseError) bool {
 	if c.tracker != nil {
 		c.tracker.untrack(c)
 	}
+	c.rwatch.Load().detach()
+	c.wwatch.Load().detach()
 	c.nc.Close() // how it ended is recorded; a failure to close adds nothing
 	return true
 }

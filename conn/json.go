@@ -37,11 +37,10 @@ func (c *Conn) ReadJSON(ctx context.Context, v any) error {
 // message, streamed to the connection as it is encoded. A value that
 // cannot be encoded fails the call before anything is sent.
 func (c *Conn) WriteJSON(ctx context.Context, v any) error {
-	w, err := c.Writer(ctx, Text)
+	mw, err := c.startMessage(ctx, Text)
 	if err != nil {
 		return err
 	}
-	mw := w.(*messageWriter)
 	if err := json.NewEncoder(trimNewline{mw}).Encode(v); err != nil {
 		failed := mw.sink.failed
 		mw.discard(err)
@@ -52,7 +51,7 @@ func (c *Conn) WriteJSON(ctx context.Context, v any) error {
 		}
 		return &prefixedError{"websocket: encoding JSON: ", err}
 	}
-	return w.Close()
+	return mw.Close()
 }
 
 // trimNewline drops the newline json.Encoder ends every value with, which

@@ -587,7 +587,7 @@ func (c *Conn) endRead(err error) error {
 	c.rd.ctx = nil
 	c.rd.release()
 	if c.isClosed() {
-		c.rwatch.unwatch()
+		c.rwatch.Load().unwatch()
 		if c.compress != nil {
 			c.compress.inflate.Release()
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -45,7 +46,7 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op frame.Opco
 	}
 	if err := c.writeFrameRaw(fin, rsv, op, payload, hold); err != nil {
 		err = c.lost(ctx, err)
-		c.wwatch.unwatch()
+		c.wwatch.Load().unwatch()
 		return err
 	}
 	return nil
@@ -150,11 +151,11 @@ func (c *Conn) releaseOut() {
 // armFlush notes that bytes are held and makes sure they go out in time.
 func (c *Conn) armFlush() {
 	if c.flushTimer == nil {
-		// Made before held is set: flushHeld reads the field only after
-		// it has seen held, so the atomic orders the two.
-		c.flushTimer = time.AfterFunc(flushDelay, c.flushHeld)
-		c.held.Store(true)
-		return
+		// Made before held is set, and armed only once it is: a timer
+		// that fired before held was set would find nothing to flush,
+		// and nothing would arm it again. flushHeld reads the field only
+		// after it has seen held, so the atomic orders the two.
+		c.flushTimer = time.AfterFunc(time.Hour, c.flushHeld)
 	}
 	if !c.held.Swap(true) {
 		c.flushTimer.Reset(flushDelay)
@@ -176,7 +177,7 @@ func (c *Conn) flushHeld() {
 	if c.held.Load() && !c.isClosed() {
 		// The held bytes belong to a Write that has returned: its context
 		// must not interrupt them.
-		c.wwatch.unwatch()
+		c.wwatch.Load().unwatch()
 		if err := c.flushOut(); err != nil {
 			c.lost(context.Background(), err)
 		}
@@ -250,7 +251,21 @@ func (c *Conn) writeCompressed(ctx context.Context, typ MessageType, p []byte) e
 // ErrInvalidUTF8 too; the message is then dropped if none of it has gone
 // out, and otherwise the connection is closed, since the message cannot
 // be finished.
+//
+// Once Close has returned, or the connection has sent its Close frame, the
+// writer's calls fail: a writer kept after its message cannot reach a
+// later one.
 func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, error) {
+	mw, err := c.startMessage(ctx, typ)
+	if err != nil {
+		return nil, err
+	}
+	return &writerHandle{mw: mw, seq: mw.seq.Load()}, nil
+}
+
+// startMessage takes msem and starts a message of type typ on the
+// connection's message writer.
+func (c *Conn) startMessage(ctx context.Context, typ MessageType) (*messageWriter, error) {
 	if typ != Text && typ != Binary {
 		return nil, errMessageType
 	}
@@ -264,6 +279,48 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 	mw := c.messageWriter()
 	mw.begin(ctx, typ)
 	return mw, nil
+}
+
+// A writerHandle is what Writer returns: one message's hold on the
+// connection's message writer, which every message shares. Once that
+// message has ended, the handle fails, so that a writer kept after its
+// Close cannot write into, or close, a later message.
+type writerHandle struct {
+	mw  *messageWriter
+	seq uint64 // the message's; mw.seq moves on when it ends
+}
+
+// current returns the message writer if the handle's message is still
+// being written.
+func (h *writerHandle) current() (*messageWriter, error) {
+	if h.mw.seq.Load() != h.seq {
+		return nil, errWriterClosed
+	}
+	return h.mw, nil
+}
+
+func (h *writerHandle) Write(p []byte) (int, error) {
+	mw, err := h.current()
+	if err != nil {
+		return 0, err
+	}
+	return mw.Write(p)
+}
+
+func (h *writerHandle) ReadFrom(r io.Reader) (int64, error) {
+	mw, err := h.current()
+	if err != nil {
+		return 0, err
+	}
+	return mw.ReadFrom(r)
+}
+
+func (h *writerHandle) Close() error {
+	mw, err := h.current()
+	if err != nil {
+		return err
+	}
+	return mw.Close()
 }
 
 // messageWriter returns the connection's message writer, making it on
@@ -280,6 +337,7 @@ func (c *Conn) messageWriter() *messageWriter {
 type messageWriter struct {
 	c       *Conn
 	ctx     context.Context
+	seq     atomic.Uint64 // counts ended messages, for writerHandle
 	active  bool
 	deflate bool // the message is compressed
 	text    bool // checked as it is written (see Writer)
@@ -303,6 +361,11 @@ func (w *messageWriter) begin(ctx context.Context, typ MessageType) {
 func (w *messageWriter) Write(p []byte) (int, error) {
 	if !w.active {
 		return 0, errWriterClosed
+	}
+	if err := w.c.unusable(); err != nil {
+		// Bytes that would only be buffered could never go out: say so
+		// now, not at the next flush.
+		return 0, err
 	}
 	if w.text {
 		before := w.utf8
@@ -388,6 +451,7 @@ func (w *messageWriter) discard(cause error) {
 
 func (w *messageWriter) end() {
 	w.active = false
+	w.seq.Add(1)
 	w.ctx = nil
 	if w.c.compress != nil && (w.c.isClosed() || w.sink.failed != nil) {
 		// A failed message leaves the compressor holding bytes the peer

@@ -30,7 +30,7 @@
 // checks text as it comes (an invalid byte fails the connection at once,
 // RFC 6455 §8.1), answers pings, runs the closing handshake and the
 // keepalive, and applies the read limit, all as conn does: the
-// conformance suite (autobahn/suite) passes in both modes.
+// conformance suite (autobahn/internal/suite) passes in both modes.
 //
 // A listener without a descriptor, such as a tls.Listener, and systems
 // other than Linux are served through the same API with a goroutine per

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twoway/websocket/autobahn/report"
-	"github.com/twoway/websocket/autobahn/suite"
+	"github.com/twoway/websocket/autobahn/internal/report"
+	"github.com/twoway/websocket/autobahn/internal/suite"
 	"github.com/twoway/websocket/conn"
 	"github.com/twoway/websocket/event"
 	"github.com/twoway/websocket/internal/rawpeer"

@@ -1,0 +1,97 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// gatedBroker holds every Subscribe until release is closed, then fails
+// it with err or records the topic as subscribed.
+type gatedBroker struct {
+	entered chan struct{} // receives once per Subscribe call
+	release chan struct{}
+	err     error
+
+	mu     sync.Mutex
+	topics map[string]bool
+}
+
+func (b *gatedBroker) Publish(context.Context, string, []byte) error { return nil }
+
+func (b *gatedBroker) Subscribe(topic string, _ func([]byte)) (func() error, error) {
+	b.entered <- struct{}{}
+	<-b.release
+	if b.err != nil {
+		return nil, b.err
+	}
+	b.mu.Lock()
+	b.topics[topic] = true
+	b.mu.Unlock()
+	return func() error {
+		b.mu.Lock()
+		delete(b.topics, topic)
+		b.mu.Unlock()
+		return nil
+	}, nil
+}
+
+func (b *gatedBroker) subscribed(topic string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.topics[topic]
+}
+
+// TestJoinWaitsForSubscription checks that a member who joins a room
+// while its first member is still subscribing does not return from Join
+// before the room hears other hubs, and shares the first Join's failure.
+func TestJoinWaitsForSubscription(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		b := &gatedBroker{entered: make(chan struct{}, 4), release: make(chan struct{}), topics: make(map[string]bool)}
+		if fail {
+			b.err = errors.New("broker down")
+		}
+		h := New(&Options{Broker: b, PresenceInterval: time.Hour})
+		// Join never touches the connection, so the clients have none.
+		first, _ := h.Add(nil, "first")
+		second, _ := h.Add(nil, "second")
+
+		firstErr := make(chan error, 1)
+		go func() { firstErr <- first.Join("lobby") }()
+		wait(t, b.entered, "the first Join to subscribe")
+
+		type result struct {
+			err        error
+			subscribed bool
+		}
+		secondDone := make(chan result, 1)
+		go func() {
+			err := second.Join("lobby")
+			secondDone <- result{err, b.subscribed(messageTopic("lobby"))}
+		}()
+		// Give a Join that does not wait the time to return early.
+		time.Sleep(20 * time.Millisecond)
+		close(b.release)
+
+		got := <-secondDone
+		if err := <-firstErr; (err != nil) != fail {
+			t.Errorf("fail=%v: first Join: %v", fail, err)
+		}
+		switch {
+		case fail && got.err == nil:
+			t.Errorf("second Join succeeded where the subscription failed")
+		case !fail && got.err != nil:
+			t.Errorf("second Join: %v", got.err)
+		case !fail && !got.subscribed:
+			t.Errorf("second Join returned before the room was subscribed")
+		}
+		if want := 0; fail && len(h.Members("lobby")) != want {
+			t.Errorf("after failed Joins, members = %v", h.Members("lobby"))
+		}
+		first.Remove()
+		second.Remove()
+		h.Close()
+	}
+}
