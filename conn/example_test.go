@@ -144,7 +144,10 @@ func ExampleAcceptConn() {
 
 // A client that opens its WebSocket connections as streams of one HTTP/2
 // connection (RFC 8441). The server must offer extended CONNECT; a Go
-// server does when it runs with GODEBUG=http2xconnect=1.
+// server does when it runs with GODEBUG=http2xconnect=1. On Go 1.27 and
+// later, build the client with -tags http2legacy: without it, x/net's
+// transport sends through net/http, which refuses the extended CONNECT,
+// and Dial fails with handshake.ErrNoExtendedConnect.
 func ExampleDial_http2() {
 	// One transport for the whole program: its connections are shared.
 	h2 := &http2.Transport{}

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twoway/websocket/handshake"
 	"github.com/twoway/websocket/internal/godebugtest"
+	"github.com/twoway/websocket/internal/h2build"
 	"golang.org/x/net/http2"
 )
 
@@ -54,6 +56,18 @@ func TestHTTP2(t *testing.T) {
 	rt := &http2.Transport{TLSClientConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig}
 	defer rt.CloseIdleConnections()
 	url := "wss" + strings.TrimPrefix(srv.URL, "https")
+
+	if !h2build.XNetSendsExtendedConnect {
+		// Go 1.27 without -tags http2legacy: net/http, under x/net's
+		// transport, refuses :protocol, and Dial must say what to do.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _, err := Dial(ctx, url, &DialOptions{HTTP2: rt})
+		if !errors.Is(err, handshake.ErrNoExtendedConnect) || !strings.Contains(err.Error(), "-tags http2legacy") {
+			t.Fatalf("Dial = %v, want an error that matches handshake.ErrNoExtendedConnect and names -tags http2legacy", err)
+		}
+		return
+	}
 
 	for _, compress := range []bool{false, true} {
 		t.Run(map[bool]string{false: "plain", true: "deflate"}[compress], func(t *testing.T) {

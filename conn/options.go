@@ -146,7 +146,11 @@ type DialOptions struct {
 	// HTTP2, if set, carries the connection on a stream of an HTTP/2
 	// connection (RFC 8441) instead of upgrading an HTTP/1.1 one; see
 	// handshake.ClientOptions.HTTP2. It is typically a
-	// *golang.org/x/net/http2.Transport, shared by many connections.
+	// *golang.org/x/net/http2.Transport, shared by many connections. On
+	// Go 1.27 and later, that transport can send the extended CONNECT
+	// only in a program built with -tags http2legacy; without the tag,
+	// Dial fails with an error that matches
+	// [handshake.ErrNoExtendedConnect].
 	HTTP2 http.RoundTripper
 
 	// Compression offers permessage-deflate.

@@ -59,8 +59,11 @@ type ClientOptions struct {
 	// connection with an extended CONNECT (RFC 8441) sent through it,
 	// instead of an HTTP/1.1 upgrade. It is typically a
 	// *golang.org/x/net/http2.Transport, which keeps one TCP connection
-	// per server for all its streams; in Go 1.26, net/http's Transport
-	// refuses to send the :protocol pseudo-header. The server must have announced
+	// per server for all its streams. net/http's Transport refuses to
+	// send the :protocol pseudo-header, and so, on Go 1.27 and later,
+	// does x/net's, which then sends through net/http, unless the program
+	// is built with -tags http2legacy; Dial then fails with an error that
+	// matches [ErrNoExtendedConnect]. The server must have announced
 	// SETTINGS_ENABLE_CONNECT_PROTOCOL. TLSConfig, Proxy and
 	// NetDialContext do not apply: the transport has its own.
 	HTTP2 http.RoundTripper

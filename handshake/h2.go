@@ -253,6 +253,9 @@ func dialStream(ctx context.Context, t *target, header http.Header, opts *Client
 	if res.err != nil {
 		cancel()
 		pw.Close()
+		if refusedProtocol(res.err) {
+			return nil, fmt.Errorf("%w (%w)", ErrNoExtendedConnect, res.err)
+		}
 		return nil, fmt.Errorf("sending the extended CONNECT: %w", res.err)
 	}
 	cc, err := checkResponse(res.resp, "", opts)
@@ -263,6 +266,16 @@ func dialStream(ctx context.Context, t *target, header http.Header, opts *Client
 	}
 	cc.Conn = &clientStream{body: res.resp.Body, pw: pw, cancel: cancel, peer: streamAddr(t.addr)}
 	return cc, nil
+}
+
+// refusedProtocol reports whether err is net/http's refusal of the
+// :protocol pseudo-header, which its header check takes for an invalid
+// field name. The check runs before any byte is sent, and the error has
+// no type to test, only this text; it is the same from http.Transport and
+// http.ClientConn, and from x/net's HTTP/2 transport on Go 1.27 and later,
+// which sends through net/http.
+func refusedProtocol(err error) bool {
+	return strings.Contains(err.Error(), `invalid header field name ":protocol"`)
 }
 
 // clientStream is the client's end of a WebSocket over an HTTP/2 stream:

@@ -15,12 +15,14 @@ import (
 	"time"
 
 	"github.com/twoway/websocket/internal/godebugtest"
+	"github.com/twoway/websocket/internal/h2build"
 	"golang.org/x/net/http2"
 )
 
 // TestExtendedConnect opens WebSocket streams over HTTP/2 (RFC 8441) with
 // net/http's client and checks the answers and that bytes flow both ways.
 func TestExtendedConnect(t *testing.T) {
+	skipWithoutH2Client(t)
 	if !godebugtest.Run(t, "http2xconnect=1") {
 		return
 	}
@@ -158,6 +160,15 @@ func TestDialExtendedConnect(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
+	if !h2build.XNetSendsExtendedConnect {
+		// Go 1.27 without -tags http2legacy: x/net's transport goes
+		// through net/http, which refuses :protocol. Dial must say so
+		// and what to do, not pass on net/http's bare complaint.
+		_, err := Dial(ctx, url, &ClientOptions{HTTP2: rt})
+		checkNoExtendedConnect(t, err)
+		return
+	}
+
 	t.Run("echo", func(t *testing.T) {
 		cc, err := Dial(ctx, url, &ClientOptions{HTTP2: rt, Subprotocols: []string{"v1", "v2"}})
 		if err != nil {
@@ -212,6 +223,7 @@ func TestDialExtendedConnect(t *testing.T) {
 // has returned, as a WebSocket loop started with go and left running
 // would, fails with net.ErrClosed instead of panicking in net/http.
 func TestStreamOutlivesHandler(t *testing.T) {
+	skipWithoutH2Client(t)
 	if !godebugtest.Run(t, "http2xconnect=1") {
 		return
 	}
@@ -246,4 +258,77 @@ func TestStreamOutlivesHandler(t *testing.T) {
 	if err := <-errs; !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Write and SetDeadline after the handler returned: %v, want net.ErrClosed", err)
 	}
+}
+
+// skipWithoutH2Client skips a test of the server that needs a client able
+// to send an extended CONNECT, when this build has none: on Go 1.27 and
+// later without -tags http2legacy, x/net's HTTP/2 transport sends through
+// net/http, which refuses the :protocol pseudo-header. CI runs these
+// tests again with the tag.
+func skipWithoutH2Client(t *testing.T) {
+	t.Helper()
+	if !h2build.XNetSendsExtendedConnect {
+		t.Skip("no HTTP/2 client here can send an extended CONNECT: on Go 1.27 and later, it needs -tags http2legacy")
+	}
+}
+
+// checkNoExtendedConnect checks that err is Dial's account of an HTTP/2
+// transport that refused the extended CONNECT: it matches
+// ErrNoExtendedConnect and tells the reader to build with -tags
+// http2legacy or dial over HTTP/1.1.
+func checkNoExtendedConnect(t *testing.T, err error) {
+	t.Helper()
+	if !errors.Is(err, ErrNoExtendedConnect) {
+		t.Fatalf("Dial = %v, want an error that matches ErrNoExtendedConnect", err)
+	}
+	for _, want := range []string{"-tags http2legacy", "HTTP/1.1"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Dial's error %q does not say %q", err, want)
+		}
+	}
+}
+
+// TestNoExtendedConnect checks how Dial reports an HTTP/2 transport's
+// refusal of the :protocol pseudo-header, whatever the Go version:
+// net/http's own Transport refuses it in every version so far, and a
+// transport that fails otherwise must not be reported as refusing it.
+func TestNoExtendedConnect(t *testing.T) {
+	ts := httptest.NewTLSServer(http.NotFoundHandler())
+	defer ts.Close()
+	netHTTP := ts.Client().Transport.(*http.Transport).Clone()
+	defer netHTTP.CloseIdleConnections()
+	url := "wss" + strings.TrimPrefix(ts.URL, "https") + "/"
+	for _, tt := range []struct {
+		name    string
+		rt      http.RoundTripper
+		refused bool
+	}{
+		{"net/http Transport", netHTTP, true},
+		{"net/http ClientConn's text", failingTransport{errors.New(`http: invalid header field name ":protocol"`)}, true},
+		{"other error", failingTransport{errors.New("http2: extended connect not supported by peer")}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, err := Dial(ctx, url, &ClientOptions{HTTP2: tt.rt})
+			if !tt.refused {
+				if err == nil || errors.Is(err, ErrNoExtendedConnect) {
+					t.Fatalf("Dial = %v, want an error that does not match ErrNoExtendedConnect", err)
+				}
+				return
+			}
+			checkNoExtendedConnect(t, err)
+		})
+	}
+}
+
+// failingTransport is an http.RoundTripper whose requests all fail with
+// err.
+type failingTransport struct{ err error }
+
+func (f failingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		r.Body.Close()
+	}
+	return nil, f.err
 }

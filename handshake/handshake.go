@@ -71,6 +71,14 @@ var (
 	ErrBadURL = errors.New("websocket: bad URL")
 	// ErrProxy: the proxy could not be used or refused the tunnel.
 	ErrProxy = errors.New("websocket: proxy failed")
+	// ErrNoExtendedConnect: ClientOptions.HTTP2 refused to send the
+	// extended CONNECT (RFC 8441 §4) because of its :protocol
+	// pseudo-header, which net/http's client takes for an invalid field
+	// name. On Go 1.27 and later, golang.org/x/net/http2.Transport sends
+	// its requests through net/http unless the program is built with
+	// -tags http2legacy.
+	ErrNoExtendedConnect = errors.New("websocket: the HTTP/2 transport cannot send an extended CONNECT (RFC 8441); " +
+		"use golang.org/x/net/http2.Transport, built with -tags http2legacy on Go 1.27 and later, or dial over HTTP/1.1")
 )
 
 // keyGUID is appended to Sec-WebSocket-Key before hashing (RFC 6455 §1.3).

@@ -33,6 +33,7 @@ import (
 	"github.com/twoway/websocket/frame"
 	"github.com/twoway/websocket/handshake"
 	"github.com/twoway/websocket/internal/godebugtest"
+	"github.com/twoway/websocket/internal/h2build"
 	"go.uber.org/goleak"
 	"golang.org/x/net/http2"
 )
@@ -460,11 +461,27 @@ func TestServeShutdownHTTP2(t *testing.T) {
 	}
 
 	tlsConfig := &tls.Config{InsecureSkipVerify: true} // the certificate is the test's
-	c := dial(t, "wss://"+addr+cfg.Path, &conn.DialOptions{
+	opts := &conn.DialOptions{
 		TLSConfig: tlsConfig,
 		//lint:ignore SA1019 x/net's HTTP/2 Transport is deprecated for net/http's, which in Go 1.26 refuses the :protocol pseudo-header RFC 8441 needs.
 		HTTP2: &http2.Transport{TLSClientConfig: tlsConfig},
-	})
+	}
+	if !h2build.XNetSendsExtendedConnect {
+		// Go 1.27 without -tags http2legacy: x/net's transport cannot
+		// send the extended CONNECT, and Dial must say so.
+		dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _, err := conn.Dial(dctx, "wss://"+addr+cfg.Path, opts)
+		if !errors.Is(err, handshake.ErrNoExtendedConnect) || !strings.Contains(err.Error(), "-tags http2legacy") {
+			t.Errorf("Dial = %v, want an error that matches handshake.ErrNoExtendedConnect and names -tags http2legacy", err)
+		}
+		stop()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		return
+	}
+	c := dial(t, "wss://"+addr+cfg.Path, opts)
 	ctx2 := context.Background()
 	if err := c.Write(ctx2, conn.Text, []byte("over h2")); err != nil {
 		t.Fatal(err)

@@ -72,8 +72,9 @@ func (a *app) dialOptions() (*conn.DialOptions, error) {
 	}
 	o.TLSConfig = cfg
 	if a.o.http2 {
-		// net/http's Transport cannot send the :protocol pseudo-header
-		// in Go 1.26; x/net's HTTP/2 transport can.
+		// net/http's Transport cannot send the :protocol pseudo-header;
+		// x/net's HTTP/2 transport can, on Go 1.27 and later only when
+		// built with -tags http2legacy.
 		//lint:ignore SA1019 x/net's HTTP/2 Transport is deprecated for net/http's, which in Go 1.26 refuses the :protocol pseudo-header RFC 8441 needs.
 		o.HTTP2 = &http2.Transport{TLSClientConfig: cfg}
 	}

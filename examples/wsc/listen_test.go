@@ -14,6 +14,7 @@ import (
 	"github.com/twoway/websocket/conn"
 	"github.com/twoway/websocket/handshake"
 	"github.com/twoway/websocket/internal/godebugtest"
+	"github.com/twoway/websocket/internal/h2build"
 )
 
 var listeningRE = regexp.MustCompile(`wsc: listening on (\S+)\n`)
@@ -349,6 +350,14 @@ func TestListenHTTP2(t *testing.T) {
 	p := newPKI(t)
 	server, url := listen(t, "/h2", "-once", "-cert", p.serverCert, "-key", p.serverKey)
 	client := start(t, "-http2", "-cacert", p.ca, url)
+	if !h2build.XNetSendsExtendedConnect {
+		checkNoExtendedConnect(t, client.wait(t), client.stderr.String())
+		server.interrupt()
+		if code := server.wait(t); code != exitClean {
+			t.Errorf("server: exit status %d, want 0; stderr:\n%s", code, server.stderr.String())
+		}
+		return
+	}
 	client.stderr.awaitText(t, "over HTTP/2.0")
 	server.stderr.awaitText(t, "over HTTP/2.0")
 	client.write(t, "ping over h2\n")
@@ -361,5 +370,16 @@ func TestListenHTTP2(t *testing.T) {
 	}
 	if code := server.wait(t); code != exitClean {
 		t.Errorf("server: exit status %d, want 0; stderr:\n%s", code, server.stderr.String())
+	}
+}
+
+// checkNoExtendedConnect checks how wsc -http2 ends where x/net's HTTP/2
+// transport cannot send the extended CONNECT (Go 1.27 and later without
+// -tags http2legacy): status 1, with handshake.ErrNoExtendedConnect's
+// advice on standard error rather than net/http's bare complaint.
+func checkNoExtendedConnect(t *testing.T, code int, stderr string) {
+	t.Helper()
+	if code != exitError || !strings.Contains(stderr, handshake.ErrNoExtendedConnect.Error()) {
+		t.Fatalf("exit status %d, want %d with the text of handshake.ErrNoExtendedConnect; stderr:\n%s", code, exitError, stderr)
 	}
 }

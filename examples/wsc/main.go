@@ -99,7 +99,9 @@
 // certificate (-key defaults to the -cert file, for a PEM file that holds
 // both) and -k, or -insecure, accepts any server certificate. -http2 opens
 // the connection as a stream of an HTTP/2 connection (RFC 8441) instead of
-// an HTTP/1.1 upgrade; the status line names the HTTP version used.
+// an HTTP/1.1 upgrade; the status line names the HTTP version used. Built
+// with Go 1.27 or later, wsc needs -tags http2legacy for -http2: without
+// it, the HTTP/2 client it uses cannot send the extended CONNECT.
 //
 // # Exit status
 //

@@ -34,6 +34,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/twoway/websocket/conn"
 	"github.com/twoway/websocket/internal/godebugtest"
+	"github.com/twoway/websocket/internal/h2build"
 	"go.uber.org/goleak"
 )
 
@@ -370,6 +371,10 @@ func TestHTTP2(t *testing.T) {
 	var stdout, stderr buffer
 	url := "wss" + strings.TrimPrefix(hs.URL, "https") + "/"
 	code := run(context.Background(), []string{"-n", "-v", "-cacert", ca, "-http2", url}, strings.NewReader("over h2\n"), &stdout, &stderr)
+	if !h2build.XNetSendsExtendedConnect {
+		checkNoExtendedConnect(t, code, stderr.String())
+		return
+	}
 	if code != exitClean || stdout.String() != "over h2\n" {
 		t.Fatalf("exit status %d, stdout %q; want %d, the echo; stderr:\n%s", code, stdout.String(), exitClean, stderr.String())
 	}
