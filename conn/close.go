@@ -116,7 +116,9 @@ func (c *Conn) sendClose(ctx context.Context, ce *CloseError) error {
 	c.sent.Store(ce)
 	var buf [frame.MaxControlPayload]byte
 	err := c.writeFrame(ctx, true, 0, frame.OpClose, frame.AppendClosePayload(buf[:0], ce.Code, ce.Reason), false)
-	if err != nil && !c.isClosed() {
+	if err == nil {
+		c.closeSent.Store(true)
+	} else if !c.isClosed() {
 		c.sent.Store(nil) // ctx ended before the frame began: none was sent
 	}
 	return err

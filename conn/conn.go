@@ -213,6 +213,9 @@ type Conn struct {
 	closeMu   sync.Mutex    // guards closing, ncClosed and doneCh
 	doneCh    chan struct{} // closed with the TCP connection; made by done when first needed
 	ncClosed  bool          // the first closeTCP has returned from nc.Close
+	// closeSent is set once our Close frame has gone out whole (sent is
+	// set before it is written). It sits here, in ncClosed's padding.
+	closeSent atomic.Bool
 	closing   chan struct{} // closed once ncClosed is set; made by a closeTCP that must wait
 
 	ping atomic.Pointer[pinger] // made by the first Ping or the keepalive
@@ -431,10 +434,16 @@ func (c *Conn) SetReadLimit(n int64) {
 // another goroutine, or the answer to the peer's Close), CloseNow lets it
 // finish, within the close timeout, since cutting it would lose the Close
 // frame: that makes "defer c.CloseNow()" safe in a handler while a server
-// shuts down. Once the connection has ended, CloseNow answers as Close
-// does.
+// shuts down. Once both Close frames have been exchanged, nothing is left
+// to lose: CloseNow ends the client's wait for the server to close TCP
+// (RFC 6455 §7.1.1) at once. Once the connection has ended, CloseNow
+// answers as Close does.
 func (c *Conn) CloseNow() error {
 	if !c.isClosed() && (c.sent.Load() != nil || c.peer.Load() != nil) {
+		if ce := c.peer.Load(); ce != nil && c.closeSent.Load() {
+			c.closeTCP(ce)
+			return c.closeResult()
+		}
 		c.abandoned.Store(true)
 		if !c.isClosed() { // else the handshake ended meanwhile
 			return nil
