@@ -59,6 +59,11 @@ import (
 	"github.com/twoway/websocket/natsbroker"
 )
 
+// queueLen is how many events a member may fall behind before it is
+// disconnected: a burst of a few hundred, such as every process relaying
+// at once what its members said, for 2 KiB a member.
+const queueLen = 256
+
 func main() {
 	fs := flag.NewFlagSet("chat", flag.ExitOnError)
 	addr := fs.String("addr", "localhost:8081", "`host:port` to listen on")
@@ -77,7 +82,7 @@ func main() {
 		fs.Usage()
 		os.Exit(2)
 	}
-	cfg := config{QueueLen: 64, CloseTimeout: *closeTimeout, PresenceInterval: *presence}
+	cfg := config{QueueLen: queueLen, CloseTimeout: *closeTimeout, PresenceInterval: *presence}
 	for p := range strings.SplitSeq(*origins, ",") {
 		if p = strings.TrimSpace(p); p != "" {
 			cfg.OriginPatterns = append(cfg.OriginPatterns, p)

@@ -37,7 +37,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	endpoint := "ws://" + p.Addr + "/ws"
 
 	const clients = 24
-	defaults := newServer(config{QueueLen: 64}, slog.New(slog.DiscardHandler)).cfg // as main sets it
+	defaults := newServer(config{QueueLen: queueLen}, slog.New(slog.DiscardHandler)).cfg // as main sets it
 	if 2*clients > defaults.QueueLen {
 		t.Fatalf("%d clients could overflow a queue of %d", clients, defaults.QueueLen)
 	}
