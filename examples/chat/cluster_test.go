@@ -170,7 +170,9 @@ func converge(t testing.TB, ms []*member, want []string, d time.Duration) {
 	for _, m := range ms {
 		if !m.waitFor(d-time.Since(start), func() bool { return cmp.Equal(want, m.members) }) {
 			m.mu.Lock()
-			t.Fatalf("%s: presence (-want +got) after %v:\n%s", m.name, d, cmp.Diff(want, m.members))
+			got := m.members
+			m.mu.Unlock()
+			t.Fatalf("%s: presence (-want +got) after %v:\n%s", m.name, d, cmp.Diff(want, got))
 		}
 	}
 	t.Logf("presence converged in %v", time.Since(start).Round(time.Millisecond))
