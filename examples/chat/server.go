@@ -36,12 +36,16 @@ type config struct {
 	// PresenceInterval is how often, with a Broker, the server announces
 	// its members to the others; 0 means the hub's default.
 	PresenceInterval time.Duration
+	// PresenceEvery is how often the server sends a room's members here
+	// the changes in its member list, here and, with a Broker,
+	// elsewhere: at most one presence event per room per period; 0
+	// means 100 ms. Every event carries the whole list, so one per join
+	// would cost O(n²) bytes when n members join at once, as when the
+	// members of a process that went away come back. The hub keeps what
+	// other processes announce but does not say when it changes, so
+	// with a Broker the server looks every period.
+	PresenceEvery time.Duration
 }
-
-// presencePoll is how often, with a broker, the server looks for changes
-// in the members that other processes announce. The hub keeps those lists
-// but does not say when they change; a change here is sent at once.
-const presencePoll = 250 * time.Millisecond
 
 // welcomeTimeout bounds the write of a new member's welcome, the first
 // message on its connection.
@@ -82,8 +86,8 @@ type server struct {
 	closing  bool
 	handlers sync.WaitGroup // WebSocket handlers
 
-	stop    chan struct{} // closed by Shutdown
-	watcher sync.WaitGroup
+	stop     chan struct{}  // closed by Shutdown
+	presence sync.WaitGroup // sendPresence
 }
 
 // room is what this process knows of a room that it has members in.
@@ -96,13 +100,24 @@ type room struct {
 	mu      sync.Mutex
 	names   map[string]int           // names taken here, members and members to be
 	local   map[*hub.Client]struct{} // members here
+	fresh   map[*hub.Client]struct{} // members here yet to get a presence event
 	members []string                 // the list last sent to them
+	changed bool                     // members here have come or gone since
 }
 
-func newServer(cfg config, log *slog.Logger) *server {
+// withDefaults returns cfg with the defaults its zero fields stand for.
+func (cfg config) withDefaults() config {
 	if cfg.ReadLimit == 0 {
 		cfg.ReadLimit = 4 << 10
 	}
+	if cfg.PresenceEvery <= 0 {
+		cfg.PresenceEvery = 100 * time.Millisecond
+	}
+	return cfg
+}
+
+func newServer(cfg config, log *slog.Logger) *server {
+	cfg = cfg.withDefaults()
 	s := &server{
 		cfg: cfg,
 		log: log,
@@ -141,9 +156,7 @@ func newServer(cfg config, log *slog.Logger) *server {
 		w.Write(indexHTML)
 	})
 	s.mux.HandleFunc("/ws", s.serveWebSocket)
-	if cfg.Broker != nil {
-		s.watcher.Go(s.watchPresence)
-	}
+	s.presence.Go(s.sendPresence)
 	return s
 }
 
@@ -247,7 +260,12 @@ func (s *server) openRoom(name string) *room {
 	defer s.mu.Unlock()
 	rm := s.rooms[name]
 	if rm == nil {
-		rm = &room{name: name, names: make(map[string]int), local: make(map[*hub.Client]struct{})}
+		rm = &room{
+			name:  name,
+			names: make(map[string]int),
+			local: make(map[*hub.Client]struct{}),
+			fresh: make(map[*hub.Client]struct{}),
+		}
 		s.rooms[name] = rm
 	}
 	rm.refs++
@@ -262,8 +280,8 @@ func (s *server) closeRoom(rm *room) {
 	}
 }
 
-// join makes member a member of the room and tells the room's members
-// here, the new one included.
+// join makes member a member of the room. The next presence event tells
+// the room's members here, the new one included.
 func (s *server) join(rm *room, member *hub.Client) error {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
@@ -271,50 +289,60 @@ func (s *server) join(rm *room, member *hub.Client) error {
 		return err
 	}
 	rm.local[member] = struct{}{}
-	s.refreshLocked(rm)
+	rm.fresh[member] = struct{}{}
+	rm.changed = true
 	return nil
 }
 
-// leave takes member out of the hub, frees its name and tells the room's
-// members here. The hub tells the other processes.
+// leave takes member out of the hub and frees its name. The next
+// presence event tells the room's members here; the hub tells the other
+// processes.
 func (s *server) leave(rm *room, member *hub.Client) {
 	rm.mu.Lock()
 	delete(rm.local, member)
+	delete(rm.fresh, member)
 	rm.mu.Unlock()
 	// Remove waits for a write in progress, which a peer that does not
 	// read holds up to the close timeout: not with the room locked.
 	member.Remove()
 	rm.mu.Lock()
 	rm.releaseLocked(member.Name())
-	s.refreshLocked(rm)
+	rm.changed = true
 	rm.mu.Unlock()
 }
 
 // refreshLocked sends the room's members here a presence event if the
-// room's members, here and elsewhere, have changed since the last.
-// rm.mu is held.
+// room's members, here and elsewhere, have changed since the last, and
+// in any case the list to members that have yet to get one. rm.mu is
+// held.
 func (s *server) refreshLocked(rm *room) {
+	rm.changed = false
 	now := s.hub.Members(rm.name)
 	joined, left := diff(rm.members, now)
+	to := rm.local
 	if len(joined) == 0 && len(left) == 0 {
-		return
+		if len(rm.fresh) == 0 {
+			return
+		}
+		to = rm.fresh // one left and one of the same name came
 	}
 	rm.members = now
 	if now == nil {
 		now = []string{} // an empty room is a list, not nothing
 	}
 	ev := prepare(event{Type: "presence", Members: now, Joined: joined, Left: left})
-	for member := range rm.local {
+	for member := range to {
 		// A member that has ended is about to leave; Send tells it
 		// nothing more.
 		member.Send(ev)
 	}
+	clear(rm.fresh)
 }
 
-// watchPresence sends presence events for the changes that other
-// processes announce, until Shutdown.
-func (s *server) watchPresence() {
-	t := time.NewTicker(presencePoll)
+// sendPresence sends presence events every PresenceEvery until
+// Shutdown.
+func (s *server) sendPresence() {
+	t := time.NewTicker(s.cfg.PresenceEvery)
 	defer t.Stop()
 	for {
 		select {
@@ -322,17 +350,26 @@ func (s *server) watchPresence() {
 			return
 		case <-t.C:
 		}
-		s.mu.Lock()
-		rooms := make([]*room, 0, len(s.rooms))
-		for _, rm := range s.rooms {
-			rooms = append(rooms, rm)
-		}
-		s.mu.Unlock()
-		for _, rm := range rooms {
-			rm.mu.Lock()
+		s.refreshRooms()
+	}
+}
+
+// refreshRooms sends presence events for the rooms whose members have
+// changed.
+func (s *server) refreshRooms() {
+	s.mu.Lock()
+	rooms := make([]*room, 0, len(s.rooms))
+	for _, rm := range s.rooms {
+		rooms = append(rooms, rm)
+	}
+	s.mu.Unlock()
+	for _, rm := range rooms {
+		rm.mu.Lock()
+		// Only a broker changes the list behind our back.
+		if rm.changed || s.cfg.Broker != nil {
 			s.refreshLocked(rm)
-			rm.mu.Unlock()
 		}
+		rm.mu.Unlock()
 	}
 }
 
@@ -433,7 +470,7 @@ func (s *server) Shutdown(ctx context.Context) error {
 	err := s.tracker.Shutdown(ctx)
 	s.handlers.Wait() // their connections have ended
 	close(s.stop)
-	s.watcher.Wait()
+	s.presence.Wait()
 	s.hub.Close()
 	if err != nil {
 		return fmt.Errorf("chat: %w", err)

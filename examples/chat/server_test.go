@@ -252,6 +252,62 @@ func TestAcrossHubs(t *testing.T) {
 	awaitMembers(t, ann, "ann")
 }
 
+// TestPresenceCoalesced checks that members who join at once make one
+// presence event, not one each: each event lists the whole room.
+func TestPresenceCoalesced(t *testing.T) {
+	s, endpoint := startServer(t, config{PresenceEvery: time.Hour}) // refreshed by hand
+	ann := join(t, endpoint, "ann", "", nil)
+	s.refreshRooms()
+	expect(t, ann, presence(list("ann"), list("ann"), nil))
+
+	const n = 50
+	want := list("ann")
+	var others []*conn.Conn
+	for i := range n {
+		name := fmt.Sprintf("m%02d", i)
+		others = append(others, join(t, endpoint, name, "", nil))
+		want = append(want, name)
+	}
+	// The welcome goes out before the hub has the member.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(s.hub.Members("lobby")) < n+1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("members after 10 s: %q", s.hub.Members("lobby"))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	s.refreshRooms()
+	s.refreshRooms() // nothing new: no event
+	ev := presence(want, want[1:], nil)
+	expect(t, ann, ev)
+	for _, c := range others {
+		expect(t, c, ev)
+	}
+
+	// One leaves and another of the same name comes: the list does not
+	// change, but the newcomer must get it.
+	others[0].Close(conn.CloseNormal, "")
+	for len(s.hub.Members("lobby")) > n {
+		if time.Now().After(deadline) {
+			t.Fatalf("members after 10 s: %q", s.hub.Members("lobby"))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	back := join(t, endpoint, "m00", "", nil)
+	for len(s.hub.Members("lobby")) < n+1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("members after 10 s: %q", s.hub.Members("lobby"))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	s.refreshRooms()
+	expect(t, back, presence(want, nil, nil))
+	send(t, ann, "after")
+	for _, c := range append([]*conn.Conn{ann, back}, others[1:]...) {
+		expect(t, c, event{Type: "message", Name: "ann", Text: "after"})
+	}
+}
+
 // TestSlowMember checks that a member that does not read is dropped once
 // its queue overflows, while the others keep receiving every message.
 func TestSlowMember(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"sync"
 	"syscall"
 	"testing"
@@ -37,7 +36,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	endpoint := "ws://" + p.Addr + "/ws"
 
 	const clients = 24
-	defaults := newServer(config{QueueLen: queueLen}, slog.New(slog.DiscardHandler)).cfg // as main sets it
+	defaults := config{QueueLen: queueLen}.withDefaults() // as main sets it
 	if 2*clients > defaults.QueueLen {
 		t.Fatalf("%d clients could overflow a queue of %d", clients, defaults.QueueLen)
 	}
