@@ -33,7 +33,8 @@
 //	{"type":"message","name":"ann","text":"hi"}
 //
 // A presence event carries the room's whole member list, with who joined
-// and who left since the previous one. Across processes a name may
+// and who left since the previous one; a room gets at most one every
+// 100 ms. Across processes a name may
 // appear twice, for a while after a process crashed (until the other
 // processes notice its silence, three presence intervals) or when two
 // processes each gave it to a member.

