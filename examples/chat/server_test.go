@@ -256,7 +256,20 @@ func TestAcrossHubs(t *testing.T) {
 // presence event, not one each: each event lists the whole room.
 func TestPresenceCoalesced(t *testing.T) {
 	s, endpoint := startServer(t, config{PresenceEvery: time.Hour}) // refreshed by hand
+	// The welcome goes out before the hub has the member: wait for the
+	// hub to list n members.
+	deadline := time.Now().Add(10 * time.Second)
+	await := func(n int) {
+		t.Helper()
+		for len(s.hub.Members("lobby")) != n {
+			if time.Now().After(deadline) {
+				t.Fatalf("members after 10 s: %q, want %d", s.hub.Members("lobby"), n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
 	ann := join(t, endpoint, "ann", "", nil)
+	await(1)
 	s.refreshRooms()
 	expect(t, ann, presence(list("ann"), list("ann"), nil))
 
@@ -268,14 +281,7 @@ func TestPresenceCoalesced(t *testing.T) {
 		others = append(others, join(t, endpoint, name, "", nil))
 		want = append(want, name)
 	}
-	// The welcome goes out before the hub has the member.
-	deadline := time.Now().Add(10 * time.Second)
-	for len(s.hub.Members("lobby")) < n+1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("members after 10 s: %q", s.hub.Members("lobby"))
-		}
-		time.Sleep(time.Millisecond)
-	}
+	await(n + 1)
 	s.refreshRooms()
 	s.refreshRooms() // nothing new: no event
 	ev := presence(want, want[1:], nil)
@@ -287,19 +293,20 @@ func TestPresenceCoalesced(t *testing.T) {
 	// One leaves and another of the same name comes: the list does not
 	// change, but the newcomer must get it.
 	others[0].Close(conn.CloseNormal, "")
-	for len(s.hub.Members("lobby")) > n {
+	s.mu.Lock()
+	rm := s.rooms["lobby"]
+	s.mu.Unlock()
+	for taken := true; taken; {
 		if time.Now().After(deadline) {
-			t.Fatalf("members after 10 s: %q", s.hub.Members("lobby"))
+			t.Fatal("m00 still taken after 10 s")
 		}
 		time.Sleep(time.Millisecond)
+		rm.mu.Lock()
+		taken = rm.names["m00"] > 0
+		rm.mu.Unlock()
 	}
 	back := join(t, endpoint, "m00", "", nil)
-	for len(s.hub.Members("lobby")) < n+1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("members after 10 s: %q", s.hub.Members("lobby"))
-		}
-		time.Sleep(time.Millisecond)
-	}
+	await(n + 1)
 	s.refreshRooms()
 	expect(t, back, presence(want, nil, nil))
 	send(t, ann, "after")
