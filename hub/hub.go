@@ -300,6 +300,9 @@ func (cl *Client) Send(pm *conn.PreparedMessage) error {
 func (cl *Client) Remove() {
 	cl.end(ErrLeft)
 	<-cl.done
+	// Now, rather than when end's goroutine gets to it: once Remove has
+	// returned, Members does not list the client.
+	cl.hub.forget(cl)
 }
 
 // end ends the client once, for err: it leaves its rooms, and a client

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"sync"
 	"syscall"
 	"testing"
@@ -37,11 +36,15 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	endpoint := "ws://" + p.Addr + "/ws"
 
 	const clients = 24
-	defaults := newRoom(config{QueueLen: 64}, slog.New(slog.DiscardHandler)).cfg // as main sets it
+	defaults := config{QueueLen: queueLen}.withDefaults() // as main sets it
 	if 2*clients > defaults.QueueLen {
 		t.Fatalf("%d clients could overflow a queue of %d", clients, defaults.QueueLen)
 	}
+	// As large as the server takes: the text and its JSON wrapping.
 	size := int(defaults.ReadLimit)
+	for len(chatMessage(0, clients, size)) > int(defaults.ReadLimit) {
+		size--
+	}
 
 	var (
 		running   sync.WaitGroup // the clients' goroutines
@@ -61,7 +64,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 			// Offered; the room does not take it up.
 			opts.Compression = &conn.CompressionOptions{}
 		}
-		c := join(t, endpoint, fmt.Sprintf("c%d", i), opts)
+		c := dial(t, endpoint, fmt.Sprintf("c%d", i), "", opts)
 		// The reader tells the writer of each round it has read whole.
 		// A round ends only with the writer's own message of it, sent
 		// after the writer took the previous round, so one slot is
@@ -127,6 +130,15 @@ func chatText(k, from, size int) []byte {
 	return append([]byte(prefix), servertest.Text(size-len(prefix))...)
 }
 
+// chatMessage is the message that carries chatText(k, from, size).
+func chatMessage(k, from, size int) []byte {
+	b, err := json.Marshal(said{Text: string(chatText(k, from, size))})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 // sendRounds sends a message per round, each once the reader has read
 // the previous round whole, until a write fails or the reader is done. It
 // returns the write's error. Messages go whole with Write and streamed
@@ -138,7 +150,7 @@ func sendRounds(c *conn.Conn, i, size int, rounds <-chan int, readerDone <-chan 
 		if (k+i)%2 == 1 {
 			chunk = 1001
 		}
-		if err := servertest.WriteMessage(ctx, c, conn.Text, chatText(k, i, size), chunk, nil); err != nil {
+		if err := servertest.WriteMessage(ctx, c, conn.Text, chatMessage(k, i, size), chunk, nil); err != nil {
 			return err
 		}
 		select {
@@ -150,12 +162,13 @@ func sendRounds(c *conn.Conn, i, size int, rounds <-chan int, readerDone <-chan 
 }
 
 // readRoom reads events until the connection ends, and returns the error
-// that ended it. It checks every message, calls welcomed on the welcome
-// and streaming once two rounds are read, and sends each round it has
+// that ended it. It checks every message, calls welcomed once in the room
+// (on the first presence event) and streaming once two rounds are read, and sends each round it has
 // read whole, from all clients, on rounds.
 func readRoom(t *testing.T, c *conn.Conn, clients, size int, welcomed, streaming func(), rounds chan<- int) error {
 	var buf []byte
 	read := make(map[int]int) // messages read, by round
+	inRoom := false
 	for {
 		typ, msg, err := c.ReadInto(context.Background(), buf)
 		if err != nil {
@@ -168,8 +181,11 @@ func readRoom(t *testing.T, c *conn.Conn, clients, size int, welcomed, streaming
 			continue
 		}
 		switch ev.Type {
-		case "welcome":
-			welcomed()
+		case "presence":
+			if !inRoom {
+				inRoom = true
+				welcomed()
+			}
 		case "message":
 			var k, from int
 			if _, err := fmt.Sscanf(ev.Text, "r%d c%d ", &k, &from); err != nil ||
