@@ -20,17 +20,38 @@ func (c *Conn) ReadJSON(ctx context.Context, v any) error {
 	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(r)
-	if err := dec.Decode(v); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF // an empty message
+	rr := &readRecorder{r: r}
+	dec := json.NewDecoder(rr)
+	err = dec.Decode(v)
+	if err == nil {
+		if _, err = dec.Token(); err == io.EOF {
+			return nil
 		}
-		return &prefixedError{"websocket: decoding JSON: ", err}
+		err = errJSONTrailing
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errJSONTrailing
+	if rr.err != nil && rr.err != io.EOF {
+		return rr.err // the connection failed, not the JSON: already worded
 	}
-	return nil
+	if err == errJSONTrailing {
+		return err
+	}
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF // an empty message
+	}
+	return &prefixedError{"websocket: decoding JSON: ", err}
+}
+
+// readRecorder keeps the error of the last read, so that ReadJSON tells
+// the connection failing from the message not being JSON.
+type readRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (rr *readRecorder) Read(p []byte) (int, error) {
+	n, err := rr.r.Read(p)
+	rr.err = err
+	return n, err
 }
 
 // WriteJSON encodes v as JSON, as json.Marshal would, into one text

@@ -64,3 +64,24 @@ func TestJSON(t *testing.T) {
 		})
 	}
 }
+
+// TestReadJSONConnectionEnds checks that a connection that ends in the
+// middle of a JSON message is reported as the connection's ending, as Read
+// reports it, not as a JSON error wrapping it.
+func TestReadJSONConnectionEnds(t *testing.T) {
+	client, server := acceptedPair(t, nil, nil)
+	ctx := context.Background()
+	w, err := client.Writer(ctx, Text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Larger than the write buffer, so that it goes out as a first frame.
+	w.Write([]byte(`{"type":"` + strings.Repeat("a", 1<<16)))
+	go client.Close(CloseGoingAway, "bye")
+	var got event
+	err = server.ReadJSON(ctx, &got)
+	var ce *CloseError
+	if !errors.As(err, &ce) || ce.Code != CloseGoingAway || strings.Contains(err.Error(), "JSON") {
+		t.Errorf("ReadJSON = %v; want the peer's 1001, worded as Read words it", err)
+	}
+}
