@@ -159,9 +159,9 @@ func (c *Conn) receivedClose(payload []byte) error {
 
 // finishClose closes TCP once both Close frames have been exchanged. The
 // server closes first (RFC 6455 §7.1.1); the client gives the server time
-// to do so, reading until EOF.
+// to do so, reading until EOF, unless CloseNow has asked it not to wait.
 func (c *Conn) finishClose(ctx context.Context, ce *CloseError) {
-	if c.client {
+	if c.client && !c.abandoned.Load() {
 		c.drain(ctx, false)
 	}
 	c.closeTCP(ce)

@@ -440,11 +440,14 @@ func (c *Conn) SetReadLimit(n int64) {
 // answers as Close does.
 func (c *Conn) CloseNow() error {
 	if !c.isClosed() && (c.sent.Load() != nil || c.peer.Load() != nil) {
+		// Set before looking, as finishClose looks at it after the
+		// handshake's last step: one of the two sees the other, so a
+		// client never goes on waiting for TCP once both are done.
+		c.abandoned.Store(true)
 		if ce := c.peer.Load(); ce != nil && c.closeSent.Load() {
 			c.closeTCP(ce)
 			return c.closeResult()
 		}
-		c.abandoned.Store(true)
 		if !c.isClosed() { // else the handshake ended meanwhile
 			return nil
 		}
