@@ -17,5 +17,6 @@ require (
 	github.com/dolthub/maphash v0.1.0 // indirect
 	github.com/gobwas/httphead v0.1.0 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
+	github.com/lesismal/nbio v1.6.8 // indirect
 	golang.org/x/net v0.62.0 // indirect
 )

@@ -10,8 +10,9 @@ import (
 
 // TestSmoke builds the benchmark and runs its smoke mode: one short cell
 // per workload against twoway and raw TCP (and twoway with
-// permessage-deflate for fanout), every echo and delivery checked byte for
-// byte. benchrun exits non-zero if any cell fails.
+// permessage-deflate for fanout and the compressed workloads: JSON-like
+// text compressed both ways, context taken over, every echo inflated and
+// checked byte for byte). benchrun exits non-zero if any cell fails.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the benchmark; skipped in -short mode")
@@ -31,6 +32,7 @@ func TestSmoke(t *testing.T) {
 	text := string(out)
 	for _, want := range []string{
 		"== latency", "== conns100", "== pipelined", "== big1m", "== big16m", "== idle", "== fanout",
+		"== conns100-deflate", "== pipelined-deflate", "== idle-deflate", "== idle-deflate64k",
 		"twoway", "rawtcp", "twoway-deflate",
 	} {
 		if !strings.Contains(text, want) {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 )
 
@@ -186,23 +185,7 @@ func respond(nc net.Conn, r *http.Request, bufp *[]byte, headEnd, n int, opts *S
 // writeRefusal writes the HTTP error response for e on a connection that
 // net/http does not manage, as refuse does through a ResponseWriter.
 func writeRefusal(nc net.Conn, e *RequestError) *RequestError {
-	body := e.Detail + "\n"
-	b := make([]byte, 0, 256+len(body))
-	b = append(b, "HTTP/1.1 "...)
-	b = strconv.AppendInt(b, int64(e.Status), 10)
-	b = append(b, ' ')
-	b = append(b, http.StatusText(e.Status)...)
-	b = append(b, "\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\nContent-Length: "...)
-	b = strconv.AppendInt(b, int64(len(body)), 10)
-	switch e.Status {
-	case http.StatusMethodNotAllowed:
-		b = append(b, "\r\nAllow: GET"...)
-	case http.StatusUpgradeRequired:
-		b = append(b, "\r\nSec-WebSocket-Version: 13"...)
-	}
-	b = append(b, "\r\n\r\n"...)
-	b = append(b, body...)
-	nc.Write(b)
+	nc.Write(appendRefusal(make([]byte, 0, 256+len(e.Detail)), e))
 	return e
 }
 

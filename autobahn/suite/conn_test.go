@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/twoway/websocket/autobahn/report"
 	"github.com/twoway/websocket/autobahn/suite"
 	"github.com/twoway/websocket/conn"
+	"github.com/twoway/websocket/event"
 	"github.com/twoway/websocket/internal/rawpeer"
 )
 
@@ -69,6 +71,60 @@ func TestServer(t *testing.T) {
 	runSuite(t, "servers", func(c suite.Case) (*rawpeer.Peer, func() error, error) {
 		select {
 		case <-ended: // left by a case that failed to connect
+		default:
+		}
+		p, err := rawpeer.Dial(url, c.DialOptions())
+		if err != nil {
+			return nil, nil, err
+		}
+		return p, func() error { return waitEnd(ended) }, nil
+	})
+}
+
+// TestServerEvent runs the catalogue against an event.Server: the suite
+// is the client. The server serves through its loops, and through
+// goroutines for a listener without a descriptor.
+func TestServerEvent(t *testing.T) {
+	for _, plain := range []bool{false, true} {
+		name := "loops"
+		if plain {
+			name = "goroutines"
+		}
+		t.Run(name, func(t *testing.T) { testServerEvent(t, plain) })
+	}
+}
+
+// plainListener hides its listener's descriptor.
+type plainListener struct{ net.Listener }
+
+func testServerEvent(t *testing.T, plain bool) {
+	ended := make(chan error, 1)
+	srv := &event.Server{
+		Accept: conn.AcceptOptions{
+			InsecureSkipOriginCheck: true,
+			Compression:             &conn.CompressionOptions{},
+			ReadLimit:               64 << 20,
+		},
+		OnMessage: func(c *event.Conn, typ conn.MessageType, p []byte) {
+			c.Write(context.Background(), typ, p)
+		},
+		OnClose: func(*event.Conn, error) { ended <- nil },
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "ws://" + ln.Addr().String() + "/"
+	var l net.Listener = ln
+	if plain {
+		l = plainListener{ln}
+	}
+	go srv.Serve(l)
+	defer srv.Shutdown(context.Background())
+
+	runSuite(t, "servers", func(c suite.Case) (*rawpeer.Peer, func() error, error) {
+		select {
+		case <-ended:
 		default:
 		}
 		p, err := rawpeer.Dial(url, c.DialOptions())

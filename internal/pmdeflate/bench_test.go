@@ -199,13 +199,17 @@ func BenchmarkPrime(b *testing.B) {
 			var out countWriter
 			d.tail.begin(&out)
 			b.SetBytes(1 << 10)
+			b.ReportAllocs()
+			in := 0
 			for i := 0; b.Loop(); i++ {
 				if dict > 0 {
 					d.fw.ResetDict(&d.tail, history[len(history)-dict:])
 				}
 				d.fw.Write(msgs[i%len(msgs)])
 				d.fw.Flush()
+				in += 1 << 10
 			}
+			b.ReportMetric(float64(out.n)/float64(in), "ratio")
 		})
 	}
 }

@@ -1,11 +1,13 @@
 package pmdeflate
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
-	"github.com/klauspost/compress/flate"
 	"io"
 	"sync"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // messageEnd is appended to every message's payload before inflating: the
@@ -20,10 +22,19 @@ var (
 )
 
 // inflater is the flate state a Decompressor borrows for one message.
+// The inflater reads through a bufio.Reader because klauspost/compress
+// decodes Huffman codes from one with a loop of its own, without an
+// interface call per byte: 1 KiB JSON messages took 0.95x the CPU time
+// that they took read from source directly (BenchmarkDecompress, 200,000
+// messages without takeover, four runs of each).
 type inflater struct {
 	fr  io.ReadCloser
+	br  *bufio.Reader
 	src source
 }
+
+// inflaterReadSize is the size of an inflater's bufio.Reader buffer.
+const inflaterReadSize = 4096
 
 // inflaterPool holds idle inflaters. Their windows need not be cleared:
 // every message starts with a Reset that installs the right dictionary.
@@ -34,12 +45,14 @@ func getInflater() *inflater {
 		return in
 	}
 	in := new(inflater)
-	in.fr = flate.NewReader(&in.src)
+	in.br = bufio.NewReaderSize(&in.src, inflaterReadSize)
+	in.fr = flate.NewReader(in.br)
 	return in
 }
 
 func putInflater(in *inflater) {
 	in.src.reset(nil)
+	in.br.Reset(&in.src)
 	inflaterPool.Put(in)
 }
 
@@ -90,13 +103,14 @@ func (d *Decompressor) Begin(src io.Reader) {
 	}
 	in := getInflater()
 	in.src.reset(src)
+	in.br.Reset(&in.src)
 	var dict []byte
 	if d.takeover {
 		dict = d.hist.bytes()
 	}
-	// Reset cannot fail: the source is an io.ByteReader, so no buffer is
-	// allocated either.
-	_ = in.fr.(flate.Resetter).Reset(&in.src, dict)
+	// Reset cannot fail: a bufio.Reader is an io.ByteReader, so no buffer
+	// is allocated either.
+	_ = in.fr.(flate.Resetter).Reset(in.br, dict)
 	d.in = in
 	d.err = nil
 }
@@ -117,7 +131,7 @@ func (d *Decompressor) Read(p []byte) (int, error) {
 	}
 	switch {
 	case err == io.EOF:
-		err = d.in.src.checkEnd()
+		err = d.in.checkEnd()
 		if err == nil {
 			err = io.EOF
 		}
@@ -218,9 +232,18 @@ func (s *source) Read(p []byte) (int, error) {
 // checkEnd is called when the inflater has read a final block. The peer may
 // end a message with one (RFC 7692 §7.2.3.4), but nothing of its payload
 // may follow; what remains of messageEnd is ignored.
-func (s *source) checkEnd() error {
+//
+// The bufio.Reader asks source for more only when it has nothing left, and
+// every source read is all payload or all messageEnd, so once source has
+// handed out messageEnd whatever the bufio.Reader still holds is of it;
+// before that, anything it holds is payload.
+func (in *inflater) checkEnd() error {
+	s := &in.src
 	if s.ended {
 		return nil
+	}
+	if in.br.Buffered() > 0 {
+		return fmt.Errorf("%w: %w", ErrCorrupt, errTrailingData)
 	}
 	if s.pos == s.end {
 		if err := s.fill(); err != nil {

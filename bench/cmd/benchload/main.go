@@ -210,7 +210,7 @@ type counter struct {
 // refills of echoes that arrived together into one write.
 func runFlow(ctx context.Context, cfg *config, res *workload.Result) error {
 	spec := cfg.spec
-	p, err := wsclient.NewPayload(spec.Size, 1)
+	p, err := newPayload(spec)
 	if err != nil {
 		return err
 	}
@@ -383,7 +383,7 @@ func flow(c *wsclient.Conn, inflight int, big bool, base time.Time, stop, measur
 // after one echo on every connection.
 func runIdle(ctx context.Context, cfg *config, res *workload.Result) error {
 	spec := cfg.spec
-	p, err := wsclient.NewPayload(spec.Size, 1)
+	p, err := newPayload(spec)
 	if err != nil {
 		return err
 	}
@@ -428,6 +428,13 @@ func runIdle(ctx context.Context, cfg *config, res *workload.Result) error {
 	if cfg.pid != 0 {
 		res.CPUPerMsg = float64(cpu1-cpu0) / float64(len(conns))
 	}
+	if spec.Deflate {
+		// One compressed message each before idling: what a
+		// compressing connection keeps between messages.
+		if err := echoAll(ctx, cfg, conns); err != nil {
+			return err
+		}
+	}
 	if err := pause(); err != nil {
 		return err
 	}
@@ -435,7 +442,26 @@ func runIdle(ctx context.Context, cfg *config, res *workload.Result) error {
 		return err
 	}
 
-	// One echo on every connection, cfg.dialers connections at a time.
+	if err := echoAll(ctx, cfg, conns); err != nil {
+		return err
+	}
+	res.Msgs = uint64(len(conns))
+	if err := pause(); err != nil {
+		return err
+	}
+	if err := rss(&res.RSSEcho); err != nil {
+		return err
+	}
+	if cfg.pid != 0 {
+		res.IdleBytesPerConn = float64(res.RSSIdle-res.RSSBefore) / float64(len(conns))
+		res.EchoBytesPerConn = float64(res.RSSEcho-res.RSSBefore) / float64(len(conns))
+	}
+	return nil
+}
+
+// echoAll sends one message on every connection and checks its echo,
+// cfg.dialers connections at a time.
+func echoAll(ctx context.Context, cfg *config, conns []*wsclient.Conn) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make([]error, cfg.dialers)
@@ -462,19 +488,14 @@ func runIdle(ctx context.Context, cfg *config, res *workload.Result) error {
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
+	return errors.Join(errs...)
+}
+
+// newPayload returns the messages of a workload: compressed JSON-like text
+// for the deflate workloads, random binary otherwise.
+func newPayload(spec workload.Spec) (*wsclient.Payload, error) {
+	if spec.Deflate {
+		return wsclient.NewTextPayload(spec.Size, 1)
 	}
-	res.Msgs = uint64(len(conns))
-	if err := pause(); err != nil {
-		return err
-	}
-	if err := rss(&res.RSSEcho); err != nil {
-		return err
-	}
-	if cfg.pid != 0 {
-		res.IdleBytesPerConn = float64(res.RSSIdle-res.RSSBefore) / float64(len(conns))
-		res.EchoBytesPerConn = float64(res.RSSEcho-res.RSSBefore) / float64(len(conns))
-	}
-	return nil
+	return wsclient.NewPayload(spec.Size, 1)
 }

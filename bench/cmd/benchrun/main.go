@@ -35,7 +35,7 @@ import (
 
 // allLibs returns the servers in the default order, base first.
 func allLibs() []string {
-	return []string{"twoway", "gorilla", "coder", "gobwas", "gws", "rawtcp"}
+	return []string{"twoway", "gorilla", "coder", "gobwas", "gws", "nbio", "rawtcp"}
 }
 
 // extraLibs returns the variants run only when asked for: twoway's
@@ -63,7 +63,7 @@ func fanoutExtraLibs() []string { return []string{"twoway-write", "twoway-loop",
 // defaultLibs returns every server run by default, in table order.
 func defaultLibs() []string {
 	libs := allLibs()
-	for _, l := range fanoutLibs() {
+	for _, l := range slices.Concat(fanoutLibs(), deflateLibs()) {
 		if !slices.Contains(libs, l) {
 			libs = append(libs, l)
 		}
@@ -75,6 +75,9 @@ func defaultLibs() []string {
 func serves(lib string, spec workload.Spec) bool {
 	if spec.Fanout {
 		return slices.Contains(fanoutLibs(), lib) || slices.Contains(fanoutExtraLibs(), lib)
+	}
+	if spec.Deflate {
+		return slices.Contains(deflateLibs(), lib)
 	}
 	return slices.Contains(allLibs(), lib) || slices.Contains(extraLibs(), lib)
 }
@@ -109,7 +112,7 @@ func run() error {
 	var (
 		o         options
 		short     = flag.Bool("short", false, "quick run: 3 rounds of short cells, 2,000 idle connections and subscribers (about 4 minutes)")
-		smoke     = flag.Bool("smoke", false, "a few seconds: one short cell per workload, twoway and rawtcp only, and twoway-deflate for fanout (for CI)")
+		smoke     = flag.Bool("smoke", false, "a few seconds: one short cell per workload, twoway and rawtcp only, and twoway-deflate for fanout and the compressed workloads (for CI)")
 		libs      = flag.String("libs", "", "comma-separated libraries, each run in the workloads it has a server for (default: "+strings.Join(defaultLibs(), ",")+"; with -smoke: twoway,rawtcp,twoway-deflate)")
 		workloads = flag.String("workloads", "", "comma-separated workloads (default: all)")
 	)
@@ -153,11 +156,11 @@ func run() error {
 	if *libs != "" {
 		o.libs = strings.Split(*libs, ",")
 	}
-	known := slices.Concat(allLibs(), extraLibs(), fanoutLibs(), fanoutExtraLibs())
+	known := slices.Concat(allLibs(), extraLibs(), fanoutLibs(), fanoutExtraLibs(), deflateLibs())
 	for _, l := range o.libs {
 		if !slices.Contains(known, l) {
-			return fmt.Errorf("unknown library %q; want some of %v, of the variants %v or, for fanout, of %v",
-				l, allLibs(), extraLibs(), slices.Concat(fanoutLibs(), fanoutExtraLibs()))
+			return fmt.Errorf("unknown library %q; want some of %v, of the variants %v, for fanout of %v or, compressed, of %v",
+				l, allLibs(), extraLibs(), slices.Concat(fanoutLibs(), fanoutExtraLibs()), deflateLibs())
 		}
 	}
 	if *workloads == "" {
@@ -231,6 +234,9 @@ func run() error {
 			continue
 		}
 		base := o.base
+		if spec.Deflate && base == "twoway" {
+			base = "twoway-deflate"
+		}
 		if !slices.Contains(libs, base) {
 			base = libs[0]
 		}

@@ -206,6 +206,10 @@ func printTargets(w io.Writer, tables []*table) {
 		lines = append(lines, fmt.Sprintf("  %-4s %s: %.2f (goal %s %.2f)", verdict, what, got, rel, limit))
 	}
 	for _, t := range tables {
+		if t.spec.Deflate {
+			deflateTargets(t, check)
+			continue
+		}
 		if !slices.Contains(t.libs, tw) {
 			continue
 		}

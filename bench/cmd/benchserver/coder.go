@@ -10,10 +10,13 @@ import (
 
 // coderHandler streams each message through Reader into a reused buffer
 // and sends it back with Write.
-func coderHandler() http.Handler {
+func coderHandler() http.Handler { return coderEcho(websocket.CompressionDisabled) }
+
+// coderEcho is the echo loop with the given compression mode.
+func coderEcho(mode websocket.CompressionMode) http.Handler {
 	opts := &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // the benchmark client sends no Origin anyway
-		CompressionMode:    websocket.CompressionDisabled,
+		CompressionMode:    mode,
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, opts)

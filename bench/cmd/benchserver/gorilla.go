@@ -10,8 +10,10 @@ import (
 // gorillaHandler streams each message through NextReader into a reused
 // buffer and sends it back with WriteMessage (which writes one frame).
 // The zero Upgrader reuses net/http's buffers and disables compression.
-func gorillaHandler() http.Handler {
-	var up websocket.Upgrader
+func gorillaHandler() http.Handler { return gorillaEcho(&websocket.Upgrader{}) }
+
+// gorillaEcho is the echo loop behind up.
+func gorillaEcho(up *websocket.Upgrader) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
 		if err != nil {

@@ -20,10 +20,15 @@ func (gwsEcho) OnMessage(c *gws.Conn, m *gws.Message) {
 // gwsHandler upgrades and runs gws's read loop, as in its README.
 // Defaults: 4 KiB read buffer, no compression, no parallel handling.
 func gwsHandler() http.Handler {
-	up := gws.NewUpgrader(gwsEcho{}, &gws.ServerOption{
+	return gwsServe(&gws.ServerOption{
 		ReadMaxPayloadSize:  readLimit,
 		WriteMaxPayloadSize: readLimit,
 	})
+}
+
+// gwsServe upgrades with opt and runs the echo.
+func gwsServe(opt *gws.ServerOption) http.Handler {
+	up := gws.NewUpgrader(gwsEcho{}, opt)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r)
 		if err != nil {

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net"
 	"net/http"
 	_ "net/http/pprof"
@@ -39,7 +40,7 @@ const readLimit = 64 << 20
 
 // handlers maps each -lib name to its /ws handler.
 func handlers() map[string]func() http.Handler {
-	return map[string]func() http.Handler{
+	m := map[string]func() http.Handler{
 		"twoway":        twowayHandler,
 		"twoway-stream": twowayStreamHandler,
 		"twoway-go":     twowayGoHandler,
@@ -48,11 +49,13 @@ func handlers() map[string]func() http.Handler {
 		"gobwas":        gobwasHandler,
 		"gws":           gwsHandler,
 	}
+	maps.Copy(m, deflateHandlers())
+	return m
 }
 
 // libNames returns the -lib names served in echo or in fan-out mode.
 func libNames(fanout bool) []string {
-	hs, names := handlers(), []string{"rawtcp", "rawtcp-batch", "twoway-raw", "gobwas-raw"}
+	hs, names := handlers(), []string{"rawtcp", "rawtcp-batch", "twoway-raw", "gobwas-raw", "nbio", "nbio-deflate"}
 	if fanout {
 		hs, names = fanoutHandlers(), []string{"rawtcp", "rawtcp-batch"}
 	}
@@ -124,6 +127,8 @@ func main() {
 		err = serveTwowayRaw(ln)
 	case *lib == "gobwas-raw":
 		err = serveGobwasRaw(ln)
+	case strings.HasPrefix(*lib, "nbio"):
+		err = serveNbio(ln, *lib == "nbio-deflate")
 	default:
 		mux := http.NewServeMux()
 		mux.Handle("/ws", hs[*lib]())

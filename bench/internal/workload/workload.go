@@ -17,11 +17,12 @@ type Spec struct {
 	Size     int  // message size in bytes
 	Idle     bool // idle-connection test instead of a timed message flow
 	Fanout   bool // broadcast: the server sends every message to every connection
+	Deflate  bool // compressed JSON-like text (permessage-deflate) instead of binary
 }
 
 // All returns every workload in the order the driver runs them.
 func All() []Spec {
-	return []Spec{
+	all := []Spec{
 		{Name: "latency", Desc: "1 connection, ping-pong, 64 B messages", Conns: 1, InFlight: 1, Size: 64},
 		{Name: "conns100", Desc: "100 connections, 128 B messages, 1 in flight each", Conns: 100, InFlight: 1, Size: 128},
 		{Name: "pipelined", Desc: "1000 connections, 128 B messages, 8 in flight each (server-bound)", Conns: 1000, InFlight: 8, Size: 128},
@@ -30,6 +31,7 @@ func All() []Spec {
 		{Name: "idle", Desc: "idle connections: handshakes/s, server RSS per connection idle and after one 128 B echo each", Conns: 10000, InFlight: 1, Size: 128, Idle: true},
 		{Name: "fanout", Desc: "one 1 KiB JSON text message to every subscriber, 4 messages in flight", Conns: 10000, InFlight: 4, Size: fanout.Size, Fanout: true},
 	}
+	return append(all, deflateWorkloads()...)
 }
 
 // Lookup returns the workload called name.

@@ -52,6 +52,7 @@ type Payload struct {
 	key    [4]byte // masking key of every client frame (RFC 6455 §5.3)
 	wsHdr  []byte  // client frame header, mask key included
 	rawHdr []byte  // 4-byte length prefix
+	text   bool    // JSON-like text sent compressed (NewTextPayload)
 }
 
 // NewPayload makes the pattern for messages of size bytes (at least 8)
@@ -103,8 +104,9 @@ type Conn struct {
 	sent  uint64 // sequence number of the next message to send
 	recvd uint64 // sequence number of the next echo expected
 
-	deflate bool   // permessage-deflate was agreed
-	msg     []byte // Next's message when it does not fit in one frame in the buffer
+	deflate bool       // permessage-deflate was agreed
+	msg     []byte     // Next's message when it does not fit in one frame in the buffer
+	text    *textState // compressed text mode (text.go), with a text Payload
 }
 
 // Dialer opens connections.
@@ -135,7 +137,7 @@ func (d *Dialer) Dial(ctx context.Context, addr string, proto Proto, p *Payload)
 	n = max(n, 4<<10)
 	c := &Conn{nc: nc, proto: proto, p: p, in: make([]byte, n)}
 	if proto == WebSocket {
-		if err := c.handshake(ctx, addr, d.Deflate); err != nil {
+		if err := c.handshake(ctx, addr, d.Deflate || p.text); err != nil {
 			c.Abort()
 			return nil, err
 		}
@@ -168,7 +170,10 @@ func (c *Conn) handshake(ctx context.Context, addr string, deflate bool) error {
 	req := "GET /ws HTTP/1.1\r\nHost: " + addr +
 		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
 		"\r\nSec-WebSocket-Version: 13\r\n"
-	if deflate {
+	switch {
+	case c.p.text:
+		req += "Sec-WebSocket-Extensions: " + BrowserOffer + "\r\n"
+	case deflate:
 		req += "Sec-WebSocket-Extensions: " + deflateOffer + "\r\n"
 	}
 	req += "\r\n"
@@ -186,16 +191,33 @@ func (c *Conn) handshake(ctx context.Context, addr string, deflate bool) error {
 			return fmt.Errorf("wsclient: handshake: %w", err)
 		}
 	}
-	return checkResponse(c.in[:end], AcceptKey(key), deflate, func(agreed bool) {
+	check := checkDeflateResponse
+	if c.p.text {
+		check = func(v string) (err error) {
+			c.text, err = parseDeflate(v)
+			return err
+		}
+	}
+	err := checkResponseWith(c.in[:end], AcceptKey(key), deflate, check, func(agreed bool) {
 		c.r = end + 4
 		c.deflate = agreed
 	})
+	if err == nil && c.p.text && c.text == nil {
+		c.text = &textState{plain: true}
+	}
+	return err
 }
 
 // checkResponse validates an upgrade response head (without the final
 // blank line) and calls ok if it is acceptable, saying whether
 // permessage-deflate, offered if deflate is true, was agreed.
 func checkResponse(head []byte, accept string, deflate bool, ok func(agreed bool)) error {
+	return checkResponseWith(head, accept, deflate, checkDeflateResponse, ok)
+}
+
+// checkResponseWith is checkResponse with the permessage-deflate answer
+// judged by checkDeflate.
+func checkResponseWith(head []byte, accept string, deflate bool, checkDeflate func(string) error, ok func(agreed bool)) error {
 	lines := bytes.Split(head, []byte("\r\n"))
 	if !bytes.HasPrefix(lines[0], []byte("HTTP/1.1 101 ")) {
 		return fmt.Errorf("wsclient: handshake: status %q", lines[0])
@@ -217,7 +239,7 @@ func checkResponse(head []byte, accept string, deflate bool, ok func(agreed bool
 			if !deflate || agreed {
 				return fmt.Errorf("wsclient: handshake: unrequested extensions %q", value)
 			}
-			if err := checkDeflateResponse(string(value)); err != nil {
+			if err := checkDeflate(string(value)); err != nil {
 				return err
 			}
 			agreed = true
@@ -264,6 +286,9 @@ func checkDeflateResponse(v string) error {
 // Send writes n messages with the next n sequence numbers in a single
 // write (writev for big messages, whose bodies are not copied).
 func (c *Conn) Send(n int) error {
+	if c.text != nil {
+		return c.sendText(n)
+	}
 	bufs := c.prepare(n)
 	_, err := bufs.WriteTo(c.nc)
 	return err
@@ -437,6 +462,9 @@ func (c *Conn) Recv() error {
 	if c.recvd >= c.sent {
 		return errors.New("wsclient: Recv with no message in flight")
 	}
+	if c.text != nil {
+		return c.recvText()
+	}
 	if c.proto == RawTCP {
 		if err := c.fill(4); err != nil {
 			return err
@@ -518,7 +546,11 @@ func (c *Conn) Buffered() bool {
 		return c.w-c.r >= 4+c.p.size
 	}
 	fin, op, length, hlen, ok, err := c.frameHeader()
-	return ok && err == nil && fin && op == 2 && int64(c.w-c.r-hlen) >= length
+	want := byte(2)
+	if c.text != nil {
+		want = 1
+	}
+	return ok && err == nil && fin && op == want && int64(c.w-c.r-hlen) >= length
 }
 
 // SetDeadline sets the read and write deadline of the connection.

@@ -1,0 +1,46 @@
+package event
+
+import (
+	"math/bits"
+	"sync"
+	"time"
+)
+
+// Buffers come in power-of-two classes from 256 bytes to 1 MiB; larger
+// ones are left to the garbage collector.
+const (
+	minClassBits = 8
+	maxClassBits = 20
+)
+
+var bufferPools [maxClassBits - minClassBits + 1]sync.Pool
+
+// getBuffer returns an empty buffer with room for at least n bytes.
+func getBuffer(n int) *[]byte {
+	c := max(bits.Len(uint(max(n, 1)-1)), minClassBits)
+	if c > maxClassBits {
+		b := make([]byte, 0, n)
+		return &b
+	}
+	if p, ok := bufferPools[c-minClassBits].Get().(*[]byte); ok {
+		return p
+	}
+	b := make([]byte, 0, 1<<c)
+	return &b
+}
+
+// putBuffer returns p to its class, if it has the capacity of one.
+func putBuffer(p *[]byte) {
+	n := cap(*p)
+	c := bits.Len(uint(n) - 1)
+	if n != 1<<c || c < minClassBits || c > maxClassBits {
+		return
+	}
+	*p = (*p)[:0]
+	bufferPools[c-minClassBits].Put(p)
+}
+
+var start = time.Now()
+
+// clock returns monotonic nanoseconds since the package started, never 0.
+func clock() int64 { return int64(time.Since(start)) + 1 }

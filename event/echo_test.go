@@ -1,0 +1,149 @@
+package event_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twoway/websocket/conn"
+	"github.com/twoway/websocket/event"
+)
+
+// startEcho serves an echo on a loopback listener and returns its URL.
+// The test's cleanup shuts the server down and checks that no goroutine
+// is left.
+func startEcho(t testing.TB, srv *event.Server) string {
+	return startEchoOn(t, srv, false)
+}
+
+// plainListener hides the descriptor of its listener, so that the server
+// serves its connections with goroutines.
+type plainListener struct{ net.Listener }
+
+// startEchoOn is startEcho, through goroutines rather than the loops if
+// plain is set.
+func startEchoOn(t testing.TB, srv *event.Server, plain bool) string {
+	t.Helper()
+	before := runtime.NumGoroutine()
+	if srv.OnMessage == nil {
+		srv.OnMessage = func(c *event.Conn, typ conn.MessageType, data []byte) {
+			c.Write(context.Background(), typ, data)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	var l net.Listener = ln
+	if plain {
+		l = plainListener{ln}
+	}
+	go func() { served <- srv.Serve(l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-served; !errors.Is(err, event.ErrServerClosed) {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := runtime.NumGoroutine(); n > before {
+			buf := make([]byte, 1<<16)
+			t.Errorf("%d goroutines after Shutdown, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
+		}
+	})
+	return "ws://" + ln.Addr().String() + "/"
+}
+
+func TestEcho(t *testing.T) {
+	for _, tc := range []struct{ plain, compress bool }{{false, false}, {false, true}, {true, false}, {true, true}} {
+		compress := tc.compress
+		t.Run(fmt.Sprintf("goroutines=%v/compress=%v", tc.plain, compress), func(t *testing.T) {
+			var co *conn.CompressionOptions
+			if compress {
+				co = &conn.CompressionOptions{}
+			}
+			var mu sync.Mutex
+			var closed []error
+			srv := &event.Server{Accept: conn.AcceptOptions{Compression: co}}
+			srv.OnClose = func(c *event.Conn, err error) {
+				mu.Lock()
+				closed = append(closed, err)
+				mu.Unlock()
+			}
+			url := startEchoOn(t, srv, tc.plain)
+			ctx := context.Background()
+			const clients = 8
+			var wg sync.WaitGroup
+			errs := make(chan error, clients)
+			for i := range clients {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c, _, err := conn.Dial(ctx, url, &conn.DialOptions{Compression: co})
+					if err != nil {
+						errs <- err
+						return
+					}
+					defer c.CloseNow()
+					for j := range 50 {
+						msg := fmt.Appendf(nil, "client %d message %d %s", i, j, make([]byte, j*j*7))
+						if err := c.Write(ctx, conn.Binary, msg); err != nil {
+							errs <- err
+							return
+						}
+						typ, got, err := c.Read(ctx)
+						if err != nil {
+							errs <- err
+							return
+						}
+						if typ != conn.Binary || !bytes.Equal(msg, got) {
+							errs <- fmt.Errorf("echo %d of client %d: got %v of %d bytes, want the %d sent", j, i, typ, len(got), len(msg))
+							return
+						}
+					}
+					if err := c.Close(conn.CloseNormal, "bye"); err != nil {
+						errs <- fmt.Errorf("Close: %w", err)
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				mu.Lock()
+				n := len(closed)
+				mu.Unlock()
+				if n == clients || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(closed) != clients {
+				t.Fatalf("OnClose called %d times, want %d", len(closed), clients)
+			}
+			for _, err := range closed {
+				if conn.CloseStatus(err) != conn.CloseNormal {
+					t.Errorf("OnClose: %v, want a normal close", err)
+				}
+			}
+		})
+	}
+}
