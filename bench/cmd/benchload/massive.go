@@ -1,0 +1,50 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/twoway/websocket/bench/internal/procstat"
+	"github.com/twoway/websocket/bench/internal/workload"
+)
+
+// capMassive prepares the massive workload: connections spread over
+// workload.MassiveSources source addresses, and no more of them than the
+// open-file limits of this process and of the server (-pid) allow, less
+// a margin for their other descriptors. It returns what was asked for
+// and, when that was lowered, why.
+func capMassive(cfg *config) workload.Kernel {
+	const margin = 64
+	k := workload.Kernel{Requested: cfg.spec.Conns}
+	cfg.sources = max(cfg.sources, workload.MassiveSources)
+	limit := func(who string, n uint64) {
+		if n > margin && uint64(cfg.spec.Conns)+margin > n {
+			cfg.spec.Conns = int(n - margin)
+			k.CapNote = fmt.Sprintf("%s's RLIMIT_NOFILE is %d", who, n)
+		}
+	}
+	if n, err := procstat.RaiseNoFile(); err == nil {
+		limit("the load generator", n)
+	}
+	if cfg.pid != 0 {
+		if n, err := procstat.NoFileLimit(cfg.pid); err == nil {
+			limit("the server", n)
+		}
+	}
+	return k
+}
+
+// kernelPerConn fills in the massive workload's kernel figures: what the
+// machine's sockets hold now, all n connections open, less what it held
+// in k0, before they were opened.
+func kernelPerConn(res *workload.Result, k0 procstat.Kernel, n int) error {
+	k1, err := procstat.ReadKernel()
+	if err != nil {
+		return err
+	}
+	per := func(a, b int64) float64 { return float64(b-a) / float64(n) }
+	res.SocketsPerConn = per(k0.TCPInUse, k1.TCPInUse)
+	res.SlabPerConn = per(k0.SlabBytes, k1.SlabBytes)
+	res.TCPMemPerConn = per(k0.TCPMem, k1.TCPMem)
+	res.KernelPerConnAll = res.SlabPerConn + res.TCPMemPerConn
+	return nil
+}

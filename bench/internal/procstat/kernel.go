@@ -1,0 +1,111 @@
+package procstat
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+)
+
+// pageSize is the unit of the TCP mem field of /proc/net/sockstat.
+var pageSize = int64(os.Getpagesize())
+
+// Kernel is what the kernel holds for sockets, machine-wide (the network
+// namespace's for the counts): other processes' sockets count too, so
+// callers take differences over an interval in which their own sockets
+// dominate.
+type Kernel struct {
+	TCPInUse  int64 // TCP sockets in use (sockstat "TCP: inuse")
+	TCPMem    int64 // bytes of TCP buffers charged (sockstat "TCP: mem", in pages)
+	SlabBytes int64 // kernel slab memory, every cache (meminfo "Slab")
+}
+
+// ReadKernel reads /proc/net/sockstat and /proc/meminfo.
+func ReadKernel() (Kernel, error) {
+	var k Kernel
+	b, err := os.ReadFile("/proc/net/sockstat")
+	if err != nil {
+		return k, err
+	}
+	line, ok := lineWithPrefix(b, "TCP:")
+	if !ok {
+		return k, errors.New("procstat: no TCP line in sockstat")
+	}
+	// "inuse N orphan N tw N alloc N mem N": name and value pairs.
+	f := bytes.Fields(line)
+	found := 0
+	for i := 0; i+1 < len(f); i += 2 {
+		v, err := strconv.ParseInt(string(f[i+1]), 10, 64)
+		if err != nil {
+			return k, fmt.Errorf("procstat: sockstat %s: %w", f[i], err)
+		}
+		switch string(f[i]) {
+		case "inuse":
+			k.TCPInUse = v
+			found++
+		case "mem":
+			k.TCPMem = v * pageSize
+			found++
+		}
+	}
+	if found != 2 {
+		return k, fmt.Errorf("procstat: malformed sockstat TCP line %q", line)
+	}
+	if b, err = os.ReadFile("/proc/meminfo"); err != nil {
+		return k, err
+	}
+	if k.SlabBytes, err = kbField(b, "Slab:"); err != nil {
+		return k, err
+	}
+	return k, nil
+}
+
+// NoFileLimit returns the soft limit on open files of the process pid
+// ("Max open files" in /proc/<pid>/limits).
+func NoFileLimit(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pid))
+	if err != nil {
+		return 0, err
+	}
+	line, ok := lineWithPrefix(b, "Max open files")
+	if !ok {
+		return 0, errors.New("procstat: no open-files line in limits")
+	}
+	f := bytes.Fields(line)
+	if len(f) < 1 {
+		return 0, errors.New("procstat: malformed open-files line")
+	}
+	if string(f[0]) == "unlimited" {
+		return 1 << 62, nil
+	}
+	return strconv.ParseUint(string(f[0]), 10, 64)
+}
+
+// lineWithPrefix returns what follows prefix on the first line of b that
+// starts with it.
+func lineWithPrefix(b []byte, prefix string) ([]byte, bool) {
+	for line := range bytes.SplitSeq(b, []byte("\n")) {
+		if v, ok := bytes.CutPrefix(line, []byte(prefix)); ok {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+// kbField returns the value in bytes of a "Name:   N kB" line of b.
+func kbField(b []byte, name string) (int64, error) {
+	v, ok := lineWithPrefix(b, name)
+	if !ok {
+		return 0, fmt.Errorf("procstat: no %s line", name)
+	}
+	f := bytes.Fields(v)
+	if len(f) != 2 || string(f[1]) != "kB" {
+		return 0, fmt.Errorf("procstat: malformed %s line %q", name, v)
+	}
+	kb, err := strconv.ParseInt(string(f[0]), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("procstat: %s %w", name, err)
+	}
+	return kb << 10, nil
+}

@@ -1,0 +1,48 @@
+package procstat
+
+import (
+	"net"
+	"os"
+	"testing"
+)
+
+func TestKernel(t *testing.T) {
+	// A listener and both ends of a connection: at least three TCP
+	// sockets in use, whatever else the machine runs.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	k, err := ReadKernel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.TCPInUse < 3 || k.TCPMem < 0 || k.SlabBytes < 1<<20 {
+		t.Fatalf("ReadKernel = %+v; want >= 3 TCP sockets, TCP mem >= 0, >= 1 MiB of slab", k)
+	}
+}
+
+func TestNoFileLimit(t *testing.T) {
+	want, err := RaiseNoFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := NoFileLimit(os.Getpid())
+	if err != nil || got != want {
+		t.Fatalf("NoFileLimit(self) = %d, %v; want %d", got, err, want)
+	}
+	if _, err := NoFileLimit(-1); err == nil {
+		t.Fatal("NoFileLimit(-1) succeeded")
+	}
+}
