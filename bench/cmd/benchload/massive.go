@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/twoway/websocket/bench/internal/procstat"
 	"github.com/twoway/websocket/bench/internal/workload"
@@ -16,10 +17,11 @@ func capMassive(cfg *config) workload.Kernel {
 	const margin = 64
 	k := workload.Kernel{Requested: cfg.spec.Conns}
 	cfg.sources = max(cfg.sources, workload.MassiveSources)
+	var notes []string
 	limit := func(who string, n uint64) {
-		if n > margin && uint64(cfg.spec.Conns)+margin > n {
-			cfg.spec.Conns = int(n - margin)
-			k.CapNote = fmt.Sprintf("%s's RLIMIT_NOFILE is %d", who, n)
+		if n > margin && uint64(k.Requested)+margin > n {
+			cfg.spec.Conns = min(cfg.spec.Conns, int(n-margin))
+			notes = append(notes, fmt.Sprintf("%s's RLIMIT_NOFILE is %d", who, n))
 		}
 	}
 	if n, err := procstat.RaiseNoFile(); err == nil {
@@ -30,6 +32,7 @@ func capMassive(cfg *config) workload.Kernel {
 			limit("the server", n)
 		}
 	}
+	k.CapNote = strings.Join(notes, ", ")
 	return k
 }
 
