@@ -468,7 +468,10 @@ func runIdle(ctx context.Context, cfg *config, res *workload.Result) error {
 		res.EchoBytesPerConn = float64(res.RSSEcho-res.RSSBefore) / float64(len(conns))
 	}
 	if spec.Massive {
-		return kernelPerConn(res, k0, len(conns))
+		if err := kernelPerConn(res, k0, len(conns)); err != nil {
+			return err
+		}
+		return idleCPU(ctx, cfg, res, len(conns), 2*cfg.settle)
 	}
 	return nil
 }

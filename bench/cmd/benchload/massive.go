@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/twoway/websocket/bench/internal/procstat"
 	"github.com/twoway/websocket/bench/internal/workload"
@@ -49,5 +51,31 @@ func kernelPerConn(res *workload.Result, k0 procstat.Kernel, n int) error {
 	res.SlabPerConn = per(k0.SlabBytes, k1.SlabBytes)
 	res.TCPMemPerConn = per(k0.TCPMem, k1.TCPMem)
 	res.KernelPerConnAll = res.SlabPerConn + res.TCPMemPerConn
+	return nil
+}
+
+// idleCPU measures the server's CPU time over d while every one of n
+// connections is held and silent.
+func idleCPU(ctx context.Context, cfg *config, res *workload.Result, n int, d time.Duration) error {
+	if cfg.pid == 0 {
+		return nil
+	}
+	c0, err := procstat.RunTime(cfg.pid)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	c1, err := procstat.RunTime(cfg.pid)
+	if err != nil {
+		return err
+	}
+	res.IdleCPUPerConn = float64(c1-c0) / time.Since(t0).Seconds() / float64(n)
 	return nil
 }

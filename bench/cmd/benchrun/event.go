@@ -25,6 +25,7 @@ func massiveMetrics() []metric {
 		{"kernel slab/conn", func(r workload.Result) float64 { return r.SlabPerConn }, fmtBytes, false},
 		{"TCP mem/conn", func(r workload.Result) float64 { return r.TCPMemPerConn }, fmtBytes, false},
 		{"sockets/conn", func(r workload.Result) float64 { return r.SocketsPerConn }, fmtCount, false},
+		{"idle CPU/conn/s", func(r workload.Result) float64 { return r.IdleCPUPerConn }, fmtDur, true},
 	}
 }
 

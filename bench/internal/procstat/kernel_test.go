@@ -46,3 +46,23 @@ func TestNoFileLimit(t *testing.T) {
 		t.Fatal("NoFileLimit(-1) succeeded")
 	}
 }
+
+func TestRunTime(t *testing.T) {
+	pid := os.Getpid()
+	t0, err := RunTime(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := 0
+	for i := range 20_000_000 {
+		x += i
+	}
+	_ = x
+	t1, err := RunTime(pid)
+	if err != nil || t1 <= t0 {
+		t.Fatalf("RunTime after a busy loop = %v, %v; want above %v", t1, err, t0)
+	}
+	if _, err := RunTime(-1); err == nil {
+		t.Fatal("RunTime(-1) succeeded")
+	}
+}

@@ -33,4 +33,10 @@ type Kernel struct {
 	SlabPerConn      float64 `json:"slab_per_conn,omitempty"`
 	TCPMemPerConn    float64 `json:"tcp_mem_per_conn,omitempty"`
 	KernelPerConnAll float64 `json:"kernel_per_conn,omitempty"` // slab + TCP buffers
+
+	// IdleCPUPerConn is the server's CPU time per connection per second
+	// of wall time, in nanoseconds, over a pause in which every
+	// connection is held and none sends: what timers and bookkeeping
+	// cost with nothing to serve.
+	IdleCPUPerConn float64 `json:"idle_cpu_per_conn,omitempty"`
 }
