@@ -49,6 +49,7 @@ func kernelPerConn(res *workload.Result, k0 procstat.Kernel, n int) error {
 	per := func(a, b int64) float64 { return float64(b-a) / float64(n) }
 	res.SocketsPerConn = per(k0.TCPInUse, k1.TCPInUse)
 	res.SlabPerConn = per(k0.SlabBytes, k1.SlabBytes)
+	res.SocketSlabPerConn = per(k0.SocketSlab, k1.SocketSlab)
 	res.TCPMemPerConn = per(k0.TCPMem, k1.TCPMem)
 	res.KernelPerConnAll = res.SlabPerConn + res.TCPMemPerConn
 	return nil

@@ -23,6 +23,7 @@ func massiveMetrics() []metric {
 		{"RSS/conn idle", func(r workload.Result) float64 { return r.IdleBytesPerConn }, fmtBytes, true},
 		{"RSS/conn echoed", func(r workload.Result) float64 { return r.EchoBytesPerConn }, fmtBytes, true},
 		{"kernel slab/conn", func(r workload.Result) float64 { return r.SlabPerConn }, fmtBytes, false},
+		{"socket slab/conn", func(r workload.Result) float64 { return r.SocketSlabPerConn }, fmtBytes, false},
 		{"TCP mem/conn", func(r workload.Result) float64 { return r.TCPMemPerConn }, fmtBytes, false},
 		{"sockets/conn", func(r workload.Result) float64 { return r.SocketsPerConn }, fmtCount, false},
 		{"idle CPU/conn/s", func(r workload.Result) float64 { return r.IdleCPUPerConn }, fmtDur, true},

@@ -29,10 +29,11 @@ type Kernel struct {
 	// TCP sockets in use, kernel slab memory, and TCP buffer memory
 	// (/proc/net/sockstat, /proc/meminfo), read while every connection
 	// is held after its echo.
-	SocketsPerConn   float64 `json:"sockets_per_conn,omitempty"`
-	SlabPerConn      float64 `json:"slab_per_conn,omitempty"`
-	TCPMemPerConn    float64 `json:"tcp_mem_per_conn,omitempty"`
-	KernelPerConnAll float64 `json:"kernel_per_conn,omitempty"` // slab + TCP buffers
+	SocketsPerConn    float64 `json:"sockets_per_conn,omitempty"`
+	SlabPerConn       float64 `json:"slab_per_conn,omitempty"`
+	SocketSlabPerConn float64 `json:"socket_slab_per_conn,omitempty"` // procstat.SocketCaches only
+	TCPMemPerConn     float64 `json:"tcp_mem_per_conn,omitempty"`
+	KernelPerConnAll  float64 `json:"kernel_per_conn,omitempty"` // slab + TCP buffers
 
 	// IdleCPUPerConn is the server's CPU time per connection per second
 	// of wall time, in nanoseconds, over a pause in which every
