@@ -54,6 +54,7 @@ type Conn struct {
 	scheduled bool          // on the pool, or running
 	closeSent bool          // our Close frame is in out or sent (RFC 6455 §5.5.1)
 	shut      bool          // end the connection once out is written
+	finSent   bool          // the write side is shut: waiting for the peer to close
 	closeNow  bool
 	result    *conn.CloseError // how the connection ends, once known
 	ended     *conn.CloseError // set once the descriptor is closed
@@ -344,6 +345,11 @@ func (c *Conn) handshake(data []byte) int {
 		putBuffer(out)
 		return 0
 	}
+	if err != nil && c.srv.HTTP != nil && (errors.Is(err, handshake.ErrMissingUpgrade) || errors.Is(err, handshake.ErrMethod)) {
+		putBuffer(out)
+		c.handOff(data)
+		return len(data)
+	}
 	*out = resp
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -357,6 +363,7 @@ func (c *Conn) handshake(data []byte) int {
 		return len(data)
 	}
 	c.subprotocol = sc.Subprotocol
+	r.RemoteAddr = c.sys.remoteAddr()
 	for _, e := range sc.Extensions {
 		if e.Name != pmdeflate.ExtensionName {
 			continue
@@ -380,6 +387,20 @@ func (c *Conn) handshake(data []byte) int {
 	j.kind, j.req = jobOpen, r
 	c.pushLocked(j)
 	return n
+}
+
+// handOff gives the connection to Server.HTTP, with data, what was read.
+func (c *Conn) handOff(data []byte) {
+	c.state = stDone
+	c.mu.Lock()
+	c.ended = &conn.CloseError{Code: frame.CloseAbnormal} // this record is done with
+	c.deadline.Store(0)
+	nc, err := c.sys.detach()
+	c.mu.Unlock()
+	c.srv.active.Add(-1)
+	if err == nil {
+		c.srv.handHTTP(nc, bytes.Clone(data))
+	}
 }
 
 // frames processes frames and returns how much of data it took: it leaves
@@ -572,7 +593,7 @@ func (c *Conn) run() {
 		}
 		c.mu.Lock()
 		c.handling = false
-		if c.out != nil && len(*c.out) > 0 && !c.queued {
+		if (c.out != nil && len(*c.out) > 0 || c.shut && !c.finSent) && !c.queued {
 			c.flushLocked()
 		}
 	}
@@ -697,8 +718,11 @@ func (c *Conn) flushLocked() {
 		return
 	}
 	if c.sys.nc != nil {
-		if c.flushNetLocked() && c.shut && !c.sys.writing && !c.sys.shutWrite() {
-			c.endLocked(c.result)
+		if c.flushNetLocked() && c.shut && !c.sys.writing && !c.finSent {
+			c.finSent = true
+			if !c.sys.shutWrite() {
+				c.endLocked(c.result)
+			}
 		}
 		return
 	}
@@ -728,8 +752,11 @@ func (c *Conn) flushLocked() {
 		putBuffer(c.out)
 		c.out = nil
 	}
-	if c.shut && !c.sys.shutWrite() {
-		c.endLocked(c.result)
+	if c.shut && !c.finSent {
+		c.finSent = true
+		if !c.sys.shutWrite() {
+			c.endLocked(c.result)
+		}
 	}
 }
 
@@ -761,7 +788,7 @@ func (c *Conn) shutdownLocked(now bool) {
 	case now || !c.opened:
 		c.endLocked(&conn.CloseError{Code: frame.CloseAbnormal})
 	case c.closedLocked() == nil:
-		c.sendCloseLocked(&conn.CloseError{Code: frame.CloseGoingAway}, false)
+		c.sendCloseLocked(&conn.CloseError{Code: frame.CloseGoingAway, Reason: "server shutting down"}, false)
 		c.deadline.Store(clock() + int64(c.srv.settings.closeTimeout))
 	}
 }

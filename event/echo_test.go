@@ -147,3 +147,45 @@ func TestEcho(t *testing.T) {
 		})
 	}
 }
+
+// TestServerCloses closes from a callback: the client answers, and the
+// server ends TCP at once, well before its close timeout.
+func TestServerCloses(t *testing.T) {
+	for _, plain := range []bool{false, true} {
+		t.Run(fmt.Sprintf("goroutines=%v", plain), func(t *testing.T) {
+			closed := make(chan error, 1)
+			srv := &event.Server{
+				Accept: conn.AcceptOptions{CloseTimeout: time.Minute},
+				OnMessage: func(c *event.Conn, _ conn.MessageType, p []byte) {
+					c.Close(conn.CloseNormal, string(p))
+				},
+				OnClose: func(_ *event.Conn, err error) { closed <- err },
+			}
+			url := startEchoOn(t, srv, plain)
+			ctx := context.Background()
+			// Neither side gives up on the other before the test does.
+			c, _, err := conn.Dial(ctx, url, &conn.DialOptions{CloseTimeout: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			c.Write(ctx, conn.Text, []byte("bye"))
+			read := make(chan error, 1)
+			go func() { _, _, err := c.Read(ctx); read <- err }()
+			var ce *conn.CloseError
+			select {
+			case err := <-closed:
+				if !errors.As(err, &ce) || ce.Code != conn.CloseNormal || ce.Remote || ce.Err != nil {
+					t.Errorf("server: %v, want its own normal close", err)
+				}
+			case <-time.After(10 * time.Second):
+				c.CloseNow()
+				t.Fatal("the server did not end the connection after the closing handshake")
+			}
+			err = <-read
+			if !errors.As(err, &ce) || ce.Code != conn.CloseNormal || ce.Reason != "bye" || !ce.Remote || ce.Err != nil {
+				t.Errorf("client: %v, want the server's normal close", err)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ package event
 import (
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"sync"
@@ -457,6 +458,40 @@ func (s *sysConn) fdClose() {
 	}
 	lp.mu.Unlock()
 	syscall.Close(int(s.fd))
+}
+
+// fdDetach takes the descriptor out of the loop and makes a net.Conn of
+// it, which Go's poller serves.
+func (s *sysConn) fdDetach() (net.Conn, error) {
+	lp := s.lp
+	lp.mu.Lock()
+	if int(s.fd) < len(lp.conns) {
+		lp.conns[s.fd] = nil
+	}
+	lp.mu.Unlock()
+	var ev syscall.EpollEvent
+	syscall.EpollCtl(lp.epfd, syscall.EPOLL_CTL_DEL, int(s.fd), &ev)
+	f := os.NewFile(uintptr(s.fd), "")
+	nc, err := net.FileConn(f) // a duplicate
+	f.Close()
+	return nc, err
+}
+
+// fdRemoteAddr returns the peer's address, or "" if it is gone.
+func (s *sysConn) fdRemoteAddr() string {
+	sa, err := syscall.Getpeername(int(s.fd))
+	if err != nil {
+		return ""
+	}
+	switch sa := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port)).String()
+	case *syscall.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port)).String()
+	case *syscall.SockaddrUnix:
+		return sa.Name
+	}
+	return ""
 }
 
 // connLost is a network error, worded as net's.

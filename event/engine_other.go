@@ -31,3 +31,5 @@ func (*sysConn) fdWrite([]byte) (int, error) { panic("event: no loops on this sy
 func (*sysConn) fdWatch(uint8)               { panic("event: no loops on this system") }
 func (*sysConn) fdShutWrite() bool           { panic("event: no loops on this system") }
 func (*sysConn) fdClose()                    { panic("event: no loops on this system") }
+func (*sysConn) fdDetach() (net.Conn, error) { panic("event: no loops on this system") }
+func (*sysConn) fdRemoteAddr() string        { panic("event: no loops on this system") }

@@ -41,6 +41,13 @@ type Server struct {
 	// 64 per GOMAXPROCS. A callback that blocks holds one worker.
 	Workers int
 
+	// HTTP, if set, serves the requests that are not WebSocket
+	// handshakes (no "Upgrade: websocket", or not GET), such as the page
+	// that opens the WebSockets: such a connection leaves the loops, with
+	// what was read of it, for an http.Server of its own. Otherwise those
+	// requests are refused with 400 or 405.
+	HTTP http.Handler
+
 	// MaxPending bounds, per connection, the bytes of output the peer has
 	// not yet taken and the bytes of messages the callbacks have not yet
 	// taken: beyond it the connection is not read, and Write waits.
@@ -73,6 +80,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners map[closer]struct{}
+	httpSrv   *http.Server
+	httpLn    *handoffListener
 	shutdown  atomic.Bool
 	active    atomic.Int64 // connections not yet ended
 }
@@ -202,6 +211,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-tick.C // closeAll ends them without waiting for peers
 	}
 	s.pool.wg.Wait()
+	s.mu.Lock()
+	hs := s.httpSrv
+	s.mu.Unlock()
+	if hs != nil {
+		if herr := hs.Shutdown(ctx); herr != nil && err == nil {
+			err = herr
+			hs.Close()
+		}
+	}
 	s.stopNet()
 	s.engine.stop()
 	return err

@@ -51,6 +51,24 @@ func (s *sysConn) shutWrite() bool {
 	return ok && cw.CloseWrite() == nil
 }
 
+// detach returns the connection as a net.Conn that its loop no longer
+// watches.
+func (s *sysConn) detach() (net.Conn, error) {
+	if s.nc == nil {
+		return s.fdDetach()
+	}
+	return s.nc, nil
+}
+
+// remoteAddr returns the peer's address in the form of
+// http.Request.RemoteAddr.
+func (s *sysConn) remoteAddr() string {
+	if s.nc == nil {
+		return s.fdRemoteAddr()
+	}
+	return s.nc.RemoteAddr().String()
+}
+
 func (s *sysConn) close() {
 	if s.nc == nil {
 		s.fdClose()

@@ -19,6 +19,8 @@
 //	-read-limit n     largest message accepted, in bytes; -1 for none
 //	-close-timeout d  how long a client may take to answer our Close
 //	                  (default 5s)
+//	-event            serve the WebSockets from event loops (package
+//	                  event): an idle connection holds no goroutine
 //
 // SIGINT or SIGTERM shuts the server down gracefully: every open
 // WebSocket is closed with status 1001 (going away), and the server exits
@@ -76,6 +78,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Var((*onOff)(&cfg.Compress), "compress", "negotiate permessage-deflate, `on|off`")
 	fs.Int64Var(&cfg.ReadLimit, "read-limit", 1<<20, "largest message accepted, in `bytes` (-1: no limit)")
 	fs.DurationVar(&cfg.CloseTimeout, "close-timeout", conn.DefaultCloseTimeout, "how long a client may take to answer our Close, such as at shutdown")
+	fs.BoolVar(&cfg.Event, "event", false, "serve the WebSockets from event loops, without a goroutine per idle connection")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -138,6 +141,9 @@ func (b *onOff) Set(s string) error {
 // serve runs the server until ctx is done, then shuts it down. It calls
 // stop once shutdown begins so that a second signal kills the process.
 func serve(ctx context.Context, stop func(), cfg config, log *slog.Logger) error {
+	if cfg.Event {
+		return serveEvent(ctx, stop, cfg, log)
+	}
 	var tlsConfig *tls.Config
 	if cfg.CertFile != "" {
 		// Loaded now rather than by ServeTLS, so that a missing or bad

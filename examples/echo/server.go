@@ -25,6 +25,7 @@ type config struct {
 	Compress          bool
 	ReadLimit         int64
 	CloseTimeout      time.Duration
+	Event             bool // serve the WebSockets with package event
 }
 
 //go:embed index.html
