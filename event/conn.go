@@ -32,13 +32,13 @@ type Conn struct {
 	keyPos    int
 	seq       frame.Sequencer
 	utf8      utf8check.Validator
-	state     uint8
+	state     atomic.Uint32 // stHandshake, stOpen or stDone: the ticker reads it too
 	msgOp     frame.Opcode
 	deflated  bool // the message being received is compressed
 	checkUTF8 bool
-	final     bool  // hdr ends its message
-	lastPing  int64 // clock of the last keepalive ping sent, 0 before
-	pingOut   bool  // that ping has not been answered
+	final     bool        // hdr ends its message
+	lastPing  int64       // clock of the last keepalive ping sent, 0 before
+	pingOut   atomic.Bool // that ping has not been answered
 	deadline  atomic.Int64
 
 	mu        sync.Mutex
@@ -282,7 +282,7 @@ func (c *Conn) sendCloseLocked(ce *conn.CloseError, shut bool) {
 // The Close frame goes out after the callbacks for the messages before
 // the violation, so that their answers precede it.
 func (c *Conn) fail(err error) {
-	c.state = stDone
+	c.state.Store(stDone)
 	j := jobs.Get().(*job)
 	j.kind, j.err = jobFail, err
 	c.mu.Lock()
@@ -311,13 +311,13 @@ func (c *Conn) feed(data []byte) {
 		data = *c.in
 	}
 	n := 0
-	if c.state == stHandshake {
+	if c.state.Load() == stHandshake {
 		n = c.handshake(data)
 	}
-	if c.state == stOpen && n < len(data) {
+	if c.state.Load() == stOpen && n < len(data) {
 		n += c.frames(data[n:])
 	}
-	if c.state == stDone {
+	if c.state.Load() == stDone {
 		n = len(data)
 	}
 	rest := data[n:]
@@ -356,7 +356,7 @@ func (c *Conn) handshake(data []byte) int {
 	c.out = out
 	c.queueLocked()
 	if err != nil {
-		c.state = stDone
+		c.state.Store(stDone)
 		c.closeSent = true // send nothing more than the refusal
 		c.shut = true
 		c.deadline.Store(clock() + int64(failLinger))
@@ -370,7 +370,7 @@ func (c *Conn) handshake(data []byte) int {
 		}
 		p, err := pmdeflate.ParseParams(e)
 		if err != nil { // the server's own answer: cannot happen
-			c.state = stDone
+			c.state.Store(stDone)
 			c.closeNow = true
 			return len(data)
 		}
@@ -379,9 +379,9 @@ func (c *Conn) handshake(data []byte) int {
 		c.inflate = p.Decompressor(true)
 		c.threshold = cfg.Threshold
 	}
-	c.state = stOpen
+	c.lastPing = clock() // before the state, which the ticker reads first
 	c.deadline.Store(0)
-	c.lastPing = clock()
+	c.state.Store(stOpen)
 	c.opened = true
 	j := jobs.Get().(*job)
 	j.kind, j.req = jobOpen, r
@@ -391,7 +391,7 @@ func (c *Conn) handshake(data []byte) int {
 
 // handOff gives the connection to Server.HTTP, with data, what was read.
 func (c *Conn) handOff(data []byte) {
-	c.state = stDone
+	c.state.Store(stDone)
 	c.mu.Lock()
 	c.ended = &conn.CloseError{Code: frame.CloseAbnormal} // this record is done with
 	c.deadline.Store(0)
@@ -408,7 +408,7 @@ func (c *Conn) handOff(data []byte) {
 func (c *Conn) frames(data []byte) int {
 	st := &c.srv.settings
 	p := 0
-	for p < len(data) && c.state == stOpen {
+	for p < len(data) && c.state.Load() == stOpen {
 		if c.remaining > 0 {
 			k := int(min(c.remaining, int64(len(data)-p)))
 			c.payload(data[p : p+k])
@@ -531,7 +531,7 @@ func (c *Conn) control(op frame.Opcode, p []byte) {
 		}
 		c.mu.Unlock()
 	case frame.OpPong:
-		c.pingOut = false
+		c.pingOut.Store(false)
 		if st.onPong != nil {
 			st.onPong(p)
 		}
@@ -541,7 +541,7 @@ func (c *Conn) control(op frame.Opcode, p []byte) {
 			c.fail(err)
 			return
 		}
-		c.state = stDone
+		c.state.Store(stDone)
 		j := jobs.Get().(*job)
 		j.kind, j.err = jobPeerClose, &conn.CloseError{Code: code, Reason: reason, Remote: true}
 		c.mu.Lock()
@@ -841,7 +841,7 @@ func (c *Conn) tick(now int64) {
 	if d := c.deadline.Load(); d != 0 && now >= d {
 		c.mu.Lock()
 		switch {
-		case c.state == stHandshake:
+		case c.state.Load() == stHandshake:
 			c.endLocked(&conn.CloseError{Code: frame.CloseAbnormal, Err: errHandshakeTimeout})
 		case c.result != nil && !c.shut && c.result.Err == nil:
 			// Our Close was not answered in time.
@@ -852,18 +852,19 @@ func (c *Conn) tick(now int64) {
 		c.mu.Unlock()
 		return
 	}
-	if st.pingInterval <= 0 || c.state != stOpen {
+	if st.pingInterval <= 0 || c.state.Load() != stOpen {
 		return
 	}
 	switch {
-	case c.pingOut && now-c.lastPing >= int64(st.pingTimeout):
-		c.state = stDone
+	case c.pingOut.Load() && now-c.lastPing >= int64(st.pingTimeout):
+		c.state.Store(stDone)
 		c.mu.Lock()
 		c.sendCloseLocked(&conn.CloseError{Code: frame.CloseGoingAway, Err: conn.ErrKeepaliveTimeout}, true)
 		c.deadline.Store(now + int64(min(st.closeTimeout, failLinger)))
 		c.mu.Unlock()
-	case !c.pingOut && now-c.lastPing >= int64(st.pingInterval):
-		c.lastPing, c.pingOut = now, true
+	case !c.pingOut.Load() && now-c.lastPing >= int64(st.pingInterval):
+		c.lastPing = now
+		c.pingOut.Store(true)
 		c.mu.Lock()
 		if c.closedLocked() == nil {
 			c.appendFrameLocked(frame.Header{Fin: true, Opcode: frame.OpPing}, nil)

@@ -189,3 +189,76 @@ func TestServerCloses(t *testing.T) {
 		})
 	}
 }
+
+// TestKeepalive pings a peer that does not answer, which is dropped with
+// 1001 and ErrKeepaliveTimeout, and one that does, which stays.
+func TestKeepalive(t *testing.T) {
+	for _, plain := range []bool{false, true} {
+		t.Run(fmt.Sprintf("goroutines=%v", plain), func(t *testing.T) {
+			closed := make(chan error, 2)
+			srv := &event.Server{
+				Accept:  conn.AcceptOptions{PingInterval: 20 * time.Millisecond},
+				OnClose: func(_ *event.Conn, err error) { closed <- err },
+			}
+			url := startEchoOn(t, srv, plain)
+
+			// A client that reads, and so answers pings, outlives many
+			// intervals.
+			ctx := context.Background()
+			var pongs sync.WaitGroup
+			pongs.Add(3)
+			var once [3]sync.Once
+			n := 0
+			var mu sync.Mutex
+			c, _, err := conn.Dial(ctx, url, &conn.DialOptions{OnPing: func([]byte) {
+				mu.Lock()
+				defer mu.Unlock()
+				if n < 3 {
+					once[n].Do(pongs.Done)
+					n++
+				}
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			read := make(chan error, 1)
+			go func() {
+				for {
+					if _, _, err := c.Read(ctx); err != nil {
+						read <- err
+						return
+					}
+				}
+			}()
+
+			// A peer that never answers is dropped.
+			p := dialRaw(t, url, nil)
+			closing, err := p.ExpectClose(10 * time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if closing.Code != 1001 || len(closing.Frames) == 0 || closing.Frames[0].Opcode != 9 {
+				t.Errorf("got %d frames then close code %d, want pings then 1001", len(closing.Frames), closing.Code)
+			}
+			p.Close()
+			err = <-closed
+			var ce *conn.CloseError
+			if !errors.As(err, &ce) || ce.Code != conn.CloseGoingAway || !errors.Is(err, conn.ErrKeepaliveTimeout) {
+				t.Errorf("server: %v, want 1001 and ErrKeepaliveTimeout", err)
+			}
+
+			pongs.Wait() // three pings answered
+			select {
+			case err := <-closed:
+				t.Fatalf("the client that answers pings was dropped: %v", err)
+			default:
+			}
+			if err := c.Write(ctx, conn.Text, []byte("still here")); err != nil {
+				t.Fatalf("the client that answers pings: %v", err)
+			}
+			c.Close(conn.CloseNormal, "")
+			<-read
+		})
+	}
+}

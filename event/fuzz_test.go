@@ -45,7 +45,8 @@ func parseStream(stream []byte, chunk int) parsed {
 	// on this goroutine, so that the outcome is deterministic.
 	srv.pool.max = 0
 	rc := &recordConn{}
-	c := &Conn{srv: srv, sys: sysConn{nc: rc}, state: stOpen, opened: true, events: evIn, handling: true}
+	c := &Conn{srv: srv, sys: sysConn{nc: rc}, opened: true, events: evIn, handling: true}
+	c.state.Store(stOpen)
 	srv.active.Add(1)
 	for len(stream) > 0 {
 		k := min(chunk, len(stream))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"runtime"
 	"testing"
 
 	"github.com/klauspost/compress/flate"
@@ -211,5 +212,41 @@ func BenchmarkPrime(b *testing.B) {
 			}
 			b.ReportMetric(float64(out.n)/float64(in), "ratio")
 		})
+	}
+}
+
+// BenchmarkParked compresses 1 KiB JSON messages for 1,000 connections
+// with context takeover, as an echo server does under pipelined load:
+// each connection in turn sends a burst of burst messages back to back.
+// With places=0 no Compressor parks its flate state, so every message of
+// a connection that is not warm primes a pooled encoder; with the default
+// places, only the first of each burst does.
+func BenchmarkParked(b *testing.B) {
+	msgs := benchMessages(jsonText, 1<<10)
+	within := parkWithin
+	for _, burst := range []int{1, 8} {
+		for _, places := range []int{0, maxParked} {
+			b.Run(fmt.Sprintf("burst=%d/places=%d", burst, places), func(b *testing.B) {
+				withParking(b, places, func() {
+					maxWarm, parkWithin = int32(4*runtime.GOMAXPROCS(0)), within
+					cs := make([]*Compressor, 1000)
+					for i := range cs {
+						cs[i] = NewCompressor(0, 15, true)
+						defer cs[i].Release()
+					}
+					var out countWriter
+					b.SetBytes(1 << 10)
+					b.ReportAllocs()
+					for i := 0; b.Loop(); i++ {
+						c := cs[i/burst%len(cs)]
+						c.Begin(&out)
+						c.Write(msgs[i%len(msgs)])
+						if err := c.Finish(); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			})
+		}
 	}
 }

@@ -90,7 +90,9 @@ func putDeflater(kind int, d *deflater) {
 // window, without priming, until it has been idle for a second or two,
 // when a sweep takes the state back. Only a few Compressors keep their
 // state at once (see maxWarm); those of other busy connections prime for
-// every message. An idle connection holds only the kept bytes.
+// every message, except that one whose messages come in a burst keeps its
+// state from one to the next while its place lasts (see maxParked). An
+// idle connection holds only the kept bytes.
 //
 // A Compressor is not safe for concurrent use. After an error from Write
 // or Finish it must not be used again except for Release.
@@ -106,6 +108,7 @@ type Compressor struct {
 	active bool  // between Begin and Finish; the sweep leaves d alone
 	last   int64 // clock reading at the end of the previous message, 0 for none
 	warm   bool  // d is kept between messages, and counted in warmCount
+	parked bool  // d is kept between messages until another takes its place (park)
 	listed bool  // on the sweep's list
 }
 
@@ -196,16 +199,22 @@ func (c *Compressor) Finish() error {
 	}
 	now := clock()
 	c.mu.Lock()
-	keep := c.last != 0 && now-c.last < int64(idleAfter) && c.warmLocked()
+	warm := c.last != 0 && now-c.last < int64(idleAfter) && c.warmLocked()
+	c.parked = !warm && c.last != 0 && now-c.last < int64(parkWithin)
 	c.active, c.last = false, now
-	if !keep {
+	parked := c.parked
+	switch {
+	case !warm && !parked:
 		c.coolLocked()
-	} else if !c.listed {
+	case !c.listed:
 		c.listed = true
 		listBusy(c)
 	}
 	c.mu.Unlock()
-	if !keep {
+	switch {
+	case parked:
+		park(c)
+	case !warm:
 		putDeflater(c.kind, d)
 	}
 	return nil
@@ -230,6 +239,7 @@ func (c *Compressor) warmLocked() bool {
 // pool. c.mu is held.
 func (c *Compressor) coolLocked() {
 	c.d = nil
+	c.parked = false
 	if c.warm {
 		c.warm = false
 		warmCount.Add(-1)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -324,8 +325,7 @@ func idleMemory(t *testing.T, bits, size int, takeover bool) int {
 }
 
 // TestCompressorWarmLimit checks that no more than maxWarm Compressors
-// keep flate state between messages, and that every way of giving it up
-// frees a place.
+// are warm, and that every way of giving it up frees a place.
 func TestCompressorWarmLimit(t *testing.T) {
 	if n := warmCount.Load(); n != 0 {
 		t.Fatalf("%d Compressors warm before the test", n)
@@ -346,7 +346,7 @@ func TestCompressorWarmLimit(t *testing.T) {
 	held := func() []bool {
 		var h []bool
 		for _, c := range cs {
-			h = append(h, c.d != nil)
+			h = append(h, c.warm)
 		}
 		return h
 	}
@@ -368,4 +368,153 @@ func TestCompressorWarmLimit(t *testing.T) {
 	if n := warmCount.Load(); n != 0 {
 		t.Errorf("%d Compressors counted warm, none is", n)
 	}
+}
+
+// withParking runs f with n places for parked flate state, and no warm
+// Compressors, so that every Compressor with context takeover parks.
+func withParking(t testing.TB, n int, f func()) {
+	t.Helper()
+	oldWarm, oldParked := maxWarm, maxParked
+	defer func() {
+		parking.mu.Lock()
+		parking.ring, parking.next = nil, 0
+		parking.mu.Unlock()
+		maxWarm, maxParked = oldWarm, oldParked
+	}()
+	maxWarm, maxParked = 0, n
+	defer func(old time.Duration) { parkWithin = old }(parkWithin)
+	parkWithin = time.Hour
+	parking.mu.Lock()
+	parking.ring, parking.next = nil, 0
+	parking.mu.Unlock()
+	f()
+}
+
+// TestCompressorParked checks that a Compressor that is not warm keeps its
+// flate state after a message until another takes its place, and that the
+// next message then refers back past the 4 KiB it keeps while idle, which
+// only the whole window allows; once its place is taken, it primes.
+func TestCompressorParked(t *testing.T) {
+	withParking(t, 1, func() {
+		a, b := NewCompressor(0, 15, true), NewCompressor(0, 15, true)
+		defer a.Release()
+		defer b.Release()
+		first := jsonText(16<<10, 1)
+		again := first[:2<<10] // 16 KiB back: only in the whole window
+		d := NewDecompressor(15, true)
+		defer d.Release()
+		send := func(c *Compressor, msg []byte) int {
+			t.Helper()
+			p := compressMessage(t, c, msg, 0)
+			if c == a {
+				got, err := decompressMessage(d, p, 0)
+				if err != nil || !bytes.Equal(got, msg) {
+					t.Fatalf("inflated %d bytes, %v; want %d bytes", len(got), err, len(msg))
+				}
+			}
+			return len(p)
+		}
+		send(a, jsonText(300, 3))
+		if a.d != nil || a.parked {
+			t.Fatal("a Compressor's first message parked its flate state")
+		}
+		send(a, first)
+		if a.d == nil || !a.parked {
+			t.Fatal("a Compressor that is not warm did not park its flate state")
+		}
+		if n := send(a, again); n > 100 {
+			t.Errorf("parked: a repeat of 2 KiB from 16 KiB back took %d bytes, want a back-reference", n)
+		}
+		send(b, jsonText(300, 2))
+		send(b, jsonText(300, 2))
+		if a.d != nil || a.parked || b.d == nil {
+			t.Fatalf("the one place went to b: a holds state %t, parked %t; b holds %t", a.d != nil, a.parked, b.d != nil)
+		}
+		// Kept while idle: the last 2 KiB of first, then again.
+		if n := send(a, first[2<<10:4<<10]); n <= 100 {
+			t.Errorf("after losing its place: a repeat of 2 KiB from 14 KiB back took %d bytes, want it primed with 4 KiB only", n)
+		}
+	})
+	withParking(t, 0, func() {
+		c := NewCompressor(0, 15, true)
+		defer c.Release()
+		compressMessage(t, c, jsonText(300, 1), 0)
+		compressMessage(t, c, jsonText(300, 1), 0)
+		if c.d != nil {
+			t.Error("with no places, a Compressor that is not warm kept its flate state")
+		}
+	})
+	withParking(t, 1, func() {
+		parkWithin = 0
+		c := NewCompressor(0, 15, true)
+		defer c.Release()
+		compressMessage(t, c, jsonText(300, 1), 0)
+		compressMessage(t, c, jsonText(300, 1), 0)
+		if c.d != nil {
+			t.Error("a message not in a burst parked its flate state")
+		}
+	})
+}
+
+// TestCompressorParkingRace has several connections, each on its own
+// goroutine, send bursts of messages while they take each other's parking
+// places and a sweep runs, and checks that every message inflates to what
+// was sent: parked state must never be used by two Compressors, nor
+// returned to the pool while in use.
+func TestCompressorParkingRace(t *testing.T) {
+	withParking(t, 1, func() {
+		maxWarm = 1
+		done := make(chan struct{})
+		swept := make(chan struct{})
+		go func() {
+			defer close(swept)
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				sweepAt(clock() + 2*int64(idleAfter))
+				runtime.Gosched()
+			}
+		}()
+		defer func() {
+			close(done)
+			<-swept
+		}()
+		msgs := testMessages()
+		errs := make(chan error, 4)
+		for g := range 4 {
+			go func() {
+				c, d := NewCompressor(0, 15, true), NewDecompressor(15, true)
+				defer c.Release()
+				defer d.Release()
+				for i := range 100 {
+					msg := msgs[(g+i)%len(msgs)]
+					msg = msg[:min(len(msg), 3000)]
+					var out bytes.Buffer
+					c.Begin(&out)
+					c.Write(msg)
+					if err := c.Finish(); err != nil {
+						errs <- err
+						return
+					}
+					got, err := decompressMessage(d, out.Bytes(), 0)
+					if err != nil || !bytes.Equal(got, msg) {
+						errs <- fmt.Errorf("connection %d, message %d: inflated %d bytes, %v; want %d bytes", g, i, len(got), err, len(msg))
+						return
+					}
+					if i%8 == 7 {
+						runtime.Gosched() // end of a burst
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for range 4 {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+	})
 }
