@@ -88,8 +88,10 @@ func TestPreparedMessage(t *testing.T) {
 	}
 }
 
-// TestPreparedMessageAllocs checks that writing a prepared message to
-// another connection of a form allocates nothing.
+// TestPreparedMessageAllocs checks that writing a prepared message, or a
+// batch of them, to another connection of a form allocates nothing. The
+// batch of 1 KiB messages is more than the output buffer holds, compressed
+// or not, so it is gathered into one writev.
 func TestPreparedMessageAllocs(t *testing.T) {
 	if raceEnabled {
 		// The race detector drops sync.Pool items at random, and a pooled
@@ -97,35 +99,45 @@ func TestPreparedMessageAllocs(t *testing.T) {
 		t.Skip("allocations are counted without -race")
 	}
 	for _, compress := range []bool{false, true} {
-		t.Run(fmt.Sprint("compress=", compress), func(t *testing.T) {
-			var co *CompressionOptions
-			if compress {
-				co = &CompressionOptions{ServerNoContextTakeover: true}
-			}
-			client, server := acceptedPair(t, &AcceptOptions{Compression: co}, &DialOptions{Compression: co})
-			// AllocsPerRun counts every goroutine's allocations: the
-			// reader reuses its buffer, so that it allocates nothing.
-			go func() {
-				buf := make([]byte, 0, 4<<10)
-				for {
-					_, msg, err := client.ReadInto(context.Background(), buf)
-					if err != nil {
-						return
+		for _, batch := range []int{1, 8} {
+			t.Run(fmt.Sprint("compress=", compress, ",batch=", batch), func(t *testing.T) {
+				var co *CompressionOptions
+				if compress {
+					co = &CompressionOptions{ServerNoContextTakeover: true}
+				}
+				client, server := acceptedPair(t, &AcceptOptions{Compression: co}, &DialOptions{Compression: co})
+				// AllocsPerRun counts every goroutine's allocations: the
+				// reader reuses its buffer, so that it allocates nothing.
+				go func() {
+					buf := make([]byte, 0, 4<<10)
+					for {
+						_, msg, err := client.ReadInto(context.Background(), buf)
+						if err != nil {
+							return
+						}
+						buf = msg
 					}
-					buf = msg
+				}()
+				pms := []*PreparedMessage{}
+				if batch == 1 {
+					pm, _ := NewPreparedMessage(Binary, bytes.Repeat([]byte("tick "), 200))
+					pms = append(pms, pm)
+				} else {
+					for i := range batch {
+						pms = append(pms, batchMessage(t, i, 1024))
+					}
 				}
-			}()
-			pm, _ := NewPreparedMessage(Binary, bytes.Repeat([]byte("tick "), 200))
-			ctx := context.Background()
-			server.WritePrepared(ctx, pm)
-			if allocs := testing.AllocsPerRun(100, func() {
-				if err := server.WritePrepared(ctx, pm); err != nil {
-					t.Fatal(err)
+				ctx := context.Background()
+				server.WritePrepared(ctx, pms...)
+				if allocs := testing.AllocsPerRun(100, func() {
+					if err := server.WritePrepared(ctx, pms...); err != nil {
+						t.Fatal(err)
+					}
+				}); allocs != 0 {
+					t.Errorf("%v allocations per WritePrepared of %d messages, want 0", allocs, batch)
 				}
-			}); allocs != 0 {
-				t.Errorf("%v allocations per WritePrepared, want 0", allocs)
-			}
-		})
+			})
+		}
 	}
 }
 

@@ -151,11 +151,11 @@ func (c *Conn) releaseOut() {
 // armFlush notes that bytes are held and makes sure they go out in time.
 func (c *Conn) armFlush() {
 	if c.flushTimer == nil {
-		// Made before held is set: flushHeld reads the field only after
-		// it has seen held, so the atomic orders the two.
-		c.flushTimer = time.AfterFunc(flushDelay, c.flushHeld)
-		c.held.Store(true)
-		return
+		// Made before held is set, and armed only once it is: a timer
+		// that fired before held was set would find nothing to flush,
+		// and nothing would arm it again. flushHeld reads the field only
+		// after it has seen held, so the atomic orders the two.
+		c.flushTimer = time.AfterFunc(time.Hour, c.flushHeld)
 	}
 	if !c.held.Swap(true) {
 		c.flushTimer.Reset(flushDelay)

@@ -15,19 +15,13 @@ import (
 	"github.com/twoway/websocket/event"
 )
 
-// startEcho serves an echo on a loopback listener and returns its URL.
-// The test's cleanup shuts the server down and checks that no goroutine
-// is left.
-func startEcho(t testing.TB, srv *event.Server) string {
-	return startEchoOn(t, srv, false)
-}
-
 // plainListener hides the descriptor of its listener, so that the server
 // serves its connections with goroutines.
 type plainListener struct{ net.Listener }
 
-// startEchoOn is startEcho, through goroutines rather than the loops if
-// plain is set.
+// startEchoOn serves an echo on a loopback listener, through goroutines
+// rather than the loops if plain is set, and returns its URL. The test's
+// cleanup shuts the server down and checks that no goroutine is left.
 func startEchoOn(t testing.TB, srv *event.Server, plain bool) string {
 	t.Helper()
 	before := runtime.NumGoroutine()

@@ -23,7 +23,7 @@ import (
 // the error each connection ended with.
 type mode struct {
 	name  string
-	serve func(t *testing.T, opts conn.AcceptOptions, handshakeTimeout time.Duration) (url string, ended <-chan error)
+	serve func(t testing.TB, opts conn.AcceptOptions, handshakeTimeout time.Duration) (url string, ended <-chan error)
 }
 
 // modes are the ways of serving: a goroutine per connection
@@ -35,7 +35,7 @@ var modes = []mode{
 	{"event-goroutines", serveEventsPlain},
 }
 
-func serveGoroutines(t *testing.T, opts conn.AcceptOptions, handshakeTimeout time.Duration) (string, <-chan error) {
+func serveGoroutines(t testing.TB, opts conn.AcceptOptions, handshakeTimeout time.Duration) (string, <-chan error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -75,15 +75,15 @@ func serveGoroutines(t *testing.T, opts conn.AcceptOptions, handshakeTimeout tim
 	return "ws://" + ln.Addr().String() + "/", ended
 }
 
-func serveEvents(t *testing.T, opts conn.AcceptOptions, handshakeTimeout time.Duration) (string, <-chan error) {
+func serveEvents(t testing.TB, opts conn.AcceptOptions, handshakeTimeout time.Duration) (string, <-chan error) {
 	return serveEventsOn(t, opts, handshakeTimeout, false)
 }
 
-func serveEventsPlain(t *testing.T, opts conn.AcceptOptions, handshakeTimeout time.Duration) (string, <-chan error) {
+func serveEventsPlain(t testing.TB, opts conn.AcceptOptions, handshakeTimeout time.Duration) (string, <-chan error) {
 	return serveEventsOn(t, opts, handshakeTimeout, true)
 }
 
-func serveEventsOn(t *testing.T, opts conn.AcceptOptions, handshakeTimeout time.Duration, plain bool) (string, <-chan error) {
+func serveEventsOn(t testing.TB, opts conn.AcceptOptions, handshakeTimeout time.Duration, plain bool) (string, <-chan error) {
 	ended := make(chan error, 16)
 	srv := &event.Server{
 		Accept:           opts,

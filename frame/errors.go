@@ -1,9 +1,6 @@
 package frame
 
-import (
-	"errors"
-	"strconv"
-)
+import "strconv"
 
 // ProtocolError is a violation of RFC 6455 found while reading. Code is
 // the close code to send to the peer before closing the connection
@@ -62,10 +59,4 @@ var (
 	ErrCloseTooShort      = protocolError(CloseProtocolError, "close payload of 1 byte")
 	ErrInvalidCloseCode   = protocolError(CloseProtocolError, "invalid close code")
 	ErrInvalidCloseReason = protocolError(CloseInvalidPayload, "invalid UTF-8 in close reason")
-)
-
-// Errors returned by Writer for misuse by the caller.
-var (
-	ErrWriteOpcode    = errors.New("frame: opcode not valid for this write")
-	ErrControlPayload = errors.New("frame: control frame payload longer than 125 bytes")
 )

@@ -3,11 +3,22 @@
 // applies to them, the fragmentation rules of §5.4, and the payload of
 // Close frames (§5.5.1, §7.4).
 //
+// It is for programs that do their own framing on top of a connection
+// they manage, such as a proxy that inspects frames, a server with its
+// own event loop or a test peer, and for package conn, which is built on
+// it. Applications that want a WebSocket connection use conn instead.
+// The close codes and the errors here are also what conn reports: its
+// CloseCode is this package's, and a connection failed for a protocol
+// violation ends with a *[ProtocolError].
+//
 // The building blocks are independent of each other so that a connection
 // can combine them in its own read loop: [ParseHeader] and [AppendHeader]
-// convert headers, [Rules.Check] validates one header, [Sequencer] tracks
-// fragmented messages, and [ParseClosePayload] decodes a Close frame.
-// [Reader] and [Writer] put them together for simple uses and tests.
+// convert headers in byte slices, [ReadHeader] and [WriteHeader] on
+// streams, [Rules.Check] validates one header, [Sequencer]
+// tracks fragmented messages, and [ParseClosePayload] and
+// [AppendClosePayload] decode and encode the payload of a Close frame.
+// Masking is package mask's; validating text as UTF-8 (RFC 6455 §8.1) is
+// the caller's, with [ErrInvalidUTF8] to report it.
 //
 // Violations found while reading are reported as *[ProtocolError] values
 // that carry the close code to send to the peer. The errors for the

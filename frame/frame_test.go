@@ -125,35 +125,6 @@ func TestRFCExamplesParse(t *testing.T) {
 	}
 }
 
-// TestRFCExamplesReader reads all examples as one stream.
-func TestRFCExamplesReader(t *testing.T) {
-	var stream []byte
-	for _, tt := range rfcExamples() {
-		stream = append(stream, tt.wire...)
-	}
-	// The examples mix both directions, so no Role.
-	r := NewReader(bufio.NewReader(bytes.NewReader(stream)), Rules{})
-	for _, tt := range rfcExamples() {
-		h, err := r.NextFrame()
-		if err != nil {
-			t.Fatalf("%s: NextFrame: %v", tt.name, err)
-		}
-		if diff := cmp.Diff(tt.header, h); diff != "" {
-			t.Errorf("%s: header mismatch (-want +got):\n%s", tt.name, diff)
-		}
-		p, err := io.ReadAll(r)
-		if err != nil {
-			t.Fatalf("%s: reading payload: %v", tt.name, err)
-		}
-		if !bytes.Equal(p, tt.payload) {
-			t.Errorf("%s: payload = %q, want %q", tt.name, head(p), head(tt.payload))
-		}
-	}
-	if _, err := r.NextFrame(); err != io.EOF {
-		t.Errorf("NextFrame at end = %v, want io.EOF", err)
-	}
-}
-
 // head shortens b for error messages.
 func head(b []byte) []byte {
 	if len(b) > 32 {

@@ -1,9 +1,7 @@
 package frame
 
 import (
-	"bufio"
 	"bytes"
-	"io"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -89,60 +87,6 @@ func FuzzParseHeader(f *testing.F) {
 			t.Fatalf("re-encoded % x, input % x", enc, b[:n])
 		}
 		_ = Rules{Role: RoleServer, MaxLength: 1000}.Check(h)
-	})
-}
-
-func FuzzReader(f *testing.F) {
-	var all []byte
-	for _, ex := range rfcExamples()[:6] {
-		all = append(all, ex.wire...)
-	}
-	f.Add(all, byte(0))
-	f.Add(join(textFrame(false, "Hel"), ctrlFrame(OpPing, "x"), contFrame(true, "lo€")), byte(1))
-	f.Add(join(textFrame(false, "a\xe2"), contFrame(true, "\x82\xac"), closeFrame(CloseNormal, "bye")), byte(1))
-	f.Add(join(binFrame(true, "abc"), textFrame(true, "\xff")), byte(1))
-	f.Add(encodeFrame(Header{Fin: true, Opcode: OpBinary}, "unmasked"), byte(2))
-	f.Add([]byte{0x82, 0x7F, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2}, byte(0))
-	f.Fuzz(func(t *testing.T, stream []byte, mode byte) {
-		rules := Rules{
-			Role:       Role(mode % 3),
-			AllowedRSV: (mode << 1) & (RSV1 | RSV2 | RSV3),
-		}
-		if mode&0x80 != 0 {
-			rules.MaxLength = int64(mode & 0x3F)
-		}
-		// A small buffer exercises refills; bufio rounds it up to 16.
-		r := NewReader(bufio.NewReaderSize(bytes.NewReader(stream), 16), rules)
-		total := 0
-		for i := 0; ; i++ {
-			if i > len(stream) {
-				t.Fatalf("more frames than bytes")
-			}
-			h, err := r.NextFrame()
-			if err != nil {
-				break
-			}
-			if err := rules.Check(h); err != nil {
-				t.Fatalf("Reader returned a header that breaks the rules: %v", err)
-			}
-			p, err := io.ReadAll(r)
-			if int64(len(p)) > h.Length {
-				t.Fatalf("read %d payload bytes from a frame of %d", len(p), h.Length)
-			}
-			if err == nil && int64(len(p)) != h.Length {
-				t.Fatalf("read %d payload bytes from a frame of %d without error", len(p), h.Length)
-			}
-			if err == nil && h.Opcode == OpText && h.RSV == 0 && h.Fin && !utf8.Valid(p) {
-				t.Fatalf("invalid text message %q accepted", p)
-			}
-			total += len(p)
-			if err != nil {
-				break
-			}
-		}
-		if total > len(stream) {
-			t.Fatalf("read %d payload bytes from %d", total, len(stream))
-		}
 	})
 }
 

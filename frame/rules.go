@@ -10,8 +10,7 @@ import (
 // frames are masked (RFC 6455 §5.1).
 type Role uint8
 
-// Roles. The zero Role is neither: Rules with it do not check masking and
-// a Writer with it does not mask.
+// Roles. The zero Role is neither: Rules with it do not check masking.
 const (
 	RoleServer Role = iota + 1 // receives masked frames, sends unmasked
 	RoleClient                 // receives unmasked frames, sends masked

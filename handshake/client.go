@@ -31,7 +31,8 @@ type ClientOptions struct {
 	// Subprotocols are offered in order of preference.
 	Subprotocols []string
 
-	// Extensions are offered in order of preference.
+	// Extensions are offered in order of preference. The caller applies
+	// what the server accepts to the frames; see the package doc.
 	Extensions []ClientExtension
 
 	// TLSConfig is used for wss:// URLs and for https:// proxies. It is

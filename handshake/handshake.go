@@ -8,6 +8,18 @@
 // handshake (ServerConn.Buffered, ClientConn.Buffered); those bytes
 // belong to the first WebSocket frames and must be consumed before
 // reading from the connection.
+//
+// The package is for programs that frame the connection themselves, with
+// package frame or their own code, and for package conn, which is built
+// on it. Applications that want a WebSocket connection use conn, whose
+// Accept and Dial run this handshake and then the framing.
+//
+// Extensions are negotiated through [ServerExtension] and
+// [ClientExtension], but an extension is more than its negotiation: its
+// effect on frames is the framing code's. So the hooks serve those
+// programs with framing of their own; conn does not take them, and offers
+// the one extension it implements, permessage-deflate (RFC 7692), through
+// its CompressionOptions.
 package handshake
 
 import (

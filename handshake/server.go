@@ -46,7 +46,8 @@ type ServerOptions struct {
 	// pages it does not trust (RFC 6455 §10.2).
 	CheckOrigin func(r *http.Request) bool
 
-	// Extensions are negotiated with the client's offers.
+	// Extensions are negotiated with the client's offers. The caller
+	// applies what they agree to the frames; see the package doc.
 	Extensions []ServerExtension
 
 	// Header holds extra headers, such as Set-Cookie, to send with the

@@ -5,7 +5,8 @@
 // Each connection added to a Hub gets a bounded queue and one goroutine
 // that writes what is queued, so a member that reads slowly never delays
 // the publisher or the other members. A message is encoded once for all
-// members (conn.PreparedMessage), however many there are.
+// members (conn.PreparedMessage), however many there are, and a writer
+// that finds several messages queued writes them in one system call.
 //
 // # Back-pressure
 //
@@ -100,8 +101,11 @@ type Hub struct {
 // room is the members of one room in this process, and what other hubs
 // have announced of theirs.
 type room struct {
-	name    string
-	members map[*Client]struct{}
+	name string
+	// members are kept in a slice, which deliver walks in the same order
+	// every time, and indexed by client for removal.
+	members []*Client
+	index   map[*Client]int
 	unsub   []func() error            // broker subscriptions while members are here
 	remote  map[[16]byte]*remoteNames // by hub
 
@@ -110,6 +114,27 @@ type room struct {
 	// for it, so that no Join returns before the room hears other hubs.
 	subscribed chan struct{}
 	subErr     error
+}
+
+// add makes cl a member, if it is not one.
+func (r *room) add(cl *Client) {
+	if _, ok := r.index[cl]; !ok {
+		r.index[cl] = len(r.members)
+		r.members = append(r.members, cl)
+	}
+}
+
+// remove takes cl out of the members, moving the last member to its place.
+func (r *room) remove(cl *Client) {
+	i, ok := r.index[cl]
+	if !ok {
+		return
+	}
+	last := r.members[len(r.members)-1]
+	r.members[i], r.index[last] = last, i
+	r.members[len(r.members)-1] = nil
+	r.members = r.members[:len(r.members)-1]
+	delete(r.index, cl)
 }
 
 type remoteNames struct {
@@ -209,14 +234,35 @@ func (cl *Client) Err() error {
 	}
 }
 
-// writeLoop writes what is queued until the client ends.
+// maxBatch bounds how many queued messages the writer hands to one
+// WritePrepared call, which writes them with one system call.
+const maxBatch = 64
+
+// writeLoop writes what is queued until the client ends. It takes
+// everything waiting in the queue, up to maxBatch messages, at once: a
+// member that fell behind a burst catches up in a few writes rather than
+// one per message.
 func (cl *Client) writeLoop() {
 	defer close(cl.done)
 	ctx := context.Background() // a stalled peer is cut by the slow path
+	batch := make([]*conn.PreparedMessage, 0, min(cap(cl.queue), maxBatch))
 	for {
 		select {
 		case pm := <-cl.queue:
-			if err := cl.conn.WritePrepared(ctx, pm); err != nil {
+			batch = append(batch, pm)
+		more:
+			for len(batch) < cap(batch) {
+				select {
+				case pm := <-cl.queue:
+					batch = append(batch, pm)
+				default:
+					break more
+				}
+			}
+			err := cl.conn.WritePrepared(ctx, batch...)
+			clear(batch) // let the messages go
+			batch = batch[:0]
+			if err != nil {
 				cl.end(err)
 				return
 			}
@@ -280,7 +326,7 @@ func (h *Hub) forget(cl *Client) {
 	var left []*room
 	for name := range cl.rooms {
 		if r := h.rooms[name]; r != nil {
-			delete(r.members, cl)
+			r.remove(cl)
 			left = append(left, r)
 		}
 	}
@@ -327,13 +373,13 @@ func (cl *Client) Join(name string) error {
 	if fresh {
 		r = &room{
 			name:       name,
-			members:    make(map[*Client]struct{}),
+			index:      make(map[*Client]int),
 			remote:     make(map[[16]byte]*remoteNames),
 			subscribed: make(chan struct{}),
 		}
 		h.rooms[name] = r
 	}
-	r.members[cl] = struct{}{}
+	r.add(cl)
 	cl.rooms[name] = struct{}{}
 	h.mu.Unlock()
 	if h.opts.Broker != nil {
@@ -358,7 +404,7 @@ func (cl *Client) Leave(name string) error {
 	h.mu.Lock()
 	r := h.rooms[name]
 	if r != nil {
-		delete(r.members, cl)
+		r.remove(cl)
 	}
 	delete(cl.rooms, name)
 	var unsubs []func() error
@@ -388,7 +434,7 @@ func (h *Hub) Publish(ctx context.Context, name string, pm *conn.PreparedMessage
 func (h *Hub) deliver(name string, pm *conn.PreparedMessage) {
 	h.mu.RLock()
 	if r := h.rooms[name]; r != nil {
-		for cl := range r.members {
+		for _, cl := range r.members {
 			cl.send(pm)
 		}
 	}
@@ -406,7 +452,7 @@ func (h *Hub) Members(name string) []string {
 		return nil
 	}
 	names := make([]string, 0, len(r.members))
-	for cl := range r.members {
+	for _, cl := range r.members {
 		names = append(names, cl.name)
 	}
 	expired := time.Now().Add(-3 * h.opts.PresenceInterval)

@@ -236,3 +236,40 @@ func TestAcrossHubs(t *testing.T) {
 	cutB.mu.Unlock()
 	waitMembers(t, ha, "r", "ann")
 }
+
+// TestBatchOrder publishes a burst faster than the members' writers drain
+// it, so that each writer hands many queued messages to one WritePrepared
+// call, and checks that every member receives them all in order: sizes
+// that fit the connection's output buffer, and larger ones that are
+// gathered straight from the prepared messages, are mixed in each batch.
+func TestBatchOrder(t *testing.T) {
+	const burst = 600
+	h := New(&Options{QueueLen: burst + 10})
+	url := serve(t, h)
+	members := []*conn.Conn{join(t, url, "ann", "r"), join(t, url, "bob", "r"), join(t, url, "cat", "r")}
+	waitMembers(t, h, "r", "ann", "bob", "cat")
+	ctx := context.Background()
+	var want []string
+	for i := range burst {
+		msg := fmt.Sprintf("%04d ", i) + strings.Repeat("x", []int{10, 1000, 6000, 300}[i%4])
+		want = append(want, msg)
+		pm, err := conn.NewPreparedMessage(conn.Text, []byte(msg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Publish(ctx, "r", pm); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Nobody has read yet: the sockets fill, and the queues behind them.
+	for i, c := range members {
+		got := readN(t, c, burst)
+		if !cmp.Equal(want, got) {
+			for j := range got {
+				if got[j] != want[j] {
+					t.Fatalf("member %d, message %d: %.5q, want %.5q", i, j, got[j], want[j])
+				}
+			}
+		}
+	}
+}

@@ -122,7 +122,7 @@ func (h *Hub) announce(room string) {
 	var names []string
 	if r := h.rooms[room]; r != nil {
 		names = make([]string, 0, len(r.members))
-		for cl := range r.members {
+		for _, cl := range r.members {
 			names = append(names, cl.name)
 			size += binary.MaxVarintLen64 + len(cl.name)
 		}

@@ -23,7 +23,11 @@ func TestServeEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	addrs := make(chan string, 1)
-	log := slog.New(&addrHandler{Handler: testLogger(t).Handler(), addr: addrs})
+	base := testLogger(t).Handler()
+	if !testing.Verbose() {
+		base = slog.NewTextHandler(io.Discard, nil) // enabled, unlike the discarding handler
+	}
+	log := slog.New(&addrHandler{Handler: base, addr: addrs})
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	served := make(chan error, 1)

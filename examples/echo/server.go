@@ -8,11 +8,9 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/twoway/websocket/conn"
-	"github.com/twoway/websocket/examples/internal/shutdown"
 	"github.com/twoway/websocket/frame"
 )
 
@@ -34,26 +32,21 @@ var indexHTML string
 var indexPage = template.Must(template.New("index").Parse(indexHTML))
 
 // server serves the page at / and echoes WebSocket messages at cfg.Path.
-// It keeps track of its connections, which net/http forgets once they
-// are hijacked, so that Shutdown can close them.
+// Its tracker keeps the WebSocket connections, which net/http forgets
+// once they are hijacked, so that Shutdown can close them.
 type server struct {
-	cfg  config
-	log  *slog.Logger
-	mux  *http.ServeMux
-	opts conn.AcceptOptions
-
-	mu      sync.Mutex
-	conns   map[*conn.Conn]struct{}
-	closing bool
-	active  sync.WaitGroup // running WebSocket handlers
+	cfg     config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	opts    conn.AcceptOptions
+	tracker conn.Tracker
 }
 
 func newServer(cfg config, log *slog.Logger) *server {
 	s := &server{
-		cfg:   cfg,
-		log:   log,
-		mux:   http.NewServeMux(),
-		conns: make(map[*conn.Conn]struct{}),
+		cfg: cfg,
+		log: log,
+		mux: http.NewServeMux(),
 		opts: conn.AcceptOptions{
 			OriginPatterns: cfg.OriginPatterns,
 			ReadLimit:      cfg.ReadLimit,
@@ -62,6 +55,7 @@ func newServer(cfg config, log *slog.Logger) *server {
 			PingInterval: 30 * time.Second,
 		},
 	}
+	s.opts.Tracker = &s.tracker
 	if cfg.Compress {
 		// Settings for many clients. Context takeover both ways, as by
 		// default: small chat-like messages compress to about a quarter
@@ -90,25 +84,20 @@ func (s *server) servePage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
-	if !s.enter() {
-		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
-		return
-	}
-	defer s.active.Done()
 	log := s.log.With("remote", r.RemoteAddr)
 	c, err := conn.Accept(w, r, &s.opts)
-	if err != nil {
+	switch {
+	case errors.Is(err, conn.ErrShuttingDown):
+		// Accept has answered 503; the server is on its way out.
+		log.Info("handshake refused during shutdown")
+		return
+	case err != nil:
 		// Accept has answered with an HTTP error, such as 403 for a
 		// foreign Origin.
 		log.Warn("handshake refused", "origin", r.Header.Get("Origin"), "err", err)
 		return
 	}
-	if !s.track(c) {
-		// Shutdown began during the handshake.
-		c.Close(conn.CloseGoingAway, "server shutting down")
-		return
-	}
-	defer s.untrack(c)
+	defer c.CloseNow()
 	log.Info("connection opened", "compressed", c.Compressed())
 	start := time.Now()
 	n, err := echo(r.Context(), c)
@@ -204,51 +193,13 @@ func describeEnd(err error) (slog.Level, string, []any) {
 	}
 }
 
-// enter counts a WebSocket handler in, unless the server is shutting down.
-func (s *server) enter() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		return false
-	}
-	s.active.Add(1)
-	return true
-}
-
-// track adds c to the open connections, unless the server is shutting down.
-func (s *server) track(c *conn.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	return true
-}
-
-func (s *server) untrack(c *conn.Conn) {
-	c.CloseNow()
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-}
-
 // Shutdown closes every open WebSocket connection with 1001 (going away)
-// and waits for their handlers to return. Later handshakes are refused
-// with 503 Service Unavailable. When ctx ends first, the connections whose
-// Close frame has not gone out are cut, the closing handshakes in progress
-// are left to finish within the close timeout, and Shutdown returns an
-// error wrapping ctx's (see shutdown.CloseAll).
+// and waits for their closing handshakes, each bounded by the close
+// timeout. Later handshakes are refused with 503 Service Unavailable. When
+// ctx ends first, the connections still closing are cut and Shutdown
+// returns an error wrapping ctx's (see conn.Tracker.Shutdown).
 func (s *server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing = true
-	open := make([]*conn.Conn, 0, len(s.conns))
-	for c := range s.conns {
-		open = append(open, c)
-	}
-	s.mu.Unlock()
-
-	if err := shutdown.CloseAll(ctx, open, &s.active); err != nil {
+	if err := s.tracker.Shutdown(ctx); err != nil {
 		return fmt.Errorf("echo: %w", err)
 	}
 	return nil

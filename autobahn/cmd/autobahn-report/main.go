@@ -22,7 +22,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/twoway/websocket/autobahn/report"
+	"github.com/twoway/websocket/autobahn/internal/report"
 )
 
 func main() {

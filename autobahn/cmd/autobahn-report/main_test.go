@@ -8,7 +8,7 @@ import (
 )
 
 func TestRun(t *testing.T) {
-	testdata := filepath.Join("..", "..", "report", "testdata")
+	testdata := filepath.Join("..", "..", "internal", "report", "testdata")
 	tests := []struct {
 		name     string
 		args     []string

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twoway/websocket/autobahn/suite"
+	"github.com/twoway/websocket/autobahn/internal/suite"
 	"github.com/twoway/websocket/internal/rawpeer"
 )
 

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -300,4 +303,31 @@ func (st *fanoutState) inflate(seq uint64, p, scratch []byte) (text, newScratch 
 		s.mu.Unlock()
 	}
 	return scratch, scratch, nil
+}
+
+// A fanout server may be several processes: subscribers alternate
+// between -addr and -addr2 (connection 0, the publisher's, on -addr), and
+// the CPU time of every server-side process counts.
+var (
+	addr2 = flag.String("addr2", "", "fanout: a second server address; connections alternate between -addr and it")
+	pids  = flag.String("pids", "", "comma-separated ids of more server-side processes, whose CPU time adds to -pid's")
+)
+
+// addrOf returns the address connection i dials.
+func (cfg *config) addrOf(i int) string {
+	if *addr2 != "" && i%2 == 1 {
+		return *addr2
+	}
+	return cfg.addr
+}
+
+// extraPids returns the process ids of -pids.
+func extraPids() []int {
+	var ids []int
+	for f := range strings.SplitSeq(*pids, ",") {
+		if id, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && id > 0 {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }

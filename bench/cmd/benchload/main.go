@@ -164,7 +164,7 @@ func dialAll(ctx context.Context, cfg *config, n int, p *wsclient.Payload) ([]*w
 					return
 				}
 				dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				c, err := cfg.dialer(i).Dial(dctx, cfg.addr, cfg.proto, p)
+				c, err := cfg.dialer(i).Dial(dctx, cfg.addrOf(i), cfg.proto, p)
 				cancel()
 				if err != nil {
 					errs[w] = fmt.Errorf("connection %d: %w", i, err)
@@ -195,12 +195,19 @@ func abortAll(conns []*wsclient.Conn) {
 	}
 }
 
-// serverCPU returns the server's CPU time, or 0 without a -pid.
+// serverCPU returns the server's CPU time, with that of the processes of
+// -pids, or 0 without a -pid.
 func (cfg *config) serverCPU() (time.Duration, error) {
 	if cfg.pid == 0 {
 		return 0, nil
 	}
-	return procstat.CPUTime(cfg.pid)
+	total, err := procstat.CPUTime(cfg.pid)
+	for _, pid := range extraPids() {
+		d, perr := procstat.CPUTime(pid)
+		total += d
+		err = errors.Join(err, perr)
+	}
+	return total, err
 }
 
 // counter is a per-connection message counter on its own cache line, so

@@ -116,7 +116,7 @@ type server struct {
 }
 
 // startServer starts a benchserver for lib and waits for its address.
-func (r *runner) startServer(ctx context.Context, lib string, fanout bool, profile string) (*server, error) {
+func (r *runner) startServer(ctx context.Context, lib string, fanout bool, profile string, more ...string) (*server, error) {
 	argv := []string{r.serverBin, "-lib", lib, "-addr", "127.0.0.1:0"}
 	if fanout {
 		argv = append(argv, "-fanout")
@@ -124,6 +124,7 @@ func (r *runner) startServer(ctx context.Context, lib string, fanout bool, profi
 	if profile != "" {
 		argv = append(argv, "-cpuprofile", profile)
 	}
+	argv = append(argv, more...)
 	// The server is stopped by stop, gently first, rather than by a context.
 	s := &server{cmd: r.command(context.Background(), serverCPU, argv...), done: make(chan struct{}), stderr: &limitedBuffer{}}
 	s.cmd.Stderr = s.stderr
@@ -182,12 +183,13 @@ func (r *runner) cell(ctx context.Context, lib string, spec workload.Spec, round
 	if r.profileLib == lib {
 		profile = filepath.Join(r.profileDir, fmt.Sprintf("%s-%s-r%d.pprof", lib, spec.Name, round+1))
 	}
-	srv, err := r.startServer(ctx, lib, spec.Fanout, profile)
+	srv, others, err := r.startServers(ctx, lib, spec, profile)
 	if err != nil {
 		res.Err = err.Error()
 		return res
 	}
 	defer srv.stop()
+	defer stopAll(others)
 
 	proto := "ws"
 	if strings.HasPrefix(lib, "rawtcp") {
@@ -201,6 +203,7 @@ func (r *runner) cell(ctx context.Context, lib string, spec workload.Spec, round
 	if spec.Fanout && strings.Contains(lib, "deflate") {
 		argv = append(argv, "-deflate")
 	}
+	argv = append(argv, loadArgs(others)...)
 	// Generous but finite: dialing 10,000 connections on a loaded machine
 	// takes a while; a stuck run must not hang the whole benchmark.
 	// The massive workload adds a millisecond per connection.

@@ -247,6 +247,10 @@ func printTargets(w io.Writer, tables []*table) {
 		case "fanout":
 			check("fanout CPU/delivery, twoway / gorilla", t.ratioOf("CPU/delivery", tw, "gorilla"), 0.6, false)
 			check("fanout CPU/delivery, twoway-deflate / twoway-deflate-conn", t.ratioOf("CPU/delivery", "twoway-deflate", "twoway-deflate-conn"), 0.2, false)
+			check("fanout deliveries/s, twoway-hub / gorilla", t.ratioOf("deliveries/s", "twoway-hub", "gorilla"), 2, true)
+			check("fanout p99, twoway-hub / gorilla", t.ratioOf("p99", "twoway-hub", "gorilla"), 1, false)
+			// Meaningful only when each server process has a core of its own.
+			check("fanout deliveries/s, twoway-hub-nats2 / twoway-hub-nats", t.ratioOf("deliveries/s", hubNATS2, "twoway-hub-nats"), 1.6, true)
 		}
 	}
 	if len(lines) > 0 {

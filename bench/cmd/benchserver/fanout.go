@@ -64,6 +64,8 @@ func fanoutHandlers() map[string]func() http.Handler {
 		"gorilla":             func() http.Handler { return gorillaFanout(false, false) },
 		"gorilla-loop":        func() http.Handler { return gorillaFanout(false, true) },
 		"gorilla-deflate":     func() http.Handler { return gorillaFanout(true, false) },
+		"twoway-hub":          func() http.Handler { return twowayHubFanout(nil) },
+		"twoway-hub-nats":     natsHubFanout,
 	}
 }
 
@@ -151,33 +153,46 @@ func each[M any](write func(M) error) func(<-chan M) {
 	}
 }
 
-// coalesce returns a raw TCP writer that takes every message waiting in
-// its queue and writes them with one writev.
-func coalesce(nc net.Conn) func(<-chan []byte) {
-	return func(queue <-chan []byte) {
-		var iov, bufs net.Buffers
+// batched returns the writer that takes every message waiting in its
+// queue, up to queueLen, and sends them with one call of write.
+func batched[M any](write func(ms ...M) error) func(<-chan M) {
+	return func(queue <-chan M) {
+		batch := make([]M, 0, queueLen)
 		for m := range queue {
-			iov = append(iov[:0], m)
+			batch = append(batch, m)
 		more:
-			for len(iov) < queueLen {
+			for len(batch) < queueLen {
 				select {
 				case m, ok := <-queue:
 					if !ok {
 						break more
 					}
-					iov = append(iov, m)
+					batch = append(batch, m)
 				default:
 					break more
 				}
 			}
-			bufs = iov // WriteTo consumes what it is given
-			if _, err := bufs.WriteTo(nc); err != nil {
+			err := write(batch...)
+			n := len(batch)
+			clear(batch)
+			batch = batch[:0]
+			if err != nil {
 				return
 			}
-			delivered.Add(int64(len(iov)))
+			delivered.Add(int64(n))
 			writes.Add(1)
 		}
 	}
+}
+
+// coalesce returns a raw TCP writer that takes every message waiting in
+// its queue and writes them with one writev.
+func coalesce(nc net.Conn) func(<-chan []byte) {
+	return batched(func(ms ...[]byte) error {
+		bufs := net.Buffers(ms) // WriteTo consumes what it is given
+		_, err := bufs.WriteTo(nc)
+		return err
+	})
 }
 
 // remove takes s off the hub and ends its writer. The caller holds h.mu.
@@ -237,8 +252,10 @@ func (h *hub[M]) publish() {
 }
 
 // twowayFanout serves twoway subscribers. With prepared set it sends one
-// PreparedMessage per message with WritePrepared; otherwise it sends the
-// payload with Write, which frames (and compresses) it per connection.
+// PreparedMessage per message with WritePrepared, every message waiting in
+// a subscriber's queue in one call, as the hub package does; otherwise it
+// sends the payload with Write, which frames (and compresses) it per
+// connection, one message per call.
 // With compress set it agrees to permessage-deflate without server
 // context takeover, so a prepared message is compressed once for all.
 // With loop set the hub writes from the publishing goroutine.
@@ -264,7 +281,9 @@ func twowayFanout(compress, prepared, loop bool) http.Handler {
 		h := newHub(loop, func(p []byte) (*conn.PreparedMessage, error) { return conn.NewPreparedMessage(conn.Text, p) })
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if c, read, abort := accept(w, r); c != nil {
-				h.serve(func(pm *conn.PreparedMessage) error { return c.WritePrepared(ctx, pm) }, nil, read, abort)
+				h.serve(func(pm *conn.PreparedMessage) error { return c.WritePrepared(ctx, pm) },
+					batched(func(pms ...*conn.PreparedMessage) error { return c.WritePrepared(ctx, pms...) }),
+					read, abort)
 			}
 		})
 	}

@@ -57,7 +57,7 @@ func handlers() map[string]func() http.Handler {
 func libNames(fanout bool) []string {
 	hs, names := handlers(), []string{"rawtcp", "rawtcp-batch", "twoway-raw", "twoway-event", "gobwas-raw", "nbio", "nbio-deflate"}
 	if fanout {
-		hs, names = fanoutHandlers(), []string{"rawtcp", "rawtcp-batch"}
+		hs, names = fanoutHandlers(), []string{"rawtcp", "rawtcp-batch", "natsd"}
 	}
 	for n := range hs {
 		names = append(names, n)
@@ -81,6 +81,10 @@ func main() {
 	}
 	if names := libNames(*fanoutMode); !slices.Contains(names, *lib) {
 		log.Fatalf("unknown -lib %q; want one of %v", *lib, names)
+	}
+	if *lib == "natsd" {
+		runNATS() // for the fanout servers linked by NATS
+		return
 	}
 	if _, err := procstat.RaiseNoFile(); err != nil {
 		log.Printf("raising RLIMIT_NOFILE: %v", err)

@@ -4,7 +4,8 @@
 //
 // Tests using it are skipped under -short and when no Chromium is
 // installed, unless the environment sets TWOWAY_REQUIRE_BROWSER=1, as CI
-// does; then a missing browser fails the test.
+// does; then a missing browser fails the test. A test binary that skips
+// for want of Chromium says so in one line that go test shows without -v.
 package browsertest
 
 import (
@@ -15,6 +16,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -39,8 +44,39 @@ func Chromium(t testing.TB) string {
 	if os.Getenv(RequireEnv) == "1" {
 		t.Fatalf("chromium not found on PATH and %s=1", RequireEnv)
 	}
+	announceSkip.Do(announceMissing)
 	t.Skip("chromium not found on PATH; install it (apt-get install chromium) to run browser tests")
 	return ""
+}
+
+// announceSkip makes the test binary say once that it skips its browser
+// tests for want of Chromium.
+var announceSkip sync.Once
+
+// announceMissing writes a line saying that the browser tests are
+// skipped where the person running go test sees it. go test shows the
+// output of a package's tests, stderr included, only when they fail or
+// with -v; so the line goes to the stderr of the go command, the test
+// binary's parent, when that is a terminal or a pipe, and to the
+// binary's own stderr otherwise. A regular file is left alone: the go
+// command writes to it at an offset of its own, and the line would
+// overwrite its output.
+func announceMissing() {
+	pkg := "this package"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		pkg = strings.TrimSuffix(bi.Path, ".test")
+	}
+	line := "browsertest: chromium not found on PATH, so the browser tests of " + pkg +
+		" are skipped; install it (apt-get update && apt-get install -y chromium) to run them\n"
+	if f, err := os.OpenFile("/proc/"+strconv.Itoa(os.Getppid())+"/fd/2", os.O_WRONLY|os.O_APPEND, 0); err == nil {
+		defer f.Close()
+		if fi, err := f.Stat(); err == nil && fi.Mode()&(os.ModeCharDevice|os.ModeNamedPipe) != 0 {
+			if _, err := io.WriteString(f, line); err == nil {
+				return
+			}
+		}
+	}
+	io.WriteString(os.Stderr, line)
 }
 
 // Browser is a running headless Chromium.

@@ -3,7 +3,7 @@ package suite
 import (
 	"fmt"
 
-	"github.com/twoway/websocket/autobahn/report"
+	"github.com/twoway/websocket/autobahn/internal/report"
 	"github.com/twoway/websocket/internal/rawpeer"
 )
 

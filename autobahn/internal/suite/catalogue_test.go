@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/twoway/websocket/autobahn/report"
+	"github.com/twoway/websocket/autobahn/internal/report"
 )
 
 func TestCatalogueMatchesAutobahn(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 
-	"github.com/twoway/websocket/autobahn/suite"
+	"github.com/twoway/websocket/autobahn/internal/suite"
 	"github.com/twoway/websocket/conn"
 	"github.com/twoway/websocket/internal/rawpeer"
 )

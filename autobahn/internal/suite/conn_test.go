@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twoway/websocket/autobahn/report"
-	"github.com/twoway/websocket/autobahn/suite"
+	"github.com/twoway/websocket/autobahn/internal/report"
+	"github.com/twoway/websocket/autobahn/internal/suite"
 	"github.com/twoway/websocket/conn"
 	"github.com/twoway/websocket/event"
 	"github.com/twoway/websocket/internal/rawpeer"
@@ -122,7 +122,12 @@ func testServerEvent(t *testing.T, plain bool) {
 	go srv.Serve(l)
 	defer srv.Shutdown(context.Background())
 
-	runSuite(t, "servers", func(c suite.Case) (*rawpeer.Peer, func() error, error) {
+	// A report directory of its own, beside TestServer's.
+	role := "servers-event"
+	if plain {
+		role = "servers-event-goroutines"
+	}
+	runSuite(t, role, func(c suite.Case) (*rawpeer.Peer, func() error, error) {
 		select {
 		case <-ended:
 		default:

@@ -6,6 +6,10 @@
 // (fuzzingclient mode) and reports/clients/index.json when it tests
 // clients (fuzzingserver mode); this module's native conformance suite
 // writes the same format.
+//
+// The package is internal: it serves the conformance suite and the
+// autobahn-report command of this repository, which checks any directory
+// of wstest reports from the command line.
 package report
 
 import (

@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/twoway/websocket/autobahn/report"
+	"github.com/twoway/websocket/autobahn/internal/report"
 )
 
 // Load reads wstest's reports; Summarize counts them by section.

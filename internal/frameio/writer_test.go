@@ -1,9 +1,10 @@
-package frame
+package frameio
 
 import (
 	"bufio"
 	"bytes"
 	"errors"
+	"github.com/twoway/websocket/frame"
 	"io"
 	"testing"
 
@@ -14,7 +15,7 @@ import (
 
 // rawFrame is a frame split out of a byte stream without any rules.
 type rawFrame struct {
-	h       Header
+	h       frame.Header
 	payload []byte // as on the wire, still masked
 }
 
@@ -22,7 +23,7 @@ func splitFrames(t *testing.T, b []byte) []rawFrame {
 	t.Helper()
 	var frames []rawFrame
 	for len(b) > 0 {
-		h, n, err := ParseHeader(b)
+		h, n, err := frame.ParseHeader(b)
 		if err != nil {
 			t.Fatalf("ParseHeader: %v", err)
 		}
@@ -39,8 +40,8 @@ func splitFrames(t *testing.T, b []byte) []rawFrame {
 func TestWriterServerMatchesRFC(t *testing.T) {
 	// RFC 6455 §5.7: "Hello" as two unmasked fragments.
 	var buf bytes.Buffer
-	w := &Writer{W: &buf, Role: RoleServer, FrameSize: 3}
-	if err := w.WriteMessage(OpText, []byte("Hello")); err != nil {
+	w := &Writer{W: &buf, Role: frame.RoleServer, FrameSize: 3}
+	if err := w.WriteMessage(frame.OpText, []byte("Hello")); err != nil {
 		t.Fatal(err)
 	}
 	want := []byte{0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f}
@@ -63,12 +64,12 @@ func TestWriterFragmentation(t *testing.T) {
 		{5, []int{5, 5, 5, 5}},
 		{1, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}},
 	}
-	for _, role := range []Role{RoleServer, RoleClient} {
+	for _, role := range []frame.Role{frame.RoleServer, frame.RoleClient} {
 		for _, tt := range tests {
 			var buf bytes.Buffer
 			w := &Writer{W: &buf, Role: role, FrameSize: tt.frameSize}
 			orig := bytes.Clone(msg)
-			if err := w.WriteMessage(OpBinary, msg); err != nil {
+			if err := w.WriteMessage(frame.OpBinary, msg); err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(msg, orig) {
@@ -77,15 +78,15 @@ func TestWriterFragmentation(t *testing.T) {
 			var sizes []int
 			var got []byte
 			for i, f := range splitFrames(t, buf.Bytes()) {
-				wantOp := OpContinuation
+				wantOp := frame.OpContinuation
 				if i == 0 {
-					wantOp = OpBinary
+					wantOp = frame.OpBinary
 				}
 				last := i == len(tt.sizes)-1
 				if f.h.Opcode != wantOp || f.h.Fin != last || f.h.RSV != 0 {
 					t.Errorf("%v, FrameSize %d, frame %d: header %+v", role, tt.frameSize, i, f.h)
 				}
-				if f.h.Masked != (role == RoleClient) {
+				if f.h.Masked != (role == frame.RoleClient) {
 					t.Errorf("%v: frame %d Masked = %v", role, i, f.h.Masked)
 				}
 				p := bytes.Clone(f.payload)
@@ -107,23 +108,23 @@ func TestWriterFragmentation(t *testing.T) {
 
 func TestWriterEmptyMessage(t *testing.T) {
 	var buf bytes.Buffer
-	w := &Writer{W: &buf, Role: RoleClient, FrameSize: 4}
-	if err := w.WriteMessage(OpText, nil); err != nil {
+	w := &Writer{W: &buf, Role: frame.RoleClient, FrameSize: 4}
+	if err := w.WriteMessage(frame.OpText, nil); err != nil {
 		t.Fatal(err)
 	}
 	frames := splitFrames(t, buf.Bytes())
-	if len(frames) != 1 || !frames[0].h.Fin || frames[0].h.Opcode != OpText || frames[0].h.Length != 0 || !frames[0].h.Masked {
+	if len(frames) != 1 || !frames[0].h.Fin || frames[0].h.Opcode != frame.OpText || frames[0].h.Length != 0 || !frames[0].h.Masked {
 		t.Errorf("frames = %+v, want one empty masked final text frame", frames)
 	}
 }
 
 func TestWriterFreshKeys(t *testing.T) {
 	var buf bytes.Buffer
-	w := &Writer{W: &buf, Role: RoleClient, FrameSize: 1}
-	if err := w.WriteMessage(OpBinary, []byte("abcdefgh")); err != nil {
+	w := &Writer{W: &buf, Role: frame.RoleClient, FrameSize: 1}
+	if err := w.WriteMessage(frame.OpBinary, []byte("abcdefgh")); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.WriteControl(OpPing, []byte("p")); err != nil {
+	if err := w.WriteControl(frame.OpPing, []byte("p")); err != nil {
 		t.Fatal(err)
 	}
 	frames := splitFrames(t, buf.Bytes())
@@ -149,14 +150,14 @@ func TestWriterLargeMasked(t *testing.T) {
 	}
 	orig := bytes.Clone(msg)
 	var buf bytes.Buffer
-	w := &Writer{W: &buf, Role: RoleClient}
-	if err := w.WriteMessage(OpBinary, msg); err != nil {
+	w := &Writer{W: &buf, Role: frame.RoleClient}
+	if err := w.WriteMessage(frame.OpBinary, msg); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(msg, orig) {
 		t.Fatal("WriteMessage modified the caller's payload")
 	}
-	r := NewReader(bufio.NewReader(&buf), Rules{Role: RoleServer})
+	r := NewReader(bufio.NewReader(&buf), frame.Rules{Role: frame.RoleServer})
 	h, err := r.NextFrame()
 	if err != nil {
 		t.Fatal(err)
@@ -176,20 +177,20 @@ func TestWriterLargeMasked(t *testing.T) {
 // TestWriterReaderRoundTrip sends messages in both directions.
 func TestWriterReaderRoundTrip(t *testing.T) {
 	big := bytes.Repeat([]byte("wxyz€"), 1000)
-	for _, role := range []Role{RoleClient, RoleServer} {
+	for _, role := range []frame.Role{frame.RoleClient, frame.RoleServer} {
 		var buf bytes.Buffer
 		w := &Writer{W: &buf, Role: role, FrameSize: 1000}
-		must(t, w.WriteMessage(OpText, []byte("hello")))
-		must(t, w.WriteControl(OpPing, []byte("are you there")))
-		must(t, w.WriteMessage(OpText, big)) // characters split at frame edges
-		must(t, w.WriteMessage(OpBinary, []byte{0, 1, 2}))
-		must(t, w.WriteControl(OpClose, AppendClosePayload(nil, CloseNormal, "done")))
+		must(t, w.WriteMessage(frame.OpText, []byte("hello")))
+		must(t, w.WriteControl(frame.OpPing, []byte("are you there")))
+		must(t, w.WriteMessage(frame.OpText, big)) // characters split at frame edges
+		must(t, w.WriteMessage(frame.OpBinary, []byte{0, 1, 2}))
+		must(t, w.WriteControl(frame.OpClose, frame.AppendClosePayload(nil, frame.CloseNormal, "done")))
 
-		recv := RoleServer
-		if role == RoleServer {
-			recv = RoleClient
+		recv := frame.RoleServer
+		if role == frame.RoleServer {
+			recv = frame.RoleClient
 		}
-		r := NewReader(bufio.NewReader(&buf), Rules{Role: recv})
+		r := NewReader(bufio.NewReader(&buf), frame.Rules{Role: recv})
 		recs, err := drain(t, r)
 		if err != nil {
 			t.Fatalf("%v: %v", role, err)
@@ -218,28 +219,28 @@ func must(t *testing.T, err error) {
 }
 
 func TestWriterErrors(t *testing.T) {
-	w := &Writer{W: io.Discard, Role: RoleClient}
-	for _, op := range []Opcode{OpContinuation, OpClose, OpPing, OpPong, 0x3, 0xB} {
+	w := &Writer{W: io.Discard, Role: frame.RoleClient}
+	for _, op := range []frame.Opcode{frame.OpContinuation, frame.OpClose, frame.OpPing, frame.OpPong, 0x3, 0xB} {
 		if err := w.WriteMessage(op, nil); !errors.Is(err, ErrWriteOpcode) {
 			t.Errorf("WriteMessage(%v) = %v, want ErrWriteOpcode", op, err)
 		}
 	}
-	for _, op := range []Opcode{OpContinuation, OpText, OpBinary, 0x3, 0xB} {
+	for _, op := range []frame.Opcode{frame.OpContinuation, frame.OpText, frame.OpBinary, 0x3, 0xB} {
 		if err := w.WriteControl(op, nil); !errors.Is(err, ErrWriteOpcode) {
 			t.Errorf("WriteControl(%v) = %v, want ErrWriteOpcode", op, err)
 		}
 	}
-	if err := w.WriteControl(OpPing, make([]byte, 126)); err != ErrControlPayload {
+	if err := w.WriteControl(frame.OpPing, make([]byte, 126)); err != ErrControlPayload {
 		t.Errorf("WriteControl with 126 bytes = %v, want ErrControlPayload", err)
 	}
-	if err := w.WriteControl(OpPing, make([]byte, 125)); err != nil {
+	if err := w.WriteControl(frame.OpPing, make([]byte, 125)); err != nil {
 		t.Errorf("WriteControl with 125 bytes = %v", err)
 	}
 	errWrite := errors.New("broken pipe")
-	for _, role := range []Role{RoleClient, RoleServer} {
+	for _, role := range []frame.Role{frame.RoleClient, frame.RoleServer} {
 		for _, size := range []int{10, copyLimit + 1} {
-			w := &Writer{W: failWriter{errWrite}, Role: role}
-			if err := w.WriteMessage(OpBinary, make([]byte, size)); err != errWrite {
+			w := &Writer{W: brokenWriter{errWrite}, Role: role}
+			if err := w.WriteMessage(frame.OpBinary, make([]byte, size)); err != errWrite {
 				t.Errorf("%v, %d bytes: got %v, want %v", role, size, err, errWrite)
 			}
 		}
@@ -249,15 +250,20 @@ func TestWriterErrors(t *testing.T) {
 // TestWriterNoAlloc checks that steady-state writes do not allocate.
 func TestWriterNoAlloc(t *testing.T) {
 	msg := make([]byte, 5000)
-	for _, role := range []Role{RoleClient, RoleServer} {
+	for _, role := range []frame.Role{frame.RoleClient, frame.RoleServer} {
 		w := &Writer{W: io.Discard, Role: role, FrameSize: 1024}
-		w.WriteMessage(OpBinary, msg) // grow the buffer
+		w.WriteMessage(frame.OpBinary, msg) // grow the buffer
 		allocs := testing.AllocsPerRun(50, func() {
-			w.WriteMessage(OpBinary, msg)
-			w.WriteControl(OpPing, msg[:10])
+			w.WriteMessage(frame.OpBinary, msg)
+			w.WriteControl(frame.OpPing, msg[:10])
 		})
 		if allocs != 0 {
 			t.Errorf("%v: %v allocations per message", role, allocs)
 		}
 	}
 }
+
+// brokenWriter fails every Write with err.
+type brokenWriter struct{ err error }
+
+func (b brokenWriter) Write([]byte) (int, error) { return 0, b.err }

@@ -1,8 +1,9 @@
-package frame
+package frameio
 
 import (
 	"crypto/rand"
 	"fmt"
+	"github.com/twoway/websocket/frame"
 	"io"
 
 	"github.com/twoway/websocket/mask"
@@ -29,8 +30,8 @@ const copyLimit = 2 << 10
 // A Writer must not be used from several goroutines at once.
 type Writer struct {
 	W         io.Writer
-	Role      Role // the sending side
-	FrameSize int  // max payload per frame; <= 0 means no fragmentation
+	Role      frame.Role // the sending side
+	FrameSize int        // max payload per frame; <= 0 means no fragmentation
 
 	buf []byte
 }
@@ -39,8 +40,8 @@ type Writer struct {
 // OpText or OpBinary. It returns ErrWriteOpcode for any other opcode.
 // The payload of a text message is sent as it is; it is the caller's job
 // to make it valid UTF-8.
-func (w *Writer) WriteMessage(op Opcode, payload []byte) error {
-	if op != OpText && op != OpBinary {
+func (w *Writer) WriteMessage(op frame.Opcode, payload []byte) error {
+	if op != frame.OpText && op != frame.OpBinary {
 		return fmt.Errorf("%w: WriteMessage with %v", ErrWriteOpcode, op)
 	}
 	size := w.FrameSize
@@ -51,13 +52,13 @@ func (w *Writer) WriteMessage(op Opcode, payload []byte) error {
 		chunk := payload[:size]
 		payload = payload[size:]
 		fin := len(payload) == 0
-		if err := w.writeFrame(Header{Fin: fin, Opcode: op}, chunk); err != nil {
+		if err := w.writeFrame(frame.Header{Fin: fin, Opcode: op}, chunk); err != nil {
 			return err
 		}
 		if fin {
 			return nil
 		}
-		op = OpContinuation
+		op = frame.OpContinuation
 		size = min(size, len(payload))
 	}
 }
@@ -66,21 +67,21 @@ func (w *Writer) WriteMessage(op Opcode, payload []byte) error {
 // OpPong, and payload at most MaxControlPayload bytes long. It returns
 // ErrWriteOpcode or ErrControlPayload otherwise. Use AppendClosePayload
 // to build the payload of a Close frame.
-func (w *Writer) WriteControl(op Opcode, payload []byte) error {
-	if op != OpClose && op != OpPing && op != OpPong {
+func (w *Writer) WriteControl(op frame.Opcode, payload []byte) error {
+	if op != frame.OpClose && op != frame.OpPing && op != frame.OpPong {
 		return fmt.Errorf("%w: WriteControl with %v", ErrWriteOpcode, op)
 	}
-	if len(payload) > MaxControlPayload {
+	if len(payload) > frame.MaxControlPayload {
 		return ErrControlPayload
 	}
-	return w.writeFrame(Header{Fin: true, Opcode: op}, payload)
+	return w.writeFrame(frame.Header{Fin: true, Opcode: op}, payload)
 }
 
 // writeFrame writes one frame with header h (except its length and mask)
 // and payload p.
-func (w *Writer) writeFrame(h Header, p []byte) error {
+func (w *Writer) writeFrame(h frame.Header, p []byte) error {
 	h.Length = int64(len(p))
-	h.Masked = w.Role == RoleClient
+	h.Masked = w.Role == frame.RoleClient
 	room := h.Size()
 	switch {
 	case h.Masked:
@@ -88,7 +89,7 @@ func (w *Writer) writeFrame(h Header, p []byte) error {
 	case len(p) <= copyLimit:
 		room += len(p)
 	}
-	b := AppendHeader(w.buffer(room), h)
+	b := frame.AppendHeader(w.buffer(room), h)
 	if h.Masked {
 		// RFC 6455 §5.3: the key must be unpredictable, so it comes
 		// from a cryptographically strong source. It is generated in

@@ -34,6 +34,10 @@
 // parameter.
 //
 // The implementation under test must echo every message with its type.
+//
+// The package is internal: it is this repository's conformance test, run
+// by its own tests against conn and by the autobahn commands, not an API.
+// Its cases and judge change whenever the suite does.
 package suite
 
 import (
@@ -46,7 +50,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/twoway/websocket/autobahn/report"
+	"github.com/twoway/websocket/autobahn/internal/report"
 	"github.com/twoway/websocket/internal/rawpeer"
 )
 

@@ -1,7 +1,8 @@
-package frame
+package frameio
 
 import (
 	"bufio"
+	"github.com/twoway/websocket/frame"
 	"io"
 
 	"github.com/twoway/websocket/internal/utf8check"
@@ -30,22 +31,22 @@ import (
 // bits set, its payload is returned as it is, without the UTF-8 check.
 type Reader struct {
 	br    *bufio.Reader
-	rules Rules
-	seq   Sequencer
+	rules frame.Rules
+	seq   frame.Sequencer
 	utf8  utf8check.Validator
 
-	hdr       Header
-	msgOp     Opcode // opcode of the message hdr belongs to
-	checkUTF8 bool   // the message is text without extension bits
-	final     bool   // hdr ends its message
-	remaining int64  // unread payload of a data frame
-	keyPos    int    // masking key index of the next payload byte
+	hdr       frame.Header
+	msgOp     frame.Opcode // opcode of the message hdr belongs to
+	checkUTF8 bool         // the message is text without extension bits
+	final     bool         // hdr ends its message
+	remaining int64        // unread payload of a data frame
+	keyPos    int          // masking key index of the next payload byte
 
-	ctrl    [MaxControlPayload]byte // payload of a control frame
+	ctrl    [frame.MaxControlPayload]byte // payload of a control frame
 	ctrlLen int
 	ctrlOff int
 
-	closeCode   CloseCode
+	closeCode   frame.CloseCode
 	closeReason string
 	closed      bool // a Close frame has been read
 
@@ -55,7 +56,7 @@ type Reader struct {
 
 // NewReader returns a Reader that reads frames from br and accepts the
 // headers that rules allow.
-func NewReader(br *bufio.Reader, rules Rules) *Reader {
+func NewReader(br *bufio.Reader, rules frame.Rules) *Reader {
 	return &Reader{br: br, rules: rules}
 }
 
@@ -64,17 +65,17 @@ func NewReader(br *bufio.Reader, rules Rules) *Reader {
 // violations of RFC 6455, io.EOF at the end of the stream between frames
 // or after a Close frame, io.ErrUnexpectedEOF at an end within a frame,
 // or the error of the underlying reader.
-func (r *Reader) NextFrame() (Header, error) {
+func (r *Reader) NextFrame() (frame.Header, error) {
 	if r.err != nil {
-		return Header{}, r.err
+		return frame.Header{}, r.err
 	}
 	if err := r.discard(); err != nil {
-		return Header{}, err
+		return frame.Header{}, err
 	}
 	if r.closed {
-		return Header{}, io.EOF
+		return frame.Header{}, io.EOF
 	}
-	h, err := ReadHeader(r.br, r.rules)
+	h, err := frame.ReadHeader(r.br, r.rules)
 	if err != nil {
 		return h, r.fail(err)
 	}
@@ -98,8 +99,8 @@ func (r *Reader) NextFrame() (Header, error) {
 			mask.Apply(p, h.Key, 0)
 		}
 		r.ctrlLen = len(p)
-		if h.Opcode == OpClose {
-			code, reason, err := ParseClosePayload(p)
+		if h.Opcode == frame.OpClose {
+			code, reason, err := frame.ParseClosePayload(p)
 			if err != nil {
 				return h, r.fail(err)
 			}
@@ -108,10 +109,10 @@ func (r *Reader) NextFrame() (Header, error) {
 		return h, nil
 	}
 
-	if h.Opcode != OpContinuation {
+	if h.Opcode != frame.OpContinuation {
 		// RSV bits mean an extension has transformed the payload, so
 		// only the extension can tell whether the text is valid.
-		r.checkUTF8 = h.Opcode == OpText && h.RSV == 0
+		r.checkUTF8 = h.Opcode == frame.OpText && h.RSV == 0
 		r.utf8.Reset()
 	}
 	r.remaining = h.Length
@@ -174,7 +175,7 @@ func (r *Reader) consume(p []byte) (valid int, err error) {
 	r.remaining -= int64(len(p))
 	if r.checkUTF8 {
 		if i := r.utf8.Feed(p); i >= 0 {
-			return i, r.fail(ErrInvalidUTF8)
+			return i, r.fail(frame.ErrInvalidUTF8)
 		}
 	}
 	if r.remaining == 0 {
@@ -189,7 +190,7 @@ func (r *Reader) consume(p []byte) (valid int, err error) {
 func (r *Reader) endPayload() error {
 	// A text message must not end inside a UTF-8 sequence.
 	if r.final && r.checkUTF8 && !r.utf8.Complete() {
-		return r.fail(ErrInvalidUTF8)
+		return r.fail(frame.ErrInvalidUTF8)
 	}
 	return nil
 }
@@ -232,7 +233,7 @@ func (r *Reader) fail(err error) error {
 // MessageOpcode returns the opcode of the message the current frame
 // belongs to: OpText or OpBinary for data frames, continuations included,
 // and the frame's own opcode for control frames.
-func (r *Reader) MessageOpcode() Opcode { return r.msgOp }
+func (r *Reader) MessageOpcode() frame.Opcode { return r.msgOp }
 
 // Final reports whether the current frame ends its message. It is true
 // for control frames.
@@ -241,6 +242,6 @@ func (r *Reader) Final() bool { return r.final }
 // CloseStatus returns the code and reason of the Close frame read by
 // NextFrame. It returns 0 and "" before a Close frame has been read, and
 // CloseNoStatus and "" for a Close frame with an empty payload.
-func (r *Reader) CloseStatus() (CloseCode, string) {
+func (r *Reader) CloseStatus() (frame.CloseCode, string) {
 	return r.closeCode, r.closeReason
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"unicode/utf8"
 
-	"github.com/twoway/websocket/autobahn/report"
+	"github.com/twoway/websocket/autobahn/internal/report"
 	"github.com/twoway/websocket/internal/rawpeer"
 )
 
