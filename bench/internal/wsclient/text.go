@@ -36,8 +36,8 @@ const textSeqAt = len(`{"seq":"`)
 
 // NewTextPayload makes a JSON-like text message of size bytes (at least
 // 128): a sequence number, then chat events drawn from a seeded generator
-// until the size is reached, padded with spaces. Such text compresses to
-// about a third with a 32 KiB window, as chat traffic does. A connection
+// until the size is reached, padded with spaces. Its few distinct words,
+// users and rooms make it compress well, as chat traffic does. A connection
 // with a text Payload offers BrowserOffer and sends every message
 // compressed; if the server declines compression, it sends the same text
 // uncompressed, the baseline of the compressed workloads.
