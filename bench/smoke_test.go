@@ -12,8 +12,11 @@ import (
 // per workload against twoway and raw TCP (and twoway with
 // permessage-deflate for fanout and the compressed workloads: JSON-like
 // text compressed both ways, context taken over, every echo inflated and
-// checked byte for byte; and, for fanout, the hub spread over two
-// processes linked by NATS). benchrun exits non-zero if any cell fails.
+// checked byte for byte; for fanout also the hub spread over two
+// processes linked by NATS, every delivery checked byte for byte), and
+// twoway's event-driven server in every workload it serves, the massive
+// one at 64 connections. benchrun exits
+// non-zero if any cell fails.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the benchmark; skipped in -short mode")
@@ -34,7 +37,7 @@ func TestSmoke(t *testing.T) {
 	for _, want := range []string{
 		"== latency", "== conns100", "== pipelined", "== big1m", "== big16m", "== idle", "== fanout",
 		"== conns100-deflate", "== pipelined-deflate", "== idle-deflate", "== idle-deflate64k",
-		"twoway", "rawtcp", "twoway-deflate", "twoway-hub-nats2",
+		"== massive", "twoway", "twoway-event", "rawtcp", "twoway-deflate", "twoway-hub-nats2",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)

@@ -97,6 +97,10 @@ func main() {
 	if cfg.deflate && (!cfg.spec.Fanout || cfg.proto != wsclient.WebSocket) {
 		log.Fatal("-deflate is for the fanout workload over WebSocket")
 	}
+	var capped workload.Kernel
+	if cfg.spec.Massive {
+		capped = capMassive(&cfg)
+	}
 	if limit, err := procstat.RaiseNoFile(); err != nil {
 		log.Printf("raising RLIMIT_NOFILE: %v", err)
 	} else if uint64(cfg.spec.Conns)+64 > limit {
@@ -105,6 +109,7 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	res := workload.Result{Lib: cfg.lib, Workload: cfg.spec.Name, Conns: cfg.spec.Conns, InFlight: cfg.spec.InFlight, Size: cfg.spec.Size}
+	res.Kernel = capped
 	switch {
 	case cfg.spec.Idle:
 		err = runIdle(ctx, &cfg, &res)
@@ -415,6 +420,12 @@ func runIdle(ctx context.Context, cfg *config, res *workload.Result) error {
 	if err := rss(&res.RSSBefore); err != nil {
 		return err
 	}
+	var k0 procstat.Kernel
+	if spec.Massive {
+		if k0, err = procstat.ReadKernel(); err != nil {
+			return err
+		}
+	}
 	cpu0, err := cfg.serverCPU()
 	if err != nil {
 		return err
@@ -462,6 +473,12 @@ func runIdle(ctx context.Context, cfg *config, res *workload.Result) error {
 	if cfg.pid != 0 {
 		res.IdleBytesPerConn = float64(res.RSSIdle-res.RSSBefore) / float64(len(conns))
 		res.EchoBytesPerConn = float64(res.RSSEcho-res.RSSBefore) / float64(len(conns))
+	}
+	if spec.Massive {
+		if err := kernelPerConn(res, k0, len(conns)); err != nil {
+			return err
+		}
+		return idleCPU(ctx, cfg, res, len(conns), 2*cfg.settle)
 	}
 	return nil
 }

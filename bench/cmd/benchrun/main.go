@@ -35,7 +35,7 @@ import (
 
 // allLibs returns the servers in the default order, base first.
 func allLibs() []string {
-	return []string{"twoway", "gorilla", "coder", "gobwas", "gws", "nbio", "rawtcp"}
+	return []string{"twoway", eventLib, "gorilla", "coder", "gobwas", "gws", "nbio", "rawtcp"}
 }
 
 // extraLibs returns the variants run only when asked for: twoway's
@@ -95,6 +95,7 @@ type options struct {
 	settle     time.Duration
 	idleConns  int
 	fanConns   int
+	massConns  int
 	binDir     string
 	jsonPath   string
 	profileLib string
@@ -114,8 +115,8 @@ func run() error {
 	var (
 		o         options
 		short     = flag.Bool("short", false, "quick run: 3 rounds of short cells, 2,000 idle connections and subscribers (about 4 minutes)")
-		smoke     = flag.Bool("smoke", false, "a few seconds: one short cell per workload, twoway and rawtcp only, twoway-deflate for fanout and the compressed workloads, and twoway-hub-nats2 for fanout (for CI)")
-		libs      = flag.String("libs", "", "comma-separated libraries, each run in the workloads it has a server for (default: "+strings.Join(defaultLibs(), ",")+"; with -smoke: twoway,rawtcp,twoway-deflate,twoway-hub-nats2)")
+		smoke     = flag.Bool("smoke", false, "a few seconds: one short cell per workload, twoway, twoway-event and rawtcp only, twoway-deflate for fanout and the compressed workloads, and twoway-hub-nats2 for fanout (for CI)")
+		libs      = flag.String("libs", "", "comma-separated libraries, each run in the workloads it has a server for (default: "+strings.Join(defaultLibs(), ",")+"; with -smoke: twoway,twoway-event,rawtcp,twoway-deflate,twoway-hub-nats2)")
 		workloads = flag.String("workloads", "", "comma-separated workloads (default: all)")
 	)
 	flag.StringVar(&o.base, "base", "twoway", "library the ratios are relative to (the first listed that a workload runs, if absent)")
@@ -123,6 +124,7 @@ func run() error {
 	flag.DurationVar(&o.duration, "d", 0, "measured duration per cell (default 3s; -short 1s; -smoke 200ms)")
 	flag.IntVar(&o.idleConns, "idle-conns", 0, "connections of the idle workload (default 10000; -short 2000; -smoke 200)")
 	flag.IntVar(&o.fanConns, "fanout-conns", 0, "subscribers of the fanout workload (default 10000; -short 2000; -smoke 200)")
+	flag.IntVar(&o.massConns, "massive-conns", 0, "connections of the massive workload, at most what RLIMIT_NOFILE allows (default 100000; -smoke 64; not run with -short unless named in -workloads)")
 	flag.StringVar(&o.binDir, "bindir", "", "use prebuilt benchserver and benchload from this directory instead of building them")
 	flag.StringVar(&o.jsonPath, "json", "", "also write every cell's raw result as JSON lines to this file")
 	flag.StringVar(&o.profileLib, "cpuprofile", "", "write a CPU profile of this library's server for every cell, into -profdir")
@@ -138,7 +140,7 @@ func run() error {
 	switch {
 	case *smoke:
 		rounds, dur, warm, settle, idle = 1, 200*time.Millisecond, 50*time.Millisecond, 100*time.Millisecond, 200
-		o.libs = []string{"twoway", "rawtcp", "twoway-deflate", hubNATS2}
+		o.libs = []string{"twoway", eventLib, "rawtcp", "twoway-deflate", hubNATS2}
 	case *short:
 		dur, warm, settle, idle = time.Second, 250*time.Millisecond, 300*time.Millisecond, 2000
 	}
@@ -154,6 +156,12 @@ func run() error {
 	if o.fanConns == 0 {
 		o.fanConns = idle
 	}
+	if o.massConns == 0 {
+		o.massConns = 100000
+		if *smoke {
+			o.massConns = 64
+		}
+	}
 	o.warmup, o.settle = warm, settle
 	if *libs != "" {
 		o.libs = strings.Split(*libs, ",")
@@ -166,7 +174,11 @@ func run() error {
 		}
 	}
 	if *workloads == "" {
-		o.workloads = workload.All()
+		for _, s := range workload.All() {
+			if !s.Massive || !*short {
+				o.workloads = append(o.workloads, s)
+			}
+		}
 	} else {
 		for _, name := range strings.Split(*workloads, ",") {
 			s, err := workload.Lookup(name)
@@ -176,8 +188,8 @@ func run() error {
 			o.workloads = append(o.workloads, s)
 		}
 	}
-	if o.rounds < 1 || o.duration <= 0 || o.idleConns < 1 || o.fanConns < 1 {
-		return errors.New("need -rounds >= 1, -d > 0, -idle-conns >= 1, -fanout-conns >= 1")
+	if o.rounds < 1 || o.duration <= 0 || o.idleConns < 1 || o.fanConns < 1 || o.massConns < 1 {
+		return errors.New("need -rounds >= 1, -d > 0, -idle-conns >= 1, -fanout-conns >= 1, -massive-conns >= 1")
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -220,6 +232,8 @@ func run() error {
 	var tables []*table
 	for _, spec := range o.workloads {
 		switch {
+		case spec.Massive:
+			spec.Conns = o.massConns
 		case spec.Idle:
 			spec.Conns = o.idleConns
 		case spec.Fanout:

@@ -206,7 +206,11 @@ func (r *runner) cell(ctx context.Context, lib string, spec workload.Spec, round
 	argv = append(argv, loadArgs(others)...)
 	// Generous but finite: dialing 10,000 connections on a loaded machine
 	// takes a while; a stuck run must not hang the whole benchmark.
+	// The massive workload adds a millisecond per connection.
 	timeout := r.warmup + r.duration + 3*r.settle + 90*time.Second
+	if spec.Massive {
+		timeout += time.Duration(spec.Conns) * time.Millisecond
+	}
 	lctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	load := r.command(lctx, loadCPU, argv...)

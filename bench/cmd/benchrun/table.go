@@ -28,6 +28,8 @@ func metricsFor(spec workload.Spec) []metric {
 	cpu := metric{"CPU/msg", func(r workload.Result) float64 { return r.CPUPerMsg }, fmtDur, true}
 	busy := metric{"srv busy", func(r workload.Result) float64 { return r.ServerBusy }, fmtPercent, false}
 	switch {
+	case spec.Massive:
+		return massiveMetrics()
 	case spec.Fanout:
 		return []metric{
 			{"deliveries/s", func(r workload.Result) float64 { return r.MsgsPerSec }, fmtCount, true},
@@ -146,6 +148,8 @@ func (t *table) ratioOf(name, lib, other string) float64 {
 func (t *table) print(w io.Writer) {
 	fmt.Fprintf(w, "\n== %s: %s (%d rounds)\n", t.spec.Name, t.spec.Desc, len(t.results))
 	switch {
+	case t.spec.Massive:
+		printMassiveHead(w, t)
 	case t.spec.Idle:
 		fmt.Fprintf(w, "   %d connections\n", t.spec.Conns)
 	case t.spec.Fanout:
@@ -206,6 +210,7 @@ func printTargets(w io.Writer, tables []*table) {
 		lines = append(lines, fmt.Sprintf("  %-4s %s: %.2f (goal %s %.2f)", verdict, what, got, rel, limit))
 	}
 	for _, t := range tables {
+		eventTargets(t, check)
 		if t.spec.Deflate {
 			deflateTargets(t, check)
 			continue

@@ -55,7 +55,7 @@ func handlers() map[string]func() http.Handler {
 
 // libNames returns the -lib names served in echo or in fan-out mode.
 func libNames(fanout bool) []string {
-	hs, names := handlers(), []string{"rawtcp", "rawtcp-batch", "twoway-raw", "gobwas-raw", "nbio", "nbio-deflate"}
+	hs, names := handlers(), []string{"rawtcp", "rawtcp-batch", "twoway-raw", "twoway-event", "gobwas-raw", "nbio", "nbio-deflate"}
 	if fanout {
 		hs, names = fanoutHandlers(), []string{"rawtcp", "rawtcp-batch", "natsd"}
 	}
@@ -129,6 +129,8 @@ func main() {
 		err = serveRaw(ln, *lib == "rawtcp-batch")
 	case *lib == "twoway-raw":
 		err = serveTwowayRaw(ln)
+	case *lib == "twoway-event":
+		err = serveTwowayEvent(ln)
 	case *lib == "gobwas-raw":
 		err = serveGobwasRaw(ln)
 	case strings.HasPrefix(*lib, "nbio"):

@@ -18,6 +18,7 @@ type Spec struct {
 	Idle     bool // idle-connection test instead of a timed message flow
 	Fanout   bool // broadcast: the server sends every message to every connection
 	Deflate  bool // compressed JSON-like text (permessage-deflate) instead of binary
+	Massive  bool // Idle at the scale of the machine: kernel memory too, over MassiveSources
 }
 
 // All returns every workload in the order the driver runs them.
@@ -31,7 +32,8 @@ func All() []Spec {
 		{Name: "idle", Desc: "idle connections: handshakes/s, server RSS per connection idle and after one 128 B echo each", Conns: 10000, InFlight: 1, Size: 128, Idle: true},
 		{Name: "fanout", Desc: "one 1 KiB JSON text message to every subscriber, 4 messages in flight", Conns: 10000, InFlight: 4, Size: fanout.Size, Fanout: true},
 	}
-	return append(all, deflateWorkloads()...)
+	all = append(all, deflateWorkloads()...)
+	return append(all, massiveWorkloads()...)
 }
 
 // Lookup returns the workload called name.
@@ -72,6 +74,8 @@ type Result struct {
 	RSSEcho          int64   `json:"rss_echo,omitempty"`
 	IdleBytesPerConn float64 `json:"idle_bytes_per_conn,omitempty"`
 	EchoBytesPerConn float64 `json:"echo_bytes_per_conn,omitempty"`
+
+	Kernel // massive only
 
 	Err string `json:"err,omitempty"`
 }
