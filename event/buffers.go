@@ -40,6 +40,22 @@ func putBuffer(p *[]byte) {
 	bufferPools[c-minClassBits].Put(p)
 }
 
+// growBuffer returns p, or a pooled buffer holding p's bytes that has room
+// for n more, p going back to its pool: output that outgrows its buffer,
+// as when echoes queue up, moves to the next class rather than leaving
+// append's bigger array, outside every class, to the collector.
+func growBuffer(p *[]byte, n int) *[]byte {
+	if len(*p)+n <= cap(*p) {
+		return p
+	}
+	// At least double, so that output past the largest class, which
+	// getBuffer makes to measure, still grows in amortized constant time.
+	q := getBuffer(max(len(*p)+n, 2*cap(*p)))
+	*q = append(*q, *p...)
+	putBuffer(p)
+	return q
+}
+
 var start = time.Now()
 
 // clock returns monotonic nanoseconds since the package started, never 0.

@@ -224,6 +224,8 @@ func (*closingError) Is(target error) bool { return target == conn.ErrClosed }
 func (c *Conn) appendFrameLocked(h frame.Header, p []byte) {
 	if c.out == nil {
 		c.out = getBuffer(h.Size() + len(p))
+	} else {
+		c.out = growBuffer(c.out, h.Size()+len(p))
 	}
 	b := frame.AppendHeader(*c.out, h)
 	*c.out = append(b, p...)
