@@ -365,7 +365,6 @@ func (c *Conn) handshake(data []byte) int {
 		return len(data)
 	}
 	c.subprotocol = sc.Subprotocol
-	r.RemoteAddr = c.sys.remoteAddr()
 	for _, e := range sc.Extensions {
 		if e.Name != pmdeflate.ExtensionName {
 			continue
@@ -385,9 +384,14 @@ func (c *Conn) handshake(data []byte) int {
 	c.deadline.Store(0)
 	c.state.Store(stOpen)
 	c.opened = true
-	j := jobs.Get().(*job)
-	j.kind, j.req = jobOpen, r
-	c.pushLocked(j)
+	if c.srv.OnOpen != nil {
+		// Without OnOpen, nobody reads the request: no worker is woken
+		// for it, and the peer's address is not asked of the kernel.
+		r.RemoteAddr = c.sys.remoteAddr()
+		j := jobs.Get().(*job)
+		j.kind, j.req = jobOpen, r
+		c.pushLocked(j)
+	}
 	return n
 }
 

@@ -65,8 +65,9 @@ type Server struct {
 	// OnMessage returns.
 	OnMessage func(c *Conn, typ conn.MessageType, data []byte)
 
-	// OnClose, if set, is called once when a connection whose OnOpen was
-	// called has ended, after its last OnMessage, with an error matching
+	// OnClose, if set, is called once when a connection whose handshake
+	// succeeded has ended, after its OnOpen, if set, and its last
+	// OnMessage, with an error matching
 	// conn.ErrClosed that holds a *conn.CloseError saying how it ended
 	// (see conn's package documentation).
 	OnClose func(c *Conn, err error)
