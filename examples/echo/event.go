@@ -7,15 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/twoway/websocket/conn"
 	"github.com/twoway/websocket/event"
 )
-
-// shutdownMargin is what Shutdown allows beyond the close timeout, for the
-// callbacks to return.
-const shutdownMargin = 5 * time.Second
 
 // serveEvent is serve for -event: the WebSockets are served by event
 // loops (package event), where an idle connection holds no goroutine,
@@ -59,23 +54,11 @@ func serveEvent(ctx context.Context, stop func(), cfg config, log *slog.Logger) 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	pageAt := pageURL(cfg.Addr, ln.Addr(), cfg.CertFile != "")
-	log.Info("echo server listening (event loops); open "+pageAt+" in a browser",
-		"addr", ln.Addr().String(), "websocket", wsURL(pageAt, cfg.Path), "compress", cfg.Compress)
-	select {
-	case err := <-errc:
+	return runUntilDone(ctx, stop, cfg, log, "echo server listening (event loops)", ln.Addr(), pageAt, errc, func(sctx context.Context) error {
+		err := srv.Shutdown(sctx)
+		if serr := <-errc; !errors.Is(serr, event.ErrServerClosed) {
+			err = errors.Join(err, serr)
+		}
 		return err
-	case <-ctx.Done():
-	}
-	stop()
-	log.Info("shutting down; closing open connections with 1001 (going away)")
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.CloseTimeout+shutdownMargin)
-	defer cancel()
-	err = srv.Shutdown(sctx)
-	if serr := <-errc; !errors.Is(serr, event.ErrServerClosed) {
-		err = errors.Join(err, serr)
-	}
-	if err == nil {
-		log.Info("shut down cleanly")
-	}
-	return err
+	})
 }

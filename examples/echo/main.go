@@ -174,9 +174,31 @@ func serve(ctx context.Context, stop func(), cfg config, log *slog.Logger) error
 		}
 	}()
 	page := pageURL(cfg.Addr, ln.Addr(), tlsConfig != nil)
-	log.Info("echo server listening; open "+page+" in a browser",
-		"addr", ln.Addr().String(), "websocket", wsURL(page, cfg.Path), "compress", cfg.Compress)
+	return runUntilDone(ctx, stop, cfg, log, "echo server listening", ln.Addr(), page, errc, func(sctx context.Context) error {
+		// hs.Shutdown stops the listener and idle HTTP connections but
+		// does not know the hijacked WebSocket connections: ws.Shutdown
+		// closes those. The two run at once because hs.Shutdown also
+		// waits for HTTP/2 connections to fall idle, which those carrying
+		// WebSockets as streams (RFC 8441) do only once ws.Shutdown has
+		// closed them.
+		wsErr := make(chan error, 1)
+		go func() { wsErr <- ws.Shutdown(sctx) }()
+		return errors.Join(hs.Shutdown(sctx), <-wsErr)
+	})
+}
 
+// shutdownMargin is what shutting down allows beyond the close timeout,
+// for the handlers or callbacks to return.
+const shutdownMargin = 5 * time.Second
+
+// runUntilDone says where the server listens, waits until ctx is done or
+// serving fails (an error on errc), then calls stop, so that a second
+// signal kills the process, and shuts down with shutdown, within the close
+// timeout, which bounds each closing handshake, and a margin for the
+// handlers to return.
+func runUntilDone(ctx context.Context, stop func(), cfg config, log *slog.Logger, listening string, bound net.Addr, page string, errc <-chan error, shutdown func(context.Context) error) error {
+	log.Info(listening+"; open "+page+" in a browser",
+		"addr", bound.String(), "websocket", wsURL(page, cfg.Path), "compress", cfg.Compress)
 	select {
 	case err := <-errc:
 		return err
@@ -184,18 +206,9 @@ func serve(ctx context.Context, stop func(), cfg config, log *slog.Logger) error
 	}
 	stop()
 	log.Info("shutting down; closing open connections with 1001 (going away)")
-	// The close timeout bounds each closing handshake; the margin lets
-	// the handlers return.
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.CloseTimeout+5*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.CloseTimeout+shutdownMargin)
 	defer cancel()
-	// hs.Shutdown stops the listener and idle HTTP connections but does
-	// not know the hijacked WebSocket connections: ws.Shutdown closes
-	// those. The two run at once because hs.Shutdown also waits for
-	// HTTP/2 connections to fall idle, which those carrying WebSockets
-	// as streams (RFC 8441) do only once ws.Shutdown has closed them.
-	wsErr := make(chan error, 1)
-	go func() { wsErr <- ws.Shutdown(sctx) }()
-	err = errors.Join(hs.Shutdown(sctx), <-wsErr)
+	err := shutdown(sctx)
 	if err == nil {
 		log.Info("shut down cleanly")
 	}
