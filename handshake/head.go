@@ -26,7 +26,10 @@ func ParseUpgrade(dst, b []byte, opts *ServerOptions) (sc *ServerConn, r *http.R
 	if opts == nil {
 		opts = zeroServerOptions()
 	}
-	end, _ := findHeadEnd(b, 0)
+	// The bound applies to the head wherever it ends, not to the bytes
+	// that happen to have arrived before the caller looked: a 70 KiB head
+	// read in one go is as much too large as one read in pieces.
+	end, _ := findHeadEnd(b[:min(len(b), maxRequestBytes)], 0)
 	if end < 0 {
 		if len(b) >= maxRequestBytes {
 			rerr := tooLarge()

@@ -25,6 +25,8 @@ func TestParseUpgrade(t *testing.T) {
 		{"not an upgrade", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27, ErrMissingUpgrade, "HTTP/1.1 400 "},
 		{"POST", "POST / HTTP/1.1\r\nHost: x\r\n\r\n", 28, ErrMethod, "HTTP/1.1 405 "},
 		{"too large", "GET / HTTP/1.1\r\nX: " + string(bytes.Repeat([]byte("a"), maxRequestBytes)), 0, ErrBadRequest, "HTTP/1.1 431 "},
+		// A head over the bound that arrived whole is as large as one that did not.
+		{"too large and whole", "GET / HTTP/1.1\r\nX: " + string(bytes.Repeat([]byte("a"), maxRequestBytes)) + "\r\n\r\n", 0, ErrBadRequest, "HTTP/1.1 431 "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
