@@ -3,6 +3,7 @@
 package event
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -269,10 +270,13 @@ func (lp *loop) run(tick time.Duration) {
 	// descriptor edge-triggered, so the loop parks only once epoll_wait
 	// has found nothing: any event that comes later makes a new edge.
 	poll := func(fd uintptr) bool {
-		var err error
 		lp.polls++
+		var err error
 		n, err = syscall.EpollWait(int(fd), events, 0)
-		if err != nil && err != syscall.EINTR {
+		for err == syscall.EINTR {
+			n, err = syscall.EpollWait(int(fd), events, 0)
+		}
+		if err != nil {
 			panic(os.NewSyscallError("epoll_wait", err)) // cannot happen with a valid epfd
 		}
 		return n > 0
@@ -287,10 +291,16 @@ func (lp *loop) run(tick time.Duration) {
 		n = 0
 		// A wake-up that came before the deadline was reset above left
 		// woken set; one that came after left the deadline in the past.
-		if !lp.woken.Load() && lp.rc.Read(poll) != nil {
-			reset = true // the deadline passed: a tick or a wake-up
+		if !lp.woken.Load() {
+			switch err := lp.rc.Read(poll); {
+			case err == nil:
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				reset = true // a tick or a wake-up
+			default:
+				panic(err) // cannot happen: only the loop closes the file
+			}
 		}
-		for i := range max(n, 0) {
+		for i := range n {
 			ev := &events[i]
 			fd := int(ev.Fd)
 			lp.mu.Lock()
