@@ -112,12 +112,5 @@ func TestWakeWithoutTick(t *testing.T) {
 	}
 	t.Logf("%d polls", polls)
 
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > before {
-		buf := make([]byte, 1<<16)
-		t.Errorf("%d goroutines after Shutdown, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
-	}
+	CheckGoroutines(t, before)
 }
