@@ -207,7 +207,9 @@ func (lp *loop) accept(l *listener) {
 			syscall.EpollCtl(lp.epfd, syscall.EPOLL_CTL_DEL, l.fd, &ev)
 			time.AfterFunc(10*time.Millisecond, func() {
 				lp.mu.Lock()
-				if !l.closed {
+				// A stopped loop closes its epoll descriptor, whose number
+				// may then belong to something else.
+				if !l.closed && !lp.stopped {
 					syscall.EpollCtl(lp.epfd, syscall.EPOLL_CTL_ADD, l.fd, &ev)
 				}
 				lp.mu.Unlock()
