@@ -474,9 +474,12 @@ func TestExpiredContextDoesNotPoison(t *testing.T) {
 		p := <-peers
 		defer p.nc.Close()
 		// The peer does not read: the socket buffers fill, and a write
-		// blocks mid-frame until its context ends.
+		// blocks mid-frame until its context ends. The context must not
+		// end before the first write begins, which a goroutine starved
+		// for 200 ms on a loaded machine saw: that write gives up
+		// before sending, and leaves the connection open.
 		big := make([]byte, 8<<20)
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		var err error
 		for err == nil {
