@@ -201,7 +201,11 @@ func TestEndings(t *testing.T) {
 		},
 		{
 			name: "keepalive unanswered",
-			opts: DialOptions{PingInterval: 50 * time.Millisecond},
+			// The keepalive gives its Close frame as long as the ping
+			// timeout to go out (keepaliveFailed); a goroutine starved
+			// for 50 ms on a loaded machine would send none, and the
+			// peer would see the connection end without it.
+			opts: DialOptions{PingInterval: 50 * time.Millisecond, PingTimeout: keepaliveSlack},
 			end: func(t *testing.T, c *Conn, p *rawPeer) {
 				// No answer to the pings: a Close frame follows them.
 				if got := p.expectClose(); got != int(CloseGoingAway) {
