@@ -186,7 +186,12 @@ func TestEndings(t *testing.T) {
 			name: "context ended mid-message",
 			end: func(t *testing.T, c *Conn, p *rawPeer) {
 				p.send(false, 0, 0x2, []byte("first half"))
-				ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+				// The first half is in the socket before Read begins; the
+				// deadline must come after Read has taken it, which a
+				// goroutine starved for 50 ms on a loaded machine did not
+				// (then Read gives up between messages, leaving the
+				// connection open).
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 				defer cancel()
 				if _, _, err := c.Read(ctx); !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrClosed) {
 					t.Errorf("Read = %v, want the connection closed for the deadline", err)
@@ -196,7 +201,11 @@ func TestEndings(t *testing.T) {
 		},
 		{
 			name: "keepalive unanswered",
-			opts: DialOptions{PingInterval: 50 * time.Millisecond},
+			// The keepalive gives its Close frame as long as the ping
+			// timeout to go out (keepaliveFailed); a goroutine starved
+			// for 50 ms on a loaded machine would send none, and the
+			// peer would see the connection end without it.
+			opts: DialOptions{PingInterval: 50 * time.Millisecond, PingTimeout: keepaliveSlack},
 			end: func(t *testing.T, c *Conn, p *rawPeer) {
 				// No answer to the pings: a Close frame follows them.
 				if got := p.expectClose(); got != int(CloseGoingAway) {
@@ -469,9 +478,12 @@ func TestExpiredContextDoesNotPoison(t *testing.T) {
 		p := <-peers
 		defer p.nc.Close()
 		// The peer does not read: the socket buffers fill, and a write
-		// blocks mid-frame until its context ends.
+		// blocks mid-frame until its context ends. The context must not
+		// end before the first write begins, which a goroutine starved
+		// for 200 ms on a loaded machine saw: that write gives up
+		// before sending, and leaves the connection open.
 		big := make([]byte, 8<<20)
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		var err error
 		for err == nil {
@@ -497,7 +509,11 @@ func TestContextBeforeSending(t *testing.T) {
 		return ctx
 	}
 	// Ping with nobody reading: the ping goes out, the pong is not seen.
-	if err := c.Ping(expired()); !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrClosed) || !strings.HasPrefix(err.Error(), "websocket: ") {
+	// The peer looks for the ping below, so the context leaves it time to
+	// go out however a loaded machine schedules Ping.
+	pingCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := c.Ping(pingCtx); !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrClosed) || !strings.HasPrefix(err.Error(), "websocket: ") {
 		t.Errorf("Ping = %v, want a websocket: error wrapping DeadlineExceeded", err)
 	}
 	// A Write waiting behind an open Writer.
@@ -582,19 +598,24 @@ func TestOutgoingTextValidated(t *testing.T) {
 }
 
 // TestKeepaliveWithoutReader checks that the keepalive sees the peer's
-// pongs when nobody reads, and leaves data for the next read.
+// pongs when nobody reads, and leaves data for the next read. The
+// keepalive looks for the pong once, a ping timeout after the ping; the
+// timeout is long enough for a peer starved on a loaded machine to have
+// answered by then, since a ping the peer answered late would rightly end
+// the connection. Each ping after the first shows that the previous pong
+// was seen; those after the data show that the pong was found behind it.
 func TestKeepaliveWithoutReader(t *testing.T) {
 	url, peers := serveRaw(t)
-	c := dial(t, url, &DialOptions{PingInterval: 20 * time.Millisecond, PingTimeout: 20 * time.Millisecond})
+	c := dial(t, url, &DialOptions{PingInterval: time.Millisecond, PingTimeout: time.Second})
 	p := <-peers
 	defer p.nc.Close()
-	for i := range 15 {
+	for i := range 4 {
 		f, err := p.recv()
 		if err != nil || f.op != 0x9 {
 			t.Fatalf("ping %d: got %+v, %v; the connection should live", i, f, err)
 		}
 		p.send(true, 0, 0xA, f.payload)
-		if i == 5 {
+		if i == 1 {
 			p.send(true, 0, 0x1, []byte("data waits for the reader"))
 		}
 	}

@@ -179,30 +179,52 @@ func TestServerCloses(t *testing.T) {
 
 // TestKeepalive pings a peer that does not answer, which is dropped with
 // 1001 and ErrKeepaliveTimeout, and one that does, which stays.
+//
+// Each peer has a server of its own. The one that never answers meets a
+// ping timeout as short as the interval. The one that answers gets a
+// timeout far longer than the test: a reader starved for longer than an
+// interval on a loaded machine must not be dropped, and the server pings
+// again only once the last ping is answered, so three pings in a row show
+// that its answers count.
 func TestKeepalive(t *testing.T) {
+	const interval = 20 * time.Millisecond
 	for _, plain := range []bool{false, true} {
 		t.Run(fmt.Sprintf("goroutines=%v", plain), func(t *testing.T) {
-			closed := make(chan error, 2)
-			srv := &event.Server{
-				Accept:  conn.AcceptOptions{PingInterval: 20 * time.Millisecond},
-				OnClose: func(_ *event.Conn, err error) { closed <- err },
-			}
-			url := startEchoOn(t, srv, plain)
-
-			// A client that reads, and so answers pings, outlives many
-			// intervals.
 			ctx := context.Background()
-			var pongs sync.WaitGroup
-			pongs.Add(3)
-			var once [3]sync.Once
-			n := 0
-			var mu sync.Mutex
+
+			// A peer that never answers is dropped.
+			dropped := make(chan error, 1)
+			url := startEchoOn(t, &event.Server{
+				Accept:  conn.AcceptOptions{PingInterval: interval, PingTimeout: interval},
+				OnClose: func(_ *event.Conn, err error) { dropped <- err },
+			}, plain)
+			p := dialRaw(t, url, nil)
+			closing, err := p.ExpectClose(10 * time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if closing.Code != 1001 || len(closing.Frames) == 0 || closing.Frames[0].Opcode != 9 {
+				t.Errorf("got %d frames then close code %d, want pings then 1001", len(closing.Frames), closing.Code)
+			}
+			p.Close()
+			err = waitErr(t, dropped)
+			var ce *conn.CloseError
+			if !errors.As(err, &ce) || ce.Code != conn.CloseGoingAway || !errors.Is(err, conn.ErrKeepaliveTimeout) {
+				t.Errorf("server: %v, want 1001 and ErrKeepaliveTimeout", err)
+			}
+
+			// A client that reads, and so answers pings, is pinged again
+			// and again.
+			closed := make(chan error, 1)
+			url = startEchoOn(t, &event.Server{
+				Accept:  conn.AcceptOptions{PingInterval: interval, PingTimeout: time.Hour},
+				OnClose: func(_ *event.Conn, err error) { closed <- err },
+			}, plain)
+			pings := make(chan struct{}, 3)
 			c, _, err := conn.Dial(ctx, url, &conn.DialOptions{OnPing: func([]byte) {
-				mu.Lock()
-				defer mu.Unlock()
-				if n < 3 {
-					once[n].Do(pongs.Done)
-					n++
+				select {
+				case pings <- struct{}{}:
+				default:
 				}
 			}})
 			if err != nil {
@@ -218,34 +240,24 @@ func TestKeepalive(t *testing.T) {
 					}
 				}
 			}()
-
-			// A peer that never answers is dropped.
-			p := dialRaw(t, url, nil)
-			closing, err := p.ExpectClose(10 * time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if closing.Code != 1001 || len(closing.Frames) == 0 || closing.Frames[0].Opcode != 9 {
-				t.Errorf("got %d frames then close code %d, want pings then 1001", len(closing.Frames), closing.Code)
-			}
-			p.Close()
-			err = <-closed
-			var ce *conn.CloseError
-			if !errors.As(err, &ce) || ce.Code != conn.CloseGoingAway || !errors.Is(err, conn.ErrKeepaliveTimeout) {
-				t.Errorf("server: %v, want 1001 and ErrKeepaliveTimeout", err)
-			}
-
-			pongs.Wait() // three pings answered
-			select {
-			case err := <-closed:
-				t.Fatalf("the client that answers pings was dropped: %v", err)
-			default:
+			timeout := time.After(10 * time.Second)
+			for i := range cap(pings) {
+				select {
+				case <-pings:
+				case err := <-closed:
+					t.Fatalf("the client that answers pings was dropped after %d pings: %v", i, err)
+				case <-timeout:
+					t.Fatalf("%d pings in 10 s at an interval of %v: the answers went unseen", i, interval)
+				}
 			}
 			if err := c.Write(ctx, conn.Text, []byte("still here")); err != nil {
 				t.Fatalf("the client that answers pings: %v", err)
 			}
 			c.Close(conn.CloseNormal, "")
 			<-read
+			if err := waitErr(t, closed); conn.CloseStatus(err) != conn.CloseNormal {
+				t.Errorf("server: %v, want the client's normal close", err)
+			}
 		})
 	}
 }

@@ -20,12 +20,12 @@ func Example() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s, err := l.Accept(time.Second)
+		s, err := l.Accept(10 * time.Second)
 		if err != nil {
 			log.Fatal(err)
 		}
 		defer s.Close()
-		ping, err := s.ReadFrame(time.Second)
+		ping, err := s.ReadFrame(10 * time.Second)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -42,7 +42,7 @@ func Example() {
 	if err := c.SendChopped(ping, 1); err != nil {
 		log.Fatal(err)
 	}
-	closing, err := c.ExpectClose(time.Second)
+	closing, err := c.ExpectClose(10 * time.Second)
 	if err != nil {
 		log.Fatal(err)
 	}
