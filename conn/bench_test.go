@@ -75,6 +75,12 @@ func BenchmarkEcho(b *testing.B) {
 // benchPair connects a Conn in the given role to a raw peer over loopback
 // TCP, skipping the HTTP handshake.
 func benchPair(tb testing.TB, server bool) (*Conn, *rawPeer) {
+	return benchPairWrapped(tb, server, nil)
+}
+
+// benchPairWrapped is benchPair with the Conn's side of the TCP connection
+// passed through wrap, when it is not nil.
+func benchPairWrapped(tb testing.TB, server bool, wrap func(net.Conn) net.Conn) (*Conn, *rawPeer) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -90,8 +96,12 @@ func benchPair(tb testing.TB, server bool) (*Conn, *rawPeer) {
 		tb.Fatal(err)
 	}
 	bnc := <-accepted
-	c := newConn(a, nil, !server, "", newSettings(0, 0, 0, 0, 0, 0))
-	tb.Cleanup(func() { c.CloseNow(); bnc.Close() })
+	var nc net.Conn = a
+	if wrap != nil {
+		nc = wrap(a)
+	}
+	c := newConn(nc, nil, !server, "", newSettings(0, 0, 0, 0, 0, 0))
+	tb.Cleanup(func() { c.CloseNow(); a.Close(); bnc.Close() })
 	return c, &rawPeer{t: tb, p: rawpeer.New(bnc, server), nc: bnc}
 }
 

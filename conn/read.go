@@ -123,7 +123,13 @@ func (c *Conn) readMore(n int) error {
 		r.release()
 	}
 	if r.buf == nil {
-		if n <= idleReadSize {
+		// Wait in idleBuf between messages, and within one after a small
+		// read. Otherwise the buffer was let go only because a call
+		// ended, such as a Read of the reader Reader returns (see
+		// endRead), while the peer sends fast: reads of idleBuf's size
+		// would cost more system calls and hide whole frames from
+		// readAhead.
+		if n <= idleReadSize && (r.lastSmall || !r.inMessage) {
 			c.readIdle()
 			if r.buf == nil { // no bytes, so an error
 				err := r.pending
@@ -517,6 +523,11 @@ func (c *Conn) readData(p []byte) (int, error) {
 	} else {
 		n, err = c.readPayload(p)
 		r.delivered += int64(n)
+		if err == nil && r.remaining == 0 && r.final {
+			// The message ends with these bytes: say so now, which spares
+			// the caller a call, and a Reader's caller a lock, to learn it.
+			err = io.EOF
+		}
 	}
 	if r.text && n > 0 && r.utf8.Feed(p[:n]) >= 0 {
 		return 0, c.fail(frame.ErrInvalidUTF8)
@@ -678,7 +689,8 @@ func (c *Conn) readWhole(buf []byte) (MessageType, []byte, error) {
 // its bytes, for messages too large to hold in memory at once. The reader
 // is valid until the next call to Read, ReadInto or Reader, which discard
 // whatever of the message was left unread. ctx bounds the reads made
-// through the returned reader too.
+// through the returned reader too. As io.Reader allows, the reader may
+// return io.EOF along with the last bytes of the message.
 func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	if err := c.startRead(ctx); err != nil {
 		return 0, nil, err
@@ -712,6 +724,9 @@ func (mr *messageReader) Read(p []byte) (int, error) {
 	}
 	n, err := c.readData(p)
 	if err == io.EOF {
+		// As at the end of ReadInto: a Write that answers this message
+		// may wait for the answers to the next ones (see writeFrame).
+		c.readAhead.Store(c.rd.frameBuffered())
 		c.endRead(nil)
 		return n, io.EOF
 	}
