@@ -14,6 +14,7 @@ import (
 	"github.com/twoway/websocket/frame"
 	"github.com/twoway/websocket/handshake"
 	"github.com/twoway/websocket/internal/pmdeflate"
+	"github.com/twoway/websocket/internal/prepared"
 	"github.com/twoway/websocket/internal/utf8check"
 	"github.com/twoway/websocket/mask"
 )
@@ -160,9 +161,32 @@ func (c *Conn) waitLocked(ctx context.Context) error {
 	return nil
 }
 
-// WritePrepared writes pm's message, as Write.
+// WritePrepared queues pm's message, as Write. The frame it queues is
+// shared with the other connections that send the message in the same
+// form, plain or compressed without context takeover with the same
+// parameters, here or through conn.Conn.WritePrepared: it is encoded, and
+// compressed, once for them all, and queuing it again only copies it. A
+// connection with context takeover compresses its own copy.
 func (c *Conn) WritePrepared(ctx context.Context, pm *conn.PreparedMessage) error {
-	return c.Write(ctx, pm.Type(), pm.Data())
+	m := prepared.Of(pm)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.closedLocked(); err != nil {
+		return err
+	}
+	key, shared := prepared.Form(c.deflate, c.threshold, len(m.Data))
+	if !shared {
+		if err := c.appendCompressedLocked(m.Opcode, m.Data); err != nil {
+			return err
+		}
+		return c.waitLocked(ctx)
+	}
+	b, err := m.Frame(key)
+	if err != nil {
+		return err
+	}
+	c.appendLocked(b)
+	return c.waitLocked(ctx)
 }
 
 // Close begins the closing handshake with code and reason and returns at
@@ -222,14 +246,27 @@ func (*closingError) Is(target error) bool { return target == conn.ErrClosed }
 // appendFrameLocked adds a frame to the output and arranges for it to be
 // sent.
 func (c *Conn) appendFrameLocked(h frame.Header, p []byte) {
-	if c.out == nil {
-		c.out = getBuffer(h.Size() + len(p))
-	} else {
-		c.out = growBuffer(c.out, h.Size()+len(p))
-	}
+	c.reserveLocked(h.Size() + len(p))
 	b := frame.AppendHeader(*c.out, h)
 	*c.out = append(b, p...)
 	c.queueLocked()
+}
+
+// appendLocked adds encoded frames to the output and arranges for them to
+// be sent.
+func (c *Conn) appendLocked(frames []byte) {
+	c.reserveLocked(len(frames))
+	*c.out = append(*c.out, frames...)
+	c.queueLocked()
+}
+
+// reserveLocked makes room for n more bytes of output.
+func (c *Conn) reserveLocked(n int) {
+	if c.out == nil {
+		c.out = getBuffer(n)
+	} else {
+		c.out = growBuffer(c.out, n)
+	}
 }
 
 // appendCompressedLocked adds a compressed message (RFC 7692 §7.2.1).
