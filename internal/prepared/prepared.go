@@ -19,7 +19,7 @@ type Message struct {
 	Opcode frame.Opcode // OpText or OpBinary
 	Data   []byte       // never modified
 
-	mu    sync.Mutex            // held while a form is made
+	mu    sync.Mutex             // held while a form is made
 	forms atomic.Pointer[[]form] // read without the lock
 }
 
