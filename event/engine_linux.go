@@ -35,6 +35,7 @@ type loop struct {
 	mu        sync.Mutex
 	conns     []*Conn // by descriptor
 	pending   []*Conn // to flush
+	spare     []*Conn // pending's last array, reused: only the loop touches it
 	listeners []*listener
 	closing   []*listener
 	goAway    bool
@@ -331,7 +332,7 @@ func (lp *loop) read(c *Conn) {
 func (lp *loop) requests() bool {
 	lp.mu.Lock()
 	pending := lp.pending
-	lp.pending = nil
+	lp.pending = lp.spare
 	closing := lp.closing
 	lp.closing = nil
 	goAway, killAll, stopped := lp.goAway, lp.killAll, lp.stopped
@@ -354,6 +355,8 @@ func (lp *loop) requests() bool {
 		c.flushLocked()
 		c.mu.Unlock()
 	}
+	clear(pending) // let the connections go
+	lp.spare = pending[:0]
 	for _, c := range all {
 		c.mu.Lock()
 		c.shutdownLocked(killAll)
