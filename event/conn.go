@@ -272,24 +272,26 @@ func (c *Conn) reserveLocked(n int) {
 // appendCompressedLocked adds a compressed message (RFC 7692 §7.2.1).
 func (c *Conn) appendCompressedLocked(op frame.Opcode, p []byte) error {
 	tmp := getBuffer(len(p)/2 + 64)
-	w := appendWriter{*tmp}
-	c.deflate.Begin(&w)
+	// The pooled buffer is the writer: a writer of its own would escape
+	// to the heap with every message.
+	w := (*appendWriter)(tmp)
+	c.deflate.Begin(w)
 	_, err := c.deflate.Write(p)
 	if err == nil {
 		err = c.deflate.Finish()
 	}
-	*tmp = w.b
 	if err == nil {
-		c.appendFrameLocked(frame.Header{Fin: true, RSV: frame.RSV1, Opcode: op, Length: int64(len(w.b))}, w.b)
+		c.appendFrameLocked(frame.Header{Fin: true, RSV: frame.RSV1, Opcode: op, Length: int64(len(*w))}, *w)
 	}
 	putBuffer(tmp)
 	return err
 }
 
-type appendWriter struct{ b []byte }
+// appendWriter is an io.Writer that appends to itself.
+type appendWriter []byte
 
 func (w *appendWriter) Write(p []byte) (int, error) {
-	w.b = append(w.b, p...)
+	*w = append(*w, p...)
 	return len(p), nil
 }
 
