@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -205,7 +206,7 @@ func (c *Conn) Close(code conn.CloseCode, reason string) error {
 		return err
 	}
 	c.sendCloseLocked(&conn.CloseError{Code: code, Reason: reason}, false)
-	c.deadline.Store(clock() + int64(c.srv.settings.closeTimeout))
+	c.setDeadline(clock() + int64(c.srv.settings.closeTimeout))
 	return nil
 }
 
@@ -338,7 +339,7 @@ func (c *Conn) failLocked(err error) {
 		code, reason = pe.Code, pe.Reason
 	}
 	c.sendCloseLocked(&conn.CloseError{Code: code, Reason: reason, Err: err}, true)
-	c.deadline.Store(clock() + int64(min(c.srv.settings.closeTimeout, failLinger)))
+	c.setDeadline(clock() + int64(min(c.srv.settings.closeTimeout, failLinger)))
 }
 
 // failLinger bounds how long a failed connection waits for the peer to
@@ -400,7 +401,7 @@ func (c *Conn) handshake(data []byte) int {
 		c.state.Store(stDone)
 		c.closeSent = true // send nothing more than the refusal
 		c.shut = true
-		c.deadline.Store(clock() + int64(failLinger))
+		c.setDeadline(clock() + int64(failLinger))
 		return len(data)
 	}
 	c.subprotocol = sc.Subprotocol
@@ -419,9 +420,13 @@ func (c *Conn) handshake(data []byte) int {
 		c.inflate = p.Decompressor(true)
 		c.threshold = cfg.Threshold
 	}
-	c.lastPing = clock() // before the state, which the ticker reads first
+	opened := clock()
+	c.lastPing = opened // before the state, which the ticker reads first
 	c.deadline.Store(0)
 	c.state.Store(stOpen)
+	if st.pingInterval > 0 {
+		c.sys.armTimer(opened + int64(st.pingInterval))
+	}
 	c.opened = true
 	if c.srv.OnOpen != nil {
 		// Without OnOpen, nobody reads the request: no worker is woken
@@ -683,7 +688,7 @@ func (c *Conn) deliver(j *job) {
 		// began.
 		c.mu.Lock()
 		c.sendCloseLocked(j.err.(*conn.CloseError), true)
-		c.deadline.Store(clock() + int64(s.settings.closeTimeout))
+		c.setDeadline(clock() + int64(s.settings.closeTimeout))
 		c.mu.Unlock()
 	case jobClose:
 		if c.inflate != nil {
@@ -834,7 +839,7 @@ func (c *Conn) shutdownLocked(now bool) {
 		c.endLocked(&conn.CloseError{Code: frame.CloseAbnormal})
 	case c.closedLocked() == nil:
 		c.sendCloseLocked(&conn.CloseError{Code: frame.CloseGoingAway, Reason: "server shutting down"}, false)
-		c.deadline.Store(clock() + int64(c.srv.settings.closeTimeout))
+		c.setDeadline(clock() + int64(c.srv.settings.closeTimeout))
 	}
 }
 
@@ -905,7 +910,7 @@ func (c *Conn) tick(now int64) {
 		c.state.Store(stDone)
 		c.mu.Lock()
 		c.sendCloseLocked(&conn.CloseError{Code: frame.CloseGoingAway, Err: conn.ErrKeepaliveTimeout}, true)
-		c.deadline.Store(now + int64(min(st.closeTimeout, failLinger)))
+		c.setDeadline(now + int64(min(st.closeTimeout, failLinger)))
 		c.mu.Unlock()
 	case !c.pingOut.Load() && now-c.lastPing >= int64(st.pingInterval):
 		c.lastPing = now
@@ -916,6 +921,33 @@ func (c *Conn) tick(now int64) {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// nextTimer returns the clock at which tick next has something to do for
+// the connection, or never. The loop calls it after tick.
+func (c *Conn) nextTimer() int64 {
+	at := int64(never)
+	if d := c.deadline.Load(); d != 0 {
+		at = d
+	}
+	st := &c.srv.settings
+	if st.pingInterval > 0 && c.state.Load() == stOpen {
+		if c.pingOut.Load() {
+			at = min(at, c.lastPing+int64(st.pingTimeout))
+		} else {
+			at = min(at, c.lastPing+int64(st.pingInterval))
+		}
+	}
+	return at
+}
+
+// never is a clock reading that does not come.
+const never = math.MaxInt64
+
+// setDeadline arms the deadline of the connection, which tick enforces.
+func (c *Conn) setDeadline(at int64) {
+	c.deadline.Store(at)
+	c.sys.armTimer(at)
 }
 
 var errHandshakeTimeout = errors.New("websocket: handshake timed out")
