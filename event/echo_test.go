@@ -191,7 +191,9 @@ func TestKeepalive(t *testing.T) {
 		t.Run(fmt.Sprintf("goroutines=%v", plain), func(t *testing.T) {
 			closed := make(chan error, 2)
 			srv := &event.Server{
-				Accept:  conn.AcceptOptions{PingInterval: 20 * time.Millisecond},
+				// The pong may take a second, so that a client starved
+				// on a loaded machine is not dropped for being slow.
+				Accept:  conn.AcceptOptions{PingInterval: 20 * time.Millisecond, PingTimeout: time.Second},
 				OnClose: func(_ *event.Conn, err error) { closed <- err },
 			}
 			url := startEchoOn(t, srv, plain)
@@ -242,7 +244,15 @@ func TestKeepalive(t *testing.T) {
 				t.Errorf("server: %v, want 1001 and ErrKeepaliveTimeout", err)
 			}
 
-			pongs.Wait() // three pings answered
+			answered := make(chan struct{})
+			go func() { pongs.Wait(); close(answered) }()
+			select {
+			case <-answered: // three pings answered
+			case err := <-closed:
+				t.Fatalf("the client that answers pings was dropped: %v", err)
+			case <-time.After(10 * time.Second):
+				t.Fatal("the client was not pinged three times")
+			}
 			select {
 			case err := <-closed:
 				t.Fatalf("the client that answers pings was dropped: %v", err)
