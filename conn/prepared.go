@@ -4,11 +4,10 @@ import (
 	"context"
 	"net"
 	"sync"
-	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/twoway/websocket/frame"
-	"github.com/twoway/websocket/internal/pmdeflate"
+	"github.com/twoway/websocket/internal/prepared"
 )
 
 // A PreparedMessage is a message to be sent to many connections, encoded
@@ -21,20 +20,12 @@ import (
 //
 // A PreparedMessage is safe for use by many goroutines at once.
 type PreparedMessage struct {
-	typ  MessageType
-	data []byte
-
-	mu    sync.Mutex                     // held while a form is made
-	forms atomic.Pointer[[]preparedForm] // read without the lock
+	m prepared.Message // the frames, which package event shares
 }
 
-// preparedForm is a message's frame as one kind of connection sends it.
-type preparedForm struct {
-	key   int // plainForm, or the compressor's pmdeflate Shared key
-	frame []byte
+func init() {
+	prepared.Of = func(pm any) *prepared.Message { return &pm.(*PreparedMessage).m }
 }
-
-const plainForm = -1
 
 // NewPreparedMessage returns a message of type typ holding a copy of
 // data. Text must be valid UTF-8: otherwise it returns ErrInvalidUTF8.
@@ -45,52 +36,14 @@ func NewPreparedMessage(typ MessageType, data []byte) (*PreparedMessage, error) 
 	if typ == Text && !utf8.Valid(data) {
 		return nil, ErrInvalidUTF8
 	}
-	return &PreparedMessage{typ: typ, data: append([]byte(nil), data...)}, nil
+	return &PreparedMessage{m: prepared.Message{Opcode: frame.Opcode(typ), Data: append([]byte(nil), data...)}}, nil
 }
 
 // Type returns the message's type.
-func (pm *PreparedMessage) Type() MessageType { return pm.typ }
+func (pm *PreparedMessage) Type() MessageType { return MessageType(pm.m.Opcode) }
 
 // Data returns the message's payload, which must not be modified.
-func (pm *PreparedMessage) Data() []byte { return pm.data }
-
-// frame returns the message's frame for connections of the given form,
-// making it the first time that form is asked for.
-func (pm *PreparedMessage) frame(key int) ([]byte, error) {
-	if forms := pm.forms.Load(); forms != nil {
-		for _, f := range *forms {
-			if f.key == key {
-				return f.frame, nil
-			}
-		}
-	}
-	pm.mu.Lock()
-	defer pm.mu.Unlock()
-	var forms []preparedForm
-	if p := pm.forms.Load(); p != nil {
-		forms = *p
-		for _, f := range forms {
-			if f.key == key { // made while we waited for the lock
-				return f.frame, nil
-			}
-		}
-	}
-	payload, rsv := pm.data, byte(0)
-	if key != plainForm {
-		var err error
-		if payload, err = pmdeflate.CompressMessage(nil, pm.data, key); err != nil {
-			return nil, err
-		}
-		rsv = frame.RSV1 // RFC 7692 §6: the message is compressed
-	}
-	h := frame.Header{Fin: true, RSV: rsv, Opcode: frame.Opcode(pm.typ), Length: int64(len(payload))}
-	b := frame.AppendHeader(make([]byte, 0, frame.MaxHeaderSize+len(payload)), h)
-	b = append(b, payload...)
-	// Readers hold the old slice: publish a new one.
-	forms = append(forms[:len(forms):len(forms)], preparedForm{key, b})
-	pm.forms.Store(&forms)
-	return b, nil
-}
+func (pm *PreparedMessage) Data() []byte { return pm.m.Data }
 
 // WritePrepared writes each of pms as one message, in order, as Write
 // does: it is safe to call from many goroutines at once, no other message
@@ -121,7 +74,7 @@ func (c *Conn) WritePrepared(ctx context.Context, pms ...*PreparedMessage) error
 	var err error
 	for len(pms) > 0 && err == nil {
 		if c.ownCompressed(pms[0]) {
-			err = c.writeCompressed(ctx, pms[0].typ, pms[0].data)
+			err = c.writeCompressed(ctx, pms[0].Type(), pms[0].Data())
 			pms = pms[1:]
 			continue
 		}
@@ -144,7 +97,7 @@ func (c *Conn) WritePrepared(ctx context.Context, pms ...*PreparedMessage) error
 // ownCompressed reports whether this connection compresses pm itself,
 // rather than sending it plain or in a form shared with others.
 func (c *Conn) ownCompressed(pm *PreparedMessage) bool {
-	if c.compress == nil || len(pm.data) < c.compress.threshold {
+	if c.compress == nil || len(pm.m.Data) < c.compress.threshold {
 		return false
 	}
 	if c.client {
@@ -157,10 +110,10 @@ func (c *Conn) ownCompressed(pm *PreparedMessage) bool {
 // frameKey returns the form of pm that this server connection sends; pm
 // is not one it compresses itself.
 func (c *Conn) frameKey(pm *PreparedMessage) int {
-	if c.compress == nil || len(pm.data) < c.compress.threshold {
-		return plainForm
+	if c.compress == nil {
+		return prepared.Plain
 	}
-	k, _ := c.compress.deflate.Shared()
+	k, _ := prepared.Form(c.compress.deflate, c.compress.threshold, len(pm.m.Data))
 	return k
 }
 
@@ -198,7 +151,7 @@ func (c *Conn) writeShared(ctx context.Context, pms []*PreparedMessage) (int, er
 			break
 		}
 		var b []byte
-		if b, err = pm.frame(c.frameKey(pm)); err != nil {
+		if b, err = pm.m.Frame(c.frameKey(pm)); err != nil {
 			break // made nothing: the connection is as it was
 		}
 		out := *c.out
@@ -302,7 +255,7 @@ func (c *Conn) writeMasked(ctx context.Context, pms []*PreparedMessage) (int, er
 		last := n == len(pms)-1 || c.ownCompressed(pms[n+1])
 		hold := !last || c.readAhead.Load()
 		pm := pms[n]
-		if err := c.writeFrameRaw(true, 0, frame.Opcode(pm.typ), pm.data, hold); err != nil {
+		if err := c.writeFrameRaw(true, 0, pm.m.Opcode, pm.m.Data, hold); err != nil {
 			return n, c.lostWrite(ctx, err)
 		}
 	}

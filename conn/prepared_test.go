@@ -83,8 +83,8 @@ func TestPreparedMessage(t *testing.T) {
 	}
 	wg.Wait()
 	// Plain, and one per distinct compressor among the shared forms.
-	if p := pm.forms.Load(); p == nil || len(*p) != 3 {
-		t.Errorf("forms made: %v, want 3", p)
+	if n := pm.m.Forms(); n != 3 {
+		t.Errorf("forms made: %d, want 3", n)
 	}
 }
 

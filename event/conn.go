@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/twoway/websocket/frame"
 	"github.com/twoway/websocket/handshake"
 	"github.com/twoway/websocket/internal/pmdeflate"
+	"github.com/twoway/websocket/internal/prepared"
 	"github.com/twoway/websocket/internal/utf8check"
 	"github.com/twoway/websocket/mask"
 )
@@ -160,9 +162,32 @@ func (c *Conn) waitLocked(ctx context.Context) error {
 	return nil
 }
 
-// WritePrepared writes pm's message, as Write.
+// WritePrepared queues pm's message, as Write. The frame it queues is
+// shared with the other connections that send the message in the same
+// form, plain or compressed without context takeover with the same
+// parameters, here or through conn.Conn.WritePrepared: it is encoded, and
+// compressed, once for them all, and queuing it again only copies it. A
+// connection with context takeover compresses its own copy.
 func (c *Conn) WritePrepared(ctx context.Context, pm *conn.PreparedMessage) error {
-	return c.Write(ctx, pm.Type(), pm.Data())
+	m := prepared.Of(pm)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.closedLocked(); err != nil {
+		return err
+	}
+	key, shared := prepared.Form(c.deflate, c.threshold, len(m.Data))
+	if !shared {
+		if err := c.appendCompressedLocked(m.Opcode, m.Data); err != nil {
+			return err
+		}
+		return c.waitLocked(ctx)
+	}
+	b, err := m.Frame(key)
+	if err != nil {
+		return err
+	}
+	c.appendLocked(b)
+	return c.waitLocked(ctx)
 }
 
 // Close begins the closing handshake with code and reason and returns at
@@ -181,7 +206,7 @@ func (c *Conn) Close(code conn.CloseCode, reason string) error {
 		return err
 	}
 	c.sendCloseLocked(&conn.CloseError{Code: code, Reason: reason}, false)
-	c.deadline.Store(clock() + int64(c.srv.settings.closeTimeout))
+	c.setDeadline(clock() + int64(c.srv.settings.closeTimeout))
 	return nil
 }
 
@@ -222,37 +247,52 @@ func (*closingError) Is(target error) bool { return target == conn.ErrClosed }
 // appendFrameLocked adds a frame to the output and arranges for it to be
 // sent.
 func (c *Conn) appendFrameLocked(h frame.Header, p []byte) {
-	if c.out == nil {
-		c.out = getBuffer(h.Size() + len(p))
-	} else {
-		c.out = growBuffer(c.out, h.Size()+len(p))
-	}
+	c.reserveLocked(h.Size() + len(p))
 	b := frame.AppendHeader(*c.out, h)
 	*c.out = append(b, p...)
 	c.queueLocked()
 }
 
+// appendLocked adds encoded frames to the output and arranges for them to
+// be sent.
+func (c *Conn) appendLocked(frames []byte) {
+	c.reserveLocked(len(frames))
+	*c.out = append(*c.out, frames...)
+	c.queueLocked()
+}
+
+// reserveLocked makes room for n more bytes of output.
+func (c *Conn) reserveLocked(n int) {
+	if c.out == nil {
+		c.out = getBuffer(n)
+	} else {
+		c.out = growBuffer(c.out, n)
+	}
+}
+
 // appendCompressedLocked adds a compressed message (RFC 7692 §7.2.1).
 func (c *Conn) appendCompressedLocked(op frame.Opcode, p []byte) error {
 	tmp := getBuffer(len(p)/2 + 64)
-	w := appendWriter{*tmp}
-	c.deflate.Begin(&w)
+	// The pooled buffer is the writer: a writer of its own would escape
+	// to the heap with every message.
+	w := (*appendWriter)(tmp)
+	c.deflate.Begin(w)
 	_, err := c.deflate.Write(p)
 	if err == nil {
 		err = c.deflate.Finish()
 	}
-	*tmp = w.b
 	if err == nil {
-		c.appendFrameLocked(frame.Header{Fin: true, RSV: frame.RSV1, Opcode: op, Length: int64(len(w.b))}, w.b)
+		c.appendFrameLocked(frame.Header{Fin: true, RSV: frame.RSV1, Opcode: op, Length: int64(len(*w))}, *w)
 	}
 	putBuffer(tmp)
 	return err
 }
 
-type appendWriter struct{ b []byte }
+// appendWriter is an io.Writer that appends to itself.
+type appendWriter []byte
 
 func (w *appendWriter) Write(p []byte) (int, error) {
-	w.b = append(w.b, p...)
+	*w = append(*w, p...)
 	return len(p), nil
 }
 
@@ -299,7 +339,7 @@ func (c *Conn) failLocked(err error) {
 		code, reason = pe.Code, pe.Reason
 	}
 	c.sendCloseLocked(&conn.CloseError{Code: code, Reason: reason, Err: err}, true)
-	c.deadline.Store(clock() + int64(min(c.srv.settings.closeTimeout, failLinger)))
+	c.setDeadline(clock() + int64(min(c.srv.settings.closeTimeout, failLinger)))
 }
 
 // failLinger bounds how long a failed connection waits for the peer to
@@ -361,7 +401,7 @@ func (c *Conn) handshake(data []byte) int {
 		c.state.Store(stDone)
 		c.closeSent = true // send nothing more than the refusal
 		c.shut = true
-		c.deadline.Store(clock() + int64(failLinger))
+		c.setDeadline(clock() + int64(failLinger))
 		return len(data)
 	}
 	c.subprotocol = sc.Subprotocol
@@ -380,9 +420,13 @@ func (c *Conn) handshake(data []byte) int {
 		c.inflate = p.Decompressor(true)
 		c.threshold = cfg.Threshold
 	}
-	c.lastPing = clock() // before the state, which the ticker reads first
+	opened := clock()
+	c.lastPing = opened // before the state, which the ticker reads first
 	c.deadline.Store(0)
 	c.state.Store(stOpen)
+	if st.pingInterval > 0 {
+		c.sys.armTimer(opened + int64(st.pingInterval))
+	}
 	c.opened = true
 	if c.srv.OnOpen != nil {
 		// Without OnOpen, nobody reads the request: no worker is woken
@@ -644,7 +688,7 @@ func (c *Conn) deliver(j *job) {
 		// began.
 		c.mu.Lock()
 		c.sendCloseLocked(j.err.(*conn.CloseError), true)
-		c.deadline.Store(clock() + int64(s.settings.closeTimeout))
+		c.setDeadline(clock() + int64(s.settings.closeTimeout))
 		c.mu.Unlock()
 	case jobClose:
 		if c.inflate != nil {
@@ -795,7 +839,7 @@ func (c *Conn) shutdownLocked(now bool) {
 		c.endLocked(&conn.CloseError{Code: frame.CloseAbnormal})
 	case c.closedLocked() == nil:
 		c.sendCloseLocked(&conn.CloseError{Code: frame.CloseGoingAway, Reason: "server shutting down"}, false)
-		c.deadline.Store(clock() + int64(c.srv.settings.closeTimeout))
+		c.setDeadline(clock() + int64(c.srv.settings.closeTimeout))
 	}
 }
 
@@ -866,7 +910,7 @@ func (c *Conn) tick(now int64) {
 		c.state.Store(stDone)
 		c.mu.Lock()
 		c.sendCloseLocked(&conn.CloseError{Code: frame.CloseGoingAway, Err: conn.ErrKeepaliveTimeout}, true)
-		c.deadline.Store(now + int64(min(st.closeTimeout, failLinger)))
+		c.setDeadline(now + int64(min(st.closeTimeout, failLinger)))
 		c.mu.Unlock()
 	case !c.pingOut.Load() && now-c.lastPing >= int64(st.pingInterval):
 		c.lastPing = now
@@ -877,6 +921,33 @@ func (c *Conn) tick(now int64) {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// nextTimer returns the clock at which tick next has something to do for
+// the connection, or never. The loop calls it after tick.
+func (c *Conn) nextTimer() int64 {
+	at := int64(never)
+	if d := c.deadline.Load(); d != 0 {
+		at = d
+	}
+	st := &c.srv.settings
+	if st.pingInterval > 0 && c.state.Load() == stOpen {
+		if c.pingOut.Load() {
+			at = min(at, c.lastPing+int64(st.pingTimeout))
+		} else {
+			at = min(at, c.lastPing+int64(st.pingInterval))
+		}
+	}
+	return at
+}
+
+// never is a clock reading that does not come.
+const never = math.MaxInt64
+
+// setDeadline arms the deadline of the connection, which tick enforces.
+func (c *Conn) setDeadline(at int64) {
+	c.deadline.Store(at)
+	c.sys.armTimer(at)
 }
 
 var errHandshakeTimeout = errors.New("websocket: handshake timed out")

@@ -55,7 +55,10 @@
 // by then. When more than Server.MaxPending bytes wait for a slow peer,
 // Write waits and the loop stops reading the connection, so that neither
 // what we owe a peer nor what waits for the callbacks grows without
-// bound.
+// bound. Conn.WritePrepared queues a conn.PreparedMessage's frame, made
+// once for every connection of the same form, here or in conn, as
+// conn.Conn.WritePrepared writes it: a broadcast is encoded, and
+// compressed for connections without context takeover, once.
 //
 // # Closing
 //

@@ -51,7 +51,9 @@ type loop struct {
 
 	mu        sync.Mutex
 	conns     []*Conn // by descriptor
+	timers    timers  // when each connection's timers are next due
 	pending   []*Conn // to flush
+	spare     []*Conn // pending's last array, reused: only the loop touches it
 	listeners []*listener
 	closing   []*listener
 	goAway    bool
@@ -255,6 +257,7 @@ func (s *Server) add(fd int) {
 		lp.conns = append(lp.conns, make([]*Conn, fd+1-len(lp.conns)+len(lp.conns)/2)...)
 	}
 	lp.conns[fd] = c
+	lp.timers.register(fd, len(lp.conns), c.deadline.Load())
 	lp.mu.Unlock()
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(fd)}
 	if err := syscall.EpollCtl(lp.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
@@ -383,7 +386,7 @@ func (lp *loop) read(c *Conn) {
 func (lp *loop) requests() bool {
 	lp.mu.Lock()
 	pending := lp.pending
-	lp.pending = nil
+	lp.pending = lp.spare
 	closing := lp.closing
 	lp.closing = nil
 	goAway, killAll, stopped := lp.goAway, lp.killAll, lp.stopped
@@ -406,6 +409,8 @@ func (lp *loop) requests() bool {
 		c.flushLocked()
 		c.mu.Unlock()
 	}
+	clear(pending) // let the connections go
+	lp.spare = pending[:0]
 	for _, c := range all {
 		c.mu.Lock()
 		c.shutdownLocked(killAll)
@@ -416,21 +421,6 @@ func (lp *loop) requests() bool {
 		return true
 	}
 	return false
-}
-
-// tick runs the timers of the loop's connections.
-func (lp *loop) tick(now int64) {
-	lp.mu.Lock()
-	conns := lp.conns
-	lp.mu.Unlock()
-	for i := range conns {
-		lp.mu.Lock()
-		c := conns[i]
-		lp.mu.Unlock()
-		if c != nil {
-			c.tick(now)
-		}
-	}
 }
 
 // aLongTimeAgo is a deadline that has passed.

@@ -33,3 +33,4 @@ func (*sysConn) fdShutWrite() bool           { panic("event: no loops on this sy
 func (*sysConn) fdClose()                    { panic("event: no loops on this system") }
 func (*sysConn) fdDetach() (net.Conn, error) { panic("event: no loops on this system") }
 func (*sysConn) fdRemoteAddr() string        { panic("event: no loops on this system") }
+func (*sysConn) fdArm(int64)                 { panic("event: no loops on this system") }

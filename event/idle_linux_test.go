@@ -47,31 +47,7 @@ func TestIdleMemory(t *testing.T) {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Max < conns+100 {
 		t.Skipf("RLIMIT_NOFILE's hard limit is %d, below the %d descriptors %d connections need", lim.Max, conns+100, conns)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleMemory$")
-	cmd.Env = append(os.Environ(), idleServerEnv+"=1")
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Wait()
-	defer stdin.Close()
-	out := bufio.NewScanner(stdout)
-	ask := func(q string) string {
-		t.Helper()
-		fmt.Fprintln(stdin, q)
-		if !out.Scan() {
-			t.Fatalf("server: no answer to %q: %v", q, out.Err())
-		}
-		return out.Text()
-	}
+	ask := startIdleServer(t)
 	url := "ws://" + ask("addr") + "/"
 	rss := func() int {
 		n, err := strconv.Atoi(ask("rss"))
@@ -129,12 +105,51 @@ func TestIdleMemory(t *testing.T) {
 	}
 }
 
+// startIdleServer starts the test binary as an idle server, with extra
+// environment, and returns a function that asks it a question.
+func startIdleServer(t testing.TB, env ...string) (ask func(q string) string) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleMemory$")
+	cmd.Env = append(append(os.Environ(), idleServerEnv+"=1"), env...)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	out := bufio.NewScanner(stdout)
+	return func(q string) string {
+		t.Helper()
+		fmt.Fprintln(stdin, q)
+		if !out.Scan() {
+			t.Fatalf("server: no answer to %q: %v", q, out.Err())
+		}
+		return out.Text()
+	}
+}
+
+// idlePingEnv sets the idle server's keepalive interval.
+const idlePingEnv = "EVENT_IDLE_PING"
+
 // idleServer serves echo on loopback and answers the test's questions on
-// its standard input: "addr", and "rss", in KiB after a collection.
+// its standard input: "addr"; "rss", in KiB after a collection; and
+// "cpu", the nanoseconds of CPU it has used.
 func idleServer() {
 	srv := &event.Server{OnMessage: func(c *event.Conn, typ conn.MessageType, p []byte) {
 		c.Write(context.Background(), typ, p)
 	}}
+	if d, err := time.ParseDuration(os.Getenv(idlePingEnv)); err == nil {
+		srv.Accept.PingInterval = d
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -150,6 +165,8 @@ func idleServer() {
 			runtime.GC()
 			debug.FreeOSMemory()
 			fmt.Println(vmRSS())
+		case "cpu":
+			fmt.Println(int64(processCPU()))
 		}
 	}
 	os.Exit(0)
@@ -165,4 +182,63 @@ func vmRSS() int {
 		}
 	}
 	return 0
+}
+
+// BenchmarkIdleCPU opens 10,000 connections to an event server in a
+// process of its own, which then has nothing to do, and reports the CPU
+// time it uses per connection and second (each iteration is a second)
+// beyond what it used with one connection over 3 seconds: the cost of looking at the
+// timers of connections that have none due. With keepalive the interval
+// is long, so that no ping falls due.
+func BenchmarkIdleCPU(b *testing.B) {
+	const conns = 10000
+	for _, ping := range []string{"off", "1m"} {
+		b.Run("keepalive="+ping, func(b *testing.B) {
+			ask := startIdleServer(b, idlePingEnv+"="+ping)
+			url := "ws://" + ask("addr") + "/"
+			cpu := func() time.Duration {
+				n, err := strconv.ParseInt(ask("cpu"), 10, 64)
+				if err != nil {
+					b.Fatal(err)
+				}
+				return time.Duration(n)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			var cs []*conn.Conn
+			defer func() {
+				for _, c := range cs {
+					c.CloseNow()
+				}
+			}()
+			dial := func() {
+				c, _, err := conn.Dial(ctx, url, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				cs = append(cs, c)
+			}
+			// settle has the server collect and give memory back now,
+			// rather than during a measurement.
+			settle := func() { ask("rss") }
+			dial()
+			settle()
+			const window = 3 * time.Second
+			start := cpu()
+			time.Sleep(window) // the measurement
+			base := float64(cpu()-start) / window.Seconds()
+			for range conns - 1 {
+				dial()
+			}
+			settle()
+			b.ResetTimer()
+			start = cpu()
+			for b.Loop() {
+				time.Sleep(time.Second)
+			}
+			loaded := float64(cpu()-start) / float64(b.N)
+			b.ReportMetric((loaded-base)/conns, "cpu-ns/conn/s")
+			b.ReportMetric(base, "base-cpu-ns/s")
+		})
+	}
 }

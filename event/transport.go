@@ -43,6 +43,15 @@ func (s *sysConn) watch(ev uint8) {
 	}
 }
 
+// armTimer has the connection's timers looked at when the clock reads
+// at: the loop looks only at connections that are due, while the ticker
+// of the connections served by goroutines looks at them all.
+func (s *sysConn) armTimer(at int64) {
+	if s.nc == nil {
+		s.fdArm(at)
+	}
+}
+
 func (s *sysConn) shutWrite() bool {
 	if s.nc == nil {
 		return s.fdShutWrite()
