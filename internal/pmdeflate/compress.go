@@ -33,20 +33,26 @@ var syncMarker = [4]byte{0x00, 0x00, 0xff, 0xff}
 
 var errNoMarker = errors.New("pmdeflate: flush did not end with 00 00 ff ff")
 
-// deflater is the flate state a Compressor borrows: the flate writer and
-// the writer it emits into, which holds back the last four bytes. It is
-// about 0.8 MiB, 1 MiB for a window below 32 KiB.
+// deflater is the flate state a Compressor borrows. At BestSpeed with a
+// 32 KiB window, the default, it is this package's encoder, about 200 KiB;
+// otherwise a klauspost flate writer, about 0.8 MiB, 1 MiB for a window
+// below 32 KiB, and the writer it emits into, which holds back the last
+// four bytes.
 type deflater struct {
-	fw   *flate.Writer
-	tail tailWriter
+	enc   *encoder
+	fw    *flate.Writer
+	tail  tailWriter
+	dirty bool // fw has been written to since its last reset
 }
 
 // Deflater pools, by kind: a compress/flate level with a 32 KiB window
-// (flate.HuffmanOnly to flate.BestCompression), then a window of 2^bits
-// bytes for bits minWindowBits..maxWindowBits-1.
+// (flate.HuffmanOnly to flate.BestCompression), of which BestSpeed's kind
+// is this package's encoder, then a window of 2^bits bytes for bits
+// minWindowBits..maxWindowBits-1.
 const (
 	levelKinds = flate.BestCompression - flate.HuffmanOnly + 1
 	kinds      = levelKinds + maxWindowBits - minWindowBits
+	encKind    = flate.BestSpeed - flate.HuffmanOnly
 )
 
 // deflaterPools holds idle deflaters, fresh from a Reset, by kind.
@@ -57,9 +63,12 @@ func getDeflater(kind int) *deflater {
 		return d
 	}
 	d := new(deflater)
-	if kind < levelKinds {
+	switch {
+	case kind == encKind:
+		d.enc = newEncoder()
+	case kind < levelKinds:
 		d.fw, _ = flate.NewWriter(&d.tail, kind+flate.HuffmanOnly) // a valid level
-	} else {
+	default:
 		d.fw, _ = flate.NewWriterWindow(&d.tail, 1<<(kind-levelKinds+minWindowBits)) // a valid size
 	}
 	return d
@@ -68,9 +77,60 @@ func getDeflater(kind int) *deflater {
 // putDeflater resets d, dropping its window and any dictionary it was
 // primed with, and pools it.
 func putDeflater(kind int, d *deflater) {
-	d.tail = tailWriter{}
-	d.fw.ResetDict(&d.tail, nil)
+	if d.enc != nil {
+		d.enc.dst = nil
+	} else {
+		d.tail = tailWriter{}
+		d.fw.ResetDict(&d.tail, nil)
+		d.dirty = false
+	}
 	deflaterPools[kind].Put(d)
+}
+
+// reset starts d afresh with a window of window bytes primed with dict.
+// A klauspost writer still fresh from the pool needs it only with a dict.
+func (d *deflater) reset(window int, dict []byte) {
+	switch {
+	case d.enc != nil:
+		d.enc.reset(window, dict)
+	case d.dirty || len(dict) > 0:
+		d.fw.ResetDict(&d.tail, dict)
+		d.dirty = false
+	}
+}
+
+func (d *deflater) begin(dst io.Writer) {
+	if d.enc != nil {
+		d.enc.dst = dst
+	} else {
+		d.tail.begin(dst)
+		d.dirty = true
+	}
+}
+
+func (d *deflater) write(p []byte) (int, error) {
+	if d.enc != nil {
+		return d.enc.write(p)
+	}
+	return d.fw.Write(p)
+}
+
+// finish ends the message with a sync flush whose final 00 00 ff ff it
+// leaves out (RFC 7692 §7.2.1).
+func (d *deflater) finish() error {
+	if d.enc != nil {
+		err := d.enc.finish()
+		d.enc.dst = nil
+		return err
+	}
+	if err := d.fw.Flush(); err != nil {
+		return err
+	}
+	if !d.tail.endsWithMarker() {
+		return errNoMarker
+	}
+	d.tail.end()
+	return nil
 }
 
 // Compressor compresses the outgoing messages of one connection
@@ -147,10 +207,9 @@ func (c *Compressor) Begin(dst io.Writer) {
 	if !c.keep {
 		if c.d == nil {
 			c.d = getDeflater(c.kind)
-		} else {
-			c.d.fw.ResetDict(&c.d.tail, nil) // an abandoned message's
 		}
-		c.d.tail.begin(dst)
+		c.d.reset(c.window, nil) // a no-op but after an abandoned message
+		c.d.begin(dst)
 		return
 	}
 	c.mu.Lock()
@@ -164,16 +223,14 @@ func (c *Compressor) Begin(dst io.Writer) {
 	// From here to Finish the sweep keeps off d.
 	if c.d == nil {
 		c.d = getDeflater(c.kind)
-		if dict := c.hist.bytes(); len(dict) > 0 {
-			c.d.fw.ResetDict(&c.d.tail, dict)
-		}
+		c.d.reset(c.window, c.hist.bytes())
 	}
-	c.d.tail.begin(dst)
+	c.d.begin(dst)
 }
 
 // Write compresses p into the current message.
 func (c *Compressor) Write(p []byte) (int, error) {
-	n, err := c.d.fw.Write(p)
+	n, err := c.d.write(p)
 	if c.keep {
 		c.hist.write(p[:n])
 	}
@@ -185,13 +242,9 @@ func (c *Compressor) Write(p []byte) (int, error) {
 // becomes the single byte 00 (§7.2.3.6).
 func (c *Compressor) Finish() error {
 	d := c.d
-	if err := d.fw.Flush(); err != nil {
+	if err := d.finish(); err != nil {
 		return err
 	}
-	if !d.tail.endsWithMarker() {
-		return errNoMarker
-	}
-	d.tail.end()
 	if !c.keep {
 		c.d = nil
 		putDeflater(c.kind, d)

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"io"
 	"math/bits"
-	"sync"
 )
 
 // This file is a DEFLATE encoder (RFC 1951) made for WebSocket messages
@@ -70,30 +69,18 @@ type token uint32
 
 const matchFlag token = 1 << 31
 
-var encoderPool = sync.Pool{New: func() any {
+func newEncoder() *encoder {
 	return &encoder{
 		buf:    make([]byte, encBufSize),
 		tokens: make([]token, 0, encMaxBlock),
 		off:    1,
 	}
-}}
-
-// getEncoder returns pooled state for a message with back-references of
-// at most window bytes, primed with dict: the end of what the connection
-// sent before, which the peer still holds (nil without context takeover).
-func getEncoder(window int, dict []byte) *encoder {
-	e := encoderPool.Get().(*encoder)
-	e.reset(window, dict)
-	return e
 }
 
-func putEncoder(e *encoder) {
-	e.dst = nil
-	encoderPool.Put(e)
-}
-
-// reset forgets everything but the table, whose entries it makes point
-// before the buffer, and primes the window with dict.
+// reset starts a message with back-references of at most window bytes,
+// primed with dict: the end of what the connection sent before, which the
+// peer still holds (nil without context takeover). It forgets everything
+// but the table, whose entries it makes point before the buffer.
 func (e *encoder) reset(window int, dict []byte) {
 	e.off += e.n + encMaxWindow + 1
 	if e.off > 1<<30 {
@@ -107,13 +94,29 @@ func (e *encoder) reset(window int, dict []byte) {
 	e.n = copy(e.buf, dict)
 	e.pend = e.n
 	e.out.reset()
-	for i := 0; i+encMinMatch <= e.n; i++ {
-		e.table[hash4(e.buf[i:])] = int32(i + e.off)
-	}
+	e.index(0, e.n)
 }
 
-// begin starts a message whose output goes to dst.
-func (e *encoder) begin(dst io.Writer) { e.dst = dst }
+// index enters into the table every position of buf[start:end] at which
+// 4 bytes begin: a hash per byte, and nothing more.
+func (e *encoder) index(start, end int) {
+	t := &e.table
+	b := e.buf[:end]
+	off := int32(e.off)
+	i := start
+	// Four positions from each 8 bytes loaded.
+	for ; i+8 <= len(b); i += 4 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		p := off + int32(i)
+		t[uint32(x)*hashMul>>(32-encTableBits)] = p
+		t[uint32(x>>8)*hashMul>>(32-encTableBits)] = p + 1
+		t[uint32(x>>16)*hashMul>>(32-encTableBits)] = p + 2
+		t[uint32(x>>24)*hashMul>>(32-encTableBits)] = p + 3
+	}
+	for ; i+encMinMatch <= len(b); i++ {
+		t[hash4(b[i:])] = off + int32(i)
+	}
+}
 
 func hash4(b []byte) uint32 {
 	return binary.LittleEndian.Uint32(b) * hashMul >> (32 - encTableBits)
@@ -415,25 +418,34 @@ func (e *encoder) emit(raw []byte) {
 }
 
 // writeTokens writes the block's tokens and its end with the given codes.
+// The bit writer's state is kept in locals through the loop.
 func (e *encoder) writeTokens(lit, dist *huffCode) {
 	w := &e.out
+	acc, n, b := w.bits, w.nbits, w.b
+	put := func(v uint64, k uint) {
+		acc |= v << n
+		n += k
+		if n >= 32 {
+			b = binary.LittleEndian.AppendUint32(b, uint32(acc))
+			acc >>= 32
+			n -= 32
+		}
+	}
 	for _, t := range e.tokens {
 		if t&matchFlag == 0 {
-			w.writeBits(uint64(lit.codes[t]), uint(lit.lens[t]))
+			put(uint64(lit.codes[t]), uint(lit.lens[t]))
 			continue
 		}
 		l := int(t>>16) & 0xff
 		lc := lengthCode[l]
-		xb := lengthExtra[lc]
-		w.writeBits(uint64(lit.codes[257+int(lc)])|uint64(l+3-int(lengthBase[lc]))<<lit.lens[257+int(lc)],
-			uint(lit.lens[257+int(lc)]+xb))
+		sym := 257 + int(lc)
+		put(uint64(lit.codes[sym])|uint64(l+3-int(lengthBase[lc]))<<lit.lens[sym], uint(lit.lens[sym]+lengthExtra[lc]))
 		d := int(t & 0xffff)
 		dc := distCode(d)
-		xb = distExtra[dc]
-		w.writeBits(uint64(dist.codes[dc])|uint64(d+1-int(distBase[dc]))<<dist.lens[dc],
-			uint(dist.lens[dc]+xb))
+		put(uint64(dist.codes[dc])|uint64(d+1-int(distBase[dc]))<<dist.lens[dc], uint(dist.lens[dc]+distExtra[dc]))
 	}
-	w.writeBits(uint64(lit.codes[endOfBlock]), uint(lit.lens[endOfBlock]))
+	put(uint64(lit.codes[endOfBlock]), uint(lit.lens[endOfBlock]))
+	w.bits, w.nbits, w.b = acc, n, b
 }
 
 // codeLengthOrder is the order in which a dynamic block's header gives
@@ -515,10 +527,19 @@ func (c *huffCode) cost(freq []uint32) int {
 }
 
 // setLengths sets the codes from the lengths of the symbols, in order, as
-// RFC 1951 §3.2.2 assigns them.
+// RFC 1951 §3.2.2 assigns them. Symbols past lens get no code.
 func (c *huffCode) setLengths(lens []uint8) {
+	if &c.lens[0] != &lens[0] {
+		copy(c.lens[:], lens)
+	}
+	clear(c.lens[len(lens):])
+	c.assign(len(lens))
+}
+
+// assign sets the codes of the first n symbols from their lengths.
+func (c *huffCode) assign(n int) {
 	var count [maxCodeBits + 1]uint16
-	for _, l := range lens {
+	for _, l := range c.lens[:n] {
 		count[l]++
 	}
 	count[0] = 0
@@ -528,16 +549,12 @@ func (c *huffCode) setLengths(lens []uint8) {
 		code = (code + count[l-1]) << 1
 		next[l] = code
 	}
-	for s, l := range lens {
-		c.lens[s] = l
-		if l == 0 {
-			c.codes[s] = 0
-			continue
+	for s, l := range c.lens[:n] {
+		if l != 0 {
+			c.codes[s] = bits.Reverse16(next[l]) >> (16 - l)
+			next[l]++
 		}
-		c.codes[s] = bits.Reverse16(next[l]) >> (16 - l)
-		next[l]++
 	}
-	clear(c.lens[len(lens):])
 }
 
 // sortScratch is the room build needs.
@@ -552,7 +569,8 @@ type sortScratch struct {
 // no code longer than limit bits. The code is complete, as inflaters
 // require: if fewer than two symbols occur, unused ones get codes too.
 func (c *huffCode) build(freq []uint32, limit int, s *sortScratch) {
-	var lens [288]uint8
+	lens := c.lens[:]
+	clear(lens)
 	n := 0
 	for sym, f := range freq {
 		if f > 0 {
@@ -571,7 +589,7 @@ func (c *huffCode) build(freq []uint32, limit int, s *sortScratch) {
 		if n == 1 {
 			lens[s.leaves[0]&0xffff] = 1
 		}
-		c.setLengths(lens[:len(freq)])
+		c.assign(len(freq))
 		return
 	}
 	leaves := s.leaves[:n]
@@ -624,7 +642,7 @@ func (c *huffCode) build(freq []uint32, limit int, s *sortScratch) {
 			i++
 		}
 	}
-	c.setLengths(lens[:len(freq)])
+	c.assign(len(freq))
 }
 
 // limitCounts makes the code lengths count[l] of each length l, some of

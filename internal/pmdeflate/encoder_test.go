@@ -20,34 +20,36 @@ type encStream struct {
 	window, keep, split int
 	warm                bool
 	hist                []byte
-	e                   *encoder
+	d                   *deflater
 }
 
 func (s *encStream) message(t testing.TB, m []byte) []byte {
 	t.Helper()
 	var out bytes.Buffer
-	if s.e == nil {
-		dict := s.hist[max(0, len(s.hist)-min(s.keep, s.window)):]
-		s.e = getEncoder(s.window, dict)
+	if s.d == nil {
+		// Pooled state, as a Compressor takes it: its table holds
+		// positions of earlier streams.
+		s.d = getDeflater(encKind)
+		s.d.reset(s.window, s.hist[max(0, len(s.hist)-min(s.keep, s.window)):])
 	}
-	s.e.begin(&out)
+	s.d.begin(&out)
 	split := s.split
 	if split <= 0 {
 		split = max(len(m), 1)
 	}
 	for p := m; len(p) > 0; {
 		k := min(split, len(p))
-		if n, err := s.e.write(p[:k]); n != k || err != nil {
+		if n, err := s.d.write(p[:k]); n != k || err != nil {
 			t.Fatalf("write(%d bytes) = %d, %v", k, n, err)
 		}
 		p = p[k:]
 	}
-	if err := s.e.finish(); err != nil {
+	if err := s.d.finish(); err != nil {
 		t.Fatalf("finish: %v", err)
 	}
 	if !s.warm {
-		putEncoder(s.e)
-		s.e = nil
+		putDeflater(encKind, s.d)
+		s.d = nil
 	}
 	if s.keep > 0 {
 		s.hist = append(s.hist, m...)
@@ -57,9 +59,9 @@ func (s *encStream) message(t testing.TB, m []byte) []byte {
 }
 
 func (s *encStream) release() {
-	if s.e != nil {
-		putEncoder(s.e)
-		s.e = nil
+	if s.d != nil {
+		putDeflater(encKind, s.d)
+		s.d = nil
 	}
 }
 
