@@ -6,8 +6,8 @@ import (
 	"io"
 	"runtime"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/flate"
 )
