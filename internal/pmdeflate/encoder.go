@@ -18,13 +18,14 @@ import (
 // codes or stored, whichever its histograms say is smallest.
 
 const (
-	encMaxWindow = 1 << maxWindowBits           // the largest distance DEFLATE allows
-	encMaxBlock  = 16 << 10                     // input bytes in one block at most
-	encBufSize   = encMaxWindow + 2*encMaxBlock // slides every 16 to 32 KiB
-	encTableBits = 14
-	encMinMatch  = 4   // bytes a match needs to be found
-	encMaxMatch  = 258 // RFC 1951 §3.2.5
-	hashMul      = 0x9E3779B1
+	encMaxWindow  = 1 << maxWindowBits           // the largest distance DEFLATE allows
+	encMaxBlock   = 16 << 10                     // input bytes in one block at most
+	encBufSize    = encMaxWindow + 2*encMaxBlock // slides every 16 to 32 KiB
+	encTableBits  = 12
+	encMinMatch   = 4   // bytes a match needs to be found
+	encMinDynamic = 64  // tokens a block needs to be tried with dynamic codes
+	encMaxMatch   = 258 // RFC 1951 §3.2.5
+	hashMul       = 0x9E3779B1
 
 	numLitLen    = 286 // literal/length codes in use, RFC 1951 §3.2.5
 	numDistCodes = 30
@@ -340,23 +341,6 @@ const (
 // emit writes the block of the tokens made from raw, in whichever form
 // comes out smallest.
 func (e *encoder) emit(raw []byte) {
-	h := &e.huff
-	h.lit.build(e.litFreq[:], maxCodeBits, &h.sort)
-	h.dist.build(e.distFreq[:], maxCodeBits, &h.sort)
-	numLit := numLitLen
-	for numLit > 257 && h.lit.lens[numLit-1] == 0 {
-		numLit--
-	}
-	numDist := numDistCodes
-	for numDist > 1 && h.dist.lens[numDist-1] == 0 {
-		numDist--
-	}
-	h.codeLengths(numLit, numDist)
-	numCL := numCodeLen
-	for numCL > 4 && h.cl.lens[codeLengthOrder[numCL-1]] == 0 {
-		numCL--
-	}
-
 	extra := 0 // extra bits of lengths and distances, the same in every form
 	for c, f := range e.litFreq[257:] {
 		extra += int(f) * int(lengthExtra[c])
@@ -364,9 +348,31 @@ func (e *encoder) emit(raw []byte) {
 	for c, f := range e.distFreq {
 		extra += int(f) * int(distExtra[c])
 	}
-	dynamic := 3 + 5 + 5 + 4 + 3*numCL + h.cl.cost(h.clFreq[:]) + int(2*h.clFreq[16]+3*h.clFreq[17]+7*h.clFreq[18]) +
-		h.lit.cost(e.litFreq[:]) + h.dist.cost(e.distFreq[:]) + extra
 	fixed := 3 + fixedLit.cost(e.litFreq[:]) + fixedDist.cost(e.distFreq[:]) + extra
+
+	// A dynamic block's header takes some 30 to 80 bytes: a block of few
+	// tokens is not worth building its codes for.
+	h := &e.huff
+	dynamic, numLit, numDist, numCL := fixed, 0, 0, 0
+	if len(e.tokens) >= encMinDynamic {
+		h.lit.build(e.litFreq[:], maxCodeBits, &h.sort)
+		h.dist.build(e.distFreq[:], maxCodeBits, &h.sort)
+		numLit = numLitLen
+		for numLit > 257 && h.lit.lens[numLit-1] == 0 {
+			numLit--
+		}
+		numDist = numDistCodes
+		for numDist > 1 && h.dist.lens[numDist-1] == 0 {
+			numDist--
+		}
+		h.codeLengths(numLit, numDist)
+		numCL = numCodeLen
+		for numCL > 4 && h.cl.lens[codeLengthOrder[numCL-1]] == 0 {
+			numCL--
+		}
+		dynamic = 3 + 5 + 5 + 4 + 3*numCL + h.cl.cost(h.clFreq[:]) + int(2*h.clFreq[16]+3*h.clFreq[17]+7*h.clFreq[18]) +
+			h.lit.cost(e.litFreq[:]) + h.dist.cost(e.distFreq[:]) + extra
+	}
 	stored := 0
 	for rest := len(raw); ; rest -= 0xffff {
 		stored += 3 + 7 + 32 + 8*min(rest, 0xffff) // at most 7 bits to align
