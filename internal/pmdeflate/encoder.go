@@ -3,6 +3,7 @@ package pmdeflate
 import (
 	"encoding/binary"
 	"io"
+	"math"
 	"math/bits"
 )
 
@@ -27,9 +28,10 @@ const (
 	// hashes, are what priming costs; a 64 KiB table cost eight times the
 	// misses for 1.7% better compression of chat events.
 	encTableBits  = 12
-	encMinMatch   = 4   // bytes a match needs to be found
-	encMinDynamic = 64  // tokens a block needs to be tried with dynamic codes
-	encMaxMatch   = 258 // RFC 1951 §3.2.5
+	encMinMatch   = 4    // bytes a match needs to be found
+	encMinDynamic = 64   // tokens a block needs to be tried with dynamic codes
+	encGiveUp     = 1024 // bytes without a match after which match may give up
+	encMaxMatch   = 258  // RFC 1951 §3.2.5
 	hashMul       = 0x9E3779B1
 
 	numLitLen    = 286 // literal/length codes in use, RFC 1951 §3.2.5
@@ -185,9 +187,12 @@ func (e *encoder) block(end int) {
 	e.tokens = e.tokens[:0]
 	clear(e.litFreq[:])
 	clear(e.distFreq[:])
-	e.match(e.pend, end)
-	e.litFreq[endOfBlock]++
-	e.emit(e.buf[e.pend:end])
+	if e.match(e.pend, end) {
+		e.litFreq[endOfBlock]++
+		e.emit(e.buf[e.pend:end])
+	} else {
+		e.store(e.buf[e.pend:end])
+	}
 	e.pend = end
 }
 
@@ -195,11 +200,19 @@ func (e *encoder) block(end int) {
 // hash table offers at each position if it is at least encMinMatch long.
 // Where it keeps finding nothing it skips ahead faster, so incompressible
 // input costs little.
-func (e *encoder) match(start, end int) {
+//
+// It gives up, reporting false, when it has gone encGiveUp bytes without
+// a match and matches cover less than a sixteenth of what it has seen:
+// the block is then taken to be incompressible, and sent stored.
+func (e *encoder) match(start, end int) bool {
 	buf := e.buf[:end]
 	lit := start // the first byte not yet in a token
 	i := start
+	matched := 0
 	for i+encMinMatch <= end {
+		if i-lit > encGiveUp && matched*16 < i-start {
+			return false
+		}
 		cur := binary.LittleEndian.Uint32(buf[i:])
 		h := cur * hashMul >> (32 - encTableBits)
 		cand := int(e.table[h])
@@ -225,10 +238,12 @@ func (e *encoder) match(start, end int) {
 		for j := max(i+1, next-3); j < next && j+encMinMatch <= end; j++ {
 			e.table[hash4(buf[j:])] = uint16(j)
 		}
+		matched += length
 		i = next
 		lit = i
 	}
 	e.literals(buf[lit:end])
+	return true
 }
 
 // matchLen returns how many bytes a and b have in common at their start,
@@ -354,11 +369,22 @@ func (e *encoder) emit(raw []byte) {
 	}
 	fixed := 3 + fixedLit.cost(e.litFreq[:]) + fixedDist.cost(e.distFreq[:]) + extra
 
+	stored := 0
+	for rest := len(raw); ; rest -= 0xffff {
+		stored += 3 + 7 + 32 + 8*min(rest, 0xffff) // at most 7 bits to align
+		if rest <= 0xffff {
+			break
+		}
+	}
+
 	// A dynamic block's header takes some 30 to 80 bytes: a block of few
-	// tokens is not worth building its codes for.
+	// tokens is not worth building its codes for. Nor is one that is
+	// nearly all literals whose entropy, which no Huffman code beats,
+	// says it would not come out smaller than stored: incompressible
+	// data, which would otherwise pay for a code of 256 symbols.
 	h := &e.huff
 	dynamic, numLit, numDist, numCL := fixed, 0, 0, 0
-	if len(e.tokens) >= encMinDynamic {
+	if len(e.tokens) >= encMinDynamic && !e.incompressible(stored-extra) {
 		h.lit.build(e.litFreq[:], maxCodeBits, &h.sort)
 		h.dist.build(e.distFreq[:], maxCodeBits, &h.sort)
 		numLit = numLitLen
@@ -377,28 +403,10 @@ func (e *encoder) emit(raw []byte) {
 		dynamic = 3 + 5 + 5 + 4 + 3*numCL + h.cl.cost(h.clFreq[:]) + int(2*h.clFreq[16]+3*h.clFreq[17]+7*h.clFreq[18]) +
 			h.lit.cost(e.litFreq[:]) + h.dist.cost(e.distFreq[:]) + extra
 	}
-	stored := 0
-	for rest := len(raw); ; rest -= 0xffff {
-		stored += 3 + 7 + 32 + 8*min(rest, 0xffff) // at most 7 bits to align
-		if rest <= 0xffff {
-			break
-		}
-	}
-
 	w := &e.out
 	switch {
 	case stored < fixed && stored < dynamic:
-		for {
-			k := min(len(raw), 0xffff)
-			w.writeBits(btypeStored<<1, 3)
-			w.align()
-			w.writeBits(uint64(k)|uint64(^uint16(k))<<16, 32)
-			w.writeBytes(raw[:k])
-			raw = raw[k:]
-			if len(raw) == 0 {
-				break
-			}
-		}
+		e.store(raw)
 		return
 	case fixed <= dynamic:
 		w.writeBits(btypeFixed<<1, 3)
@@ -424,6 +432,57 @@ func (e *encoder) emit(raw []byte) {
 			}
 		}
 		e.writeTokens(&h.lit, &h.dist)
+	}
+}
+
+// incompressible reports whether the block's tokens are nearly all
+// literals and a dynamic block of them would take at least limit bits:
+// their entropy, which no Huffman code beats, and about 2 bits of header
+// for each symbol that occurs.
+func (e *encoder) incompressible(limit int) bool {
+	matches := 0
+	for _, f := range e.litFreq[257:] {
+		matches += int(f)
+	}
+	if matches*8 > len(e.tokens) {
+		return false
+	}
+	bits, used := entropy(e.litFreq[:])
+	dbits, dused := entropy(e.distFreq[:])
+	return bits+dbits+2*float64(used+dused) >= float64(limit)
+}
+
+// entropy returns the bits the symbols counted in freq need at least, the
+// sum of f·log2(total/f), and how many symbols occur.
+func entropy(freq []uint32) (bits float64, used int) {
+	total, sum := 0.0, 0.0
+	for _, f := range freq {
+		if f > 0 {
+			x := float64(f)
+			total += x
+			sum += x * math.Log2(x)
+			used++
+		}
+	}
+	if total == 0 {
+		return 0, 0
+	}
+	return total*math.Log2(total) - sum, used
+}
+
+// store writes raw as stored blocks (RFC 1951 §3.2.4).
+func (e *encoder) store(raw []byte) {
+	w := &e.out
+	for {
+		k := min(len(raw), 0xffff)
+		w.writeBits(btypeStored<<1, 3)
+		w.align()
+		w.writeBits(uint64(k)|uint64(^uint16(k))<<16, 32)
+		w.writeBytes(raw[:k])
+		raw = raw[k:]
+		if len(raw) == 0 {
+			return
+		}
 	}
 }
 
@@ -570,6 +629,7 @@ func (c *huffCode) assign(n int) {
 // sortScratch is the room build needs.
 type sortScratch struct {
 	leaves [288]uint64 // frequency<<16 | symbol, sorted
+	tmp    [288]uint64
 	freq   [2 * 288]uint32
 	parent [2 * 288]uint16
 	depth  [2 * 288]uint8
@@ -603,7 +663,7 @@ func (c *huffCode) build(freq []uint32, limit int, s *sortScratch) {
 		return
 	}
 	leaves := s.leaves[:n]
-	sortUint64(leaves)
+	sortLeaves(leaves, s.tmp[:])
 
 	// Two queues: the leaves in order of frequency, and the internal
 	// nodes, which are made in order of frequency too.
@@ -681,17 +741,39 @@ func limitCounts(count []int, limit int) {
 	}
 }
 
-// sortUint64 sorts a few hundred values at most; insertion sort is quick
-// for the short runs of a block's histogram and allocates nothing.
-func sortUint64(a []uint64) {
-	for i := 1; i < len(a); i++ {
-		v := a[i]
-		j := i
-		for j > 0 && a[j-1] > v {
-			a[j] = a[j-1]
-			j--
+// sortLeaves sorts leaves by frequency, their upper bits, keeping symbols
+// of equal frequency in order. A block's frequencies fit in 16 bits.
+// Insertion sort is quickest for the few symbols of a small block; a
+// histogram of many symbols, as incompressible data has, is radix sorted
+// through tmp in two passes of 8 bits.
+func sortLeaves(a, tmp []uint64) {
+	if len(a) <= 48 {
+		for i := 1; i < len(a); i++ {
+			v := a[i]
+			j := i
+			for j > 0 && a[j-1] > v {
+				a[j] = a[j-1]
+				j--
+			}
+			a[j] = v
 		}
-		a[j] = v
+		return
+	}
+	tmp = tmp[:len(a)]
+	for shift := uint(16); shift < 32; shift += 8 {
+		var count [257]int
+		for _, v := range a {
+			count[(v>>shift)&0xff+1]++
+		}
+		for d := 1; d < len(count); d++ {
+			count[d] += count[d-1]
+		}
+		for _, v := range a {
+			d := (v >> shift) & 0xff
+			tmp[count[d]] = v
+			count[d]++
+		}
+		a, tmp = tmp, a
 	}
 }
 
