@@ -8,8 +8,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/klauspost/compress/flate"
 )
 
 var benchPayloads = []struct {
@@ -200,7 +198,7 @@ func BenchmarkPrime(b *testing.B) {
 	history := jsonText(32<<10, 9)
 	for _, dict := range []int{0, 2 << 10, 4 << 10, 8 << 10, 32 << 10} {
 		b.Run(fmt.Sprintf("dict=%d", dict), func(b *testing.B) {
-			kind := defaultLevel - flate.HuffmanOnly
+			kind := encKind
 			d := getDeflater(kind)
 			defer putDeflater(kind, d)
 			d.reset(1<<maxWindowBits, nil)

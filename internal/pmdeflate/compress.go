@@ -11,8 +11,8 @@ import (
 // defaultLevel is the level Config.Level 0 selects. BestSpeed is several
 // times faster than the hash-chain levels on both small and large messages
 // (see BenchmarkCompress) and its Reset is cheap, which matters without
-// context takeover. With a 32 KiB window it is this package's encoder
-// (encoder.go).
+// context takeover. With context takeover and a 32 KiB window it is this
+// package's encoder (encoder.go).
 const defaultLevel = flate.BestSpeed
 
 // idleDictBits bounds the dictionary a Compressor with context takeover
@@ -34,11 +34,11 @@ var syncMarker = [4]byte{0x00, 0x00, 0xff, 0xff}
 
 var errNoMarker = errors.New("pmdeflate: flush did not end with 00 00 ff ff")
 
-// deflater is the flate state a Compressor borrows. At BestSpeed with a
-// 32 KiB window, the default, it is this package's encoder, about 200 KiB;
-// otherwise a klauspost flate writer, about 0.8 MiB, 1 MiB for a window
-// below 32 KiB, and the writer it emits into, which holds back the last
-// four bytes.
+// deflater is the flate state a Compressor borrows. With context takeover
+// at BestSpeed with a 32 KiB window, the default, it is this package's
+// encoder, about 200 KiB; otherwise a klauspost flate writer, about
+// 0.8 MiB, 1 MiB for a window below 32 KiB, and the writer it emits into,
+// which holds back the last four bytes.
 type deflater struct {
 	enc   *encoder
 	fw    *flate.Writer
@@ -47,13 +47,13 @@ type deflater struct {
 }
 
 // Deflater pools, by kind: a compress/flate level with a 32 KiB window
-// (flate.HuffmanOnly to flate.BestCompression), of which BestSpeed's kind
-// is this package's encoder, then a window of 2^bits bytes for bits
-// minWindowBits..maxWindowBits-1.
+// (flate.HuffmanOnly to flate.BestCompression), then a window of 2^bits
+// bytes for bits minWindowBits..maxWindowBits-1, then this package's
+// encoder.
 const (
 	levelKinds = flate.BestCompression - flate.HuffmanOnly + 1
-	kinds      = levelKinds + maxWindowBits - minWindowBits
-	encKind    = flate.BestSpeed - flate.HuffmanOnly
+	encKind    = levelKinds + maxWindowBits - minWindowBits
+	kinds      = encKind + 1
 )
 
 // deflaterPools holds idle deflaters, fresh from a Reset, by kind.
@@ -179,16 +179,18 @@ type Compressor struct {
 // references at most 2^windowBits bytes back, windowBits in 8..15, and that
 // keeps its window across messages if contextTakeover is true.
 //
-// At flate.BestSpeed with a 32 KiB window the Compressor uses this
-// package's encoder, whose priming with a kept window costs a hash per
-// byte; other levels use klauspost/compress's. Those all use a 32 KiB
-// window, so for windowBits below 15 the level is ignored and the
-// Compressor uses klauspost/compress's windowed encoder (NewWriterWindow),
-// a level-5-like encoder that limits its matches to the window; on chat
-// events it compressed 11% smaller there than this package's greedy one
-// (BenchmarkChatRatio). flate.HuffmanOnly makes no back-references,
-// so such a Compressor keeps nothing between messages even with context
-// takeover.
+// With context takeover at flate.BestSpeed with a 32 KiB window the
+// Compressor uses this package's encoder, whose priming with a kept window
+// costs a hash per byte; it compresses a message without a window about
+// 1.4x slower than klauspost's BestSpeed (BenchmarkCompress), so other
+// levels, and BestSpeed without takeover, use klauspost/compress's. Those
+// all use a 32 KiB window, so for windowBits below 15 the level is ignored
+// and the Compressor uses klauspost/compress's windowed encoder
+// (NewWriterWindow), a level-5-like encoder that limits its matches to the
+// window; on chat events it compressed 11% smaller there than this
+// package's greedy one (BenchmarkChatRatio). flate.HuffmanOnly makes no
+// back-references, so such a Compressor keeps nothing between messages even
+// with context takeover.
 func NewCompressor(level, windowBits int, contextTakeover bool) *Compressor {
 	if level == 0 || level < flate.HuffmanOnly || level > flate.BestCompression {
 		level = defaultLevel
@@ -202,6 +204,9 @@ func NewCompressor(level, windowBits int, contextTakeover bool) *Compressor {
 	c.keep = contextTakeover && c.level != flate.HuffmanOnly
 	if c.keep {
 		c.hist = newHistory(min(c.window, 1<<idleDictBits))
+		if c.kind == flate.BestSpeed-flate.HuffmanOnly {
+			c.kind = encKind
+		}
 	}
 	return c
 }
