@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"syscall"
 	"testing"
-
-	"github.com/klauspost/compress/flate"
+	"time"
 )
 
 var benchPayloads = []struct {
@@ -76,6 +76,7 @@ func benchCompress(b *testing.B, msgs [][]byte, level, bits int, takeover bool) 
 	in := 0
 	b.SetBytes(int64(len(msgs[0])))
 	b.ReportAllocs()
+	start := cpuTime()
 	for i := 0; b.Loop(); i++ {
 		m := msgs[i%len(msgs)]
 		c.Begin(&out)
@@ -85,6 +86,7 @@ func benchCompress(b *testing.B, msgs [][]byte, level, bits int, takeover bool) 
 		}
 		in += len(m)
 	}
+	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(out.n)/float64(in), "ratio")
 }
 
@@ -190,26 +192,33 @@ func BenchmarkChatRatio(b *testing.B) {
 // BenchmarkPrime measures what starting a message after an idle spell
 // costs: priming a pooled encoder with a dictionary of dict bytes, then
 // compressing a 1 KiB message. dict=0 is a busy Compressor's message.
+// cpu-ns/op is the process's CPU time per message.
 func BenchmarkPrime(b *testing.B) {
 	msgs := benchMessages(jsonText, 1<<10)
 	history := jsonText(32<<10, 9)
 	for _, dict := range []int{0, 2 << 10, 4 << 10, 8 << 10, 32 << 10} {
 		b.Run(fmt.Sprintf("dict=%d", dict), func(b *testing.B) {
-			d := getDeflater(defaultLevel - flate.HuffmanOnly)
-			defer putDeflater(defaultLevel-flate.HuffmanOnly, d)
+			kind := encKind
+			d := getDeflater(kind)
+			defer putDeflater(kind, d)
+			d.reset(1<<maxWindowBits, nil)
 			var out countWriter
-			d.tail.begin(&out)
 			b.SetBytes(1 << 10)
 			b.ReportAllocs()
 			in := 0
+			start := cpuTime()
 			for i := 0; b.Loop(); i++ {
 				if dict > 0 {
-					d.fw.ResetDict(&d.tail, history[len(history)-dict:])
+					d.reset(1<<maxWindowBits, history[len(history)-dict:])
 				}
-				d.fw.Write(msgs[i%len(msgs)])
-				d.fw.Flush()
+				d.begin(&out)
+				d.write(msgs[i%len(msgs)])
+				if err := d.finish(); err != nil {
+					b.Fatal(err)
+				}
 				in += 1 << 10
 			}
+			reportCPU(b, start)
 			b.ReportMetric(float64(out.n)/float64(in), "ratio")
 		})
 	}
@@ -237,6 +246,7 @@ func BenchmarkParked(b *testing.B) {
 					var out countWriter
 					b.SetBytes(1 << 10)
 					b.ReportAllocs()
+					start := cpuTime()
 					for i := 0; b.Loop(); i++ {
 						c := cs[i/burst%len(cs)]
 						c.Begin(&out)
@@ -245,8 +255,23 @@ func BenchmarkParked(b *testing.B) {
 							b.Fatal(err)
 						}
 					}
+					b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 				})
 			})
 		}
 	}
+}
+
+// cpuTime returns the CPU time the process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the process's CPU time per op since start: on a
+// shared machine wall time per op swings with the load, CPU time much
+// less.
+func reportCPU(b *testing.B, start time.Duration) {
+	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 }

@@ -11,7 +11,8 @@ import (
 // defaultLevel is the level Config.Level 0 selects. BestSpeed is several
 // times faster than the hash-chain levels on both small and large messages
 // (see BenchmarkCompress) and its Reset is cheap, which matters without
-// context takeover.
+// context takeover. With context takeover and a 32 KiB window it is this
+// package's encoder (encoder.go).
 const defaultLevel = flate.BestSpeed
 
 // idleDictBits bounds the dictionary a Compressor with context takeover
@@ -20,8 +21,8 @@ const defaultLevel = flate.BestSpeed
 // starts again after an idle spell refers back only this far, and pays for
 // priming its encoder with that many bytes. On a stream of JSON chat
 // events with an idle spell before every event, a 4 KiB dictionary came
-// out 12% larger than a busy Compressor's whole 32 KiB window (see
-// BenchmarkChatRatio), and priming with it about doubles what a 1 KiB
+// out 8% larger than a busy Compressor's whole 32 KiB window (see
+// BenchmarkChatRatio), and priming with it adds about 30% to what a 1 KiB
 // message costs to compress (see BenchmarkPrime). Each KiB kept costs 1
 // KiB on every idle connection, and about as much again in the garbage
 // the collector lets accumulate in proportion to the live heap.
@@ -33,20 +34,26 @@ var syncMarker = [4]byte{0x00, 0x00, 0xff, 0xff}
 
 var errNoMarker = errors.New("pmdeflate: flush did not end with 00 00 ff ff")
 
-// deflater is the flate state a Compressor borrows: the flate writer and
-// the writer it emits into, which holds back the last four bytes. It is
-// about 0.8 MiB, 1 MiB for a window below 32 KiB.
+// deflater is the flate state a Compressor borrows. With context takeover
+// at BestSpeed with a 32 KiB window, the default, it is this package's
+// encoder, about 200 KiB; otherwise a klauspost flate writer, about
+// 0.8 MiB, 1 MiB for a window below 32 KiB, and the writer it emits into,
+// which holds back the last four bytes.
 type deflater struct {
-	fw   *flate.Writer
-	tail tailWriter
+	enc   *encoder
+	fw    *flate.Writer
+	tail  tailWriter
+	dirty bool // fw has been written to since its last reset
 }
 
 // Deflater pools, by kind: a compress/flate level with a 32 KiB window
 // (flate.HuffmanOnly to flate.BestCompression), then a window of 2^bits
-// bytes for bits minWindowBits..maxWindowBits-1.
+// bytes for bits minWindowBits..maxWindowBits-1, then this package's
+// encoder.
 const (
 	levelKinds = flate.BestCompression - flate.HuffmanOnly + 1
-	kinds      = levelKinds + maxWindowBits - minWindowBits
+	encKind    = levelKinds + maxWindowBits - minWindowBits
+	kinds      = encKind + 1
 )
 
 // deflaterPools holds idle deflaters, fresh from a Reset, by kind.
@@ -57,9 +64,12 @@ func getDeflater(kind int) *deflater {
 		return d
 	}
 	d := new(deflater)
-	if kind < levelKinds {
+	switch {
+	case kind == encKind:
+		d.enc = newEncoder()
+	case kind < levelKinds:
 		d.fw, _ = flate.NewWriter(&d.tail, kind+flate.HuffmanOnly) // a valid level
-	} else {
+	default:
 		d.fw, _ = flate.NewWriterWindow(&d.tail, 1<<(kind-levelKinds+minWindowBits)) // a valid size
 	}
 	return d
@@ -68,9 +78,60 @@ func getDeflater(kind int) *deflater {
 // putDeflater resets d, dropping its window and any dictionary it was
 // primed with, and pools it.
 func putDeflater(kind int, d *deflater) {
-	d.tail = tailWriter{}
-	d.fw.ResetDict(&d.tail, nil)
+	if d.enc != nil {
+		d.enc.dst = nil
+	} else {
+		d.tail = tailWriter{}
+		d.fw.ResetDict(&d.tail, nil)
+		d.dirty = false
+	}
 	deflaterPools[kind].Put(d)
+}
+
+// reset starts d afresh with a window of window bytes primed with dict.
+// A klauspost writer still fresh from the pool needs it only with a dict.
+func (d *deflater) reset(window int, dict []byte) {
+	switch {
+	case d.enc != nil:
+		d.enc.reset(window, dict)
+	case d.dirty || len(dict) > 0:
+		d.fw.ResetDict(&d.tail, dict)
+		d.dirty = false
+	}
+}
+
+func (d *deflater) begin(dst io.Writer) {
+	if d.enc != nil {
+		d.enc.dst = dst
+	} else {
+		d.tail.begin(dst)
+		d.dirty = true
+	}
+}
+
+func (d *deflater) write(p []byte) (int, error) {
+	if d.enc != nil {
+		return d.enc.write(p)
+	}
+	return d.fw.Write(p)
+}
+
+// finish ends the message with a sync flush whose final 00 00 ff ff it
+// leaves out (RFC 7692 §7.2.1).
+func (d *deflater) finish() error {
+	if d.enc != nil {
+		err := d.enc.finish()
+		d.enc.dst = nil
+		return err
+	}
+	if err := d.fw.Flush(); err != nil {
+		return err
+	}
+	if !d.tail.endsWithMarker() {
+		return errNoMarker
+	}
+	d.tail.end()
+	return nil
 }
 
 // Compressor compresses the outgoing messages of one connection
@@ -82,17 +143,18 @@ func putDeflater(kind int, d *deflater) {
 //
 // With context takeover it keeps the last bytes it compressed, up to its
 // window or 4 KiB, whichever is smaller, and primes pooled flate state with
-// them for the next message: priming with 4 KiB about doubles what a 1 KiB
-// message costs to compress. So the flate state goes back to the pool
-// after a message only if the connection is not busy: if the previous
+// them for the next message: at the default level priming with 4 KiB adds
+// about 30% to what a 1 KiB message costs to compress, at other levels and
+// smaller windows it about doubles it. So the flate state goes back to the
+// pool after a message only if the connection is not busy: if the previous
 // message ended a second or more before. A busy connection's Compressor
 // keeps its flate state and compresses the next message with its whole
-// window, without priming, until it has been idle for a second or two,
-// when a sweep takes the state back. Only a few Compressors keep their
-// state at once (see maxWarm); those of other busy connections prime for
-// every message, except that one whose messages come in a burst keeps its
-// state from one to the next while its place lasts (see maxParked). An
-// idle connection holds only the kept bytes.
+// window, without priming, until it has been idle for a second or two, when
+// a sweep takes the state back. Only a few Compressors keep their state at
+// once (see maxWarm); those of other busy connections prime for every
+// message, except that one whose messages come in a burst keeps its state
+// from one to the next while its place lasts (see maxParked). An idle
+// connection holds only the kept bytes.
 //
 // A Compressor is not safe for concurrent use. After an error from Write
 // or Finish it must not be used again except for Release.
@@ -117,12 +179,18 @@ type Compressor struct {
 // references at most 2^windowBits bytes back, windowBits in 8..15, and that
 // keeps its window across messages if contextTakeover is true.
 //
-// compress/flate's levels all use a 32 KiB window, so for windowBits below
-// 15 the level is ignored and the Compressor uses klauspost/compress's
-// windowed encoder (NewWriterWindow), a level-5-like encoder that limits
-// its matches to the window. flate.HuffmanOnly makes no back-references,
-// so such a Compressor keeps nothing between messages even with context
-// takeover.
+// With context takeover at flate.BestSpeed with a 32 KiB window the
+// Compressor uses this package's encoder, whose priming with a kept window
+// costs a hash per byte; it compresses a message without a window about
+// 1.4x slower than klauspost's BestSpeed (BenchmarkCompress), so other
+// levels, and BestSpeed without takeover, use klauspost/compress's. Those
+// all use a 32 KiB window, so for windowBits below 15 the level is ignored
+// and the Compressor uses klauspost/compress's windowed encoder
+// (NewWriterWindow), a level-5-like encoder that limits its matches to the
+// window; on chat events it compressed 11% smaller there than this
+// package's greedy one (BenchmarkChatRatio). flate.HuffmanOnly makes no
+// back-references, so such a Compressor keeps nothing between messages even
+// with context takeover.
 func NewCompressor(level, windowBits int, contextTakeover bool) *Compressor {
 	if level == 0 || level < flate.HuffmanOnly || level > flate.BestCompression {
 		level = defaultLevel
@@ -136,6 +204,9 @@ func NewCompressor(level, windowBits int, contextTakeover bool) *Compressor {
 	c.keep = contextTakeover && c.level != flate.HuffmanOnly
 	if c.keep {
 		c.hist = newHistory(min(c.window, 1<<idleDictBits))
+		if c.kind == flate.BestSpeed-flate.HuffmanOnly {
+			c.kind = encKind
+		}
 	}
 	return c
 }
@@ -147,10 +218,9 @@ func (c *Compressor) Begin(dst io.Writer) {
 	if !c.keep {
 		if c.d == nil {
 			c.d = getDeflater(c.kind)
-		} else {
-			c.d.fw.ResetDict(&c.d.tail, nil) // an abandoned message's
 		}
-		c.d.tail.begin(dst)
+		c.d.reset(c.window, nil) // a no-op but after an abandoned message
+		c.d.begin(dst)
 		return
 	}
 	c.mu.Lock()
@@ -164,16 +234,14 @@ func (c *Compressor) Begin(dst io.Writer) {
 	// From here to Finish the sweep keeps off d.
 	if c.d == nil {
 		c.d = getDeflater(c.kind)
-		if dict := c.hist.bytes(); len(dict) > 0 {
-			c.d.fw.ResetDict(&c.d.tail, dict)
-		}
+		c.d.reset(c.window, c.hist.bytes())
 	}
-	c.d.tail.begin(dst)
+	c.d.begin(dst)
 }
 
 // Write compresses p into the current message.
 func (c *Compressor) Write(p []byte) (int, error) {
-	n, err := c.d.fw.Write(p)
+	n, err := c.d.write(p)
 	if c.keep {
 		c.hist.write(p[:n])
 	}
@@ -185,13 +253,9 @@ func (c *Compressor) Write(p []byte) (int, error) {
 // becomes the single byte 00 (§7.2.3.6).
 func (c *Compressor) Finish() error {
 	d := c.d
-	if err := d.fw.Flush(); err != nil {
+	if err := d.finish(); err != nil {
 		return err
 	}
-	if !d.tail.endsWithMarker() {
-		return errNoMarker
-	}
-	d.tail.end()
 	if !c.keep {
 		c.d = nil
 		putDeflater(c.kind, d)

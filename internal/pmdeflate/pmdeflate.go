@@ -9,8 +9,11 @@
 //
 // # Window sizes and memory
 //
-// compress/flate's levels always compress with a 32 KiB window. When the
-// peer limits our window to 2^bits < 32 KiB (server_max_window_bits or
+// With context takeover at the default level and a 32 KiB window the
+// [Compressor] uses an encoder of this package, made for messages of a few
+// KiB whose window the connection keeps; otherwise klauspost/compress's,
+// which always compress with a 32 KiB window. When the peer limits our
+// window to 2^bits < 32 KiB (server_max_window_bits or
 // client_max_window_bits below 15), the [Compressor] uses
 // klauspost/compress's windowed encoder instead, which keeps every
 // back-reference inside the limit. Inflating with a 32 KiB window accepts
@@ -81,7 +84,9 @@ type Config struct {
 	// Level is the compress/flate level of this endpoint's compressor.
 	// 0 selects the package default, flate.BestSpeed, which was the fastest
 	// by a wide margin in this package's benchmarks at a modest cost in
-	// size. Values outside compress/flate's range also select the default.
+	// size; with context takeover and a 32 KiB window it is this
+	// package's own encoder. Values
+	// outside compress/flate's range also select the default.
 	Level int
 
 	// Threshold is the payload length below which a message is sent
