@@ -430,6 +430,10 @@ func runIdle(ctx context.Context, cfg *config, res *workload.Result) error {
 	if err != nil {
 		return err
 	}
+	self0, err := procstat.SelfCPUTime()
+	if err != nil {
+		return err
+	}
 	t0 := time.Now()
 	conns, err := dialAll(ctx, cfg, spec.Conns, p)
 	if err != nil {
@@ -437,14 +441,23 @@ func runIdle(ctx context.Context, cfg *config, res *workload.Result) error {
 	}
 	defer abortAll(conns)
 	elapsed := time.Since(t0)
+	self1, err := procstat.SelfCPUTime()
+	if err != nil {
+		return err
+	}
 	cpu1, err := cfg.serverCPU()
 	if err != nil {
 		return err
 	}
+	// Both sides' CPU over the opening: whichever is nearer a whole CPU
+	// bounds the handshake rate.
 	res.Seconds = elapsed.Seconds()
 	res.HandshakesPerSec = float64(len(conns)) / elapsed.Seconds()
+	res.LoadCPUPerMsg = float64(self1-self0) / float64(len(conns))
+	res.LoadBusy = (self1 - self0).Seconds() / elapsed.Seconds()
 	if cfg.pid != 0 {
 		res.CPUPerMsg = float64(cpu1-cpu0) / float64(len(conns))
+		res.ServerBusy = (cpu1 - cpu0).Seconds() / elapsed.Seconds()
 	}
 	if spec.Deflate {
 		// One compressed message each before idling: what a
