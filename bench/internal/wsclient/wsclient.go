@@ -128,12 +128,7 @@ func (d *Dialer) Dial(ctx context.Context, addr string, proto Proto, p *Payload)
 	if err != nil {
 		return nil, err
 	}
-	n := d.ReadBufferSize
-	if n == 0 {
-		n = 16 << 10
-	}
-	n = max(n, 4<<10)
-	c := &Conn{nc: nc, proto: proto, p: p, in: make([]byte, n)}
+	c := &Conn{nc: nc, proto: proto, p: p, in: make([]byte, readBufferSize(d.ReadBufferSize))}
 	if proto == WebSocket {
 		if err := c.handshake(ctx, addr, d.Deflate || p.text); err != nil {
 			c.Abort()
@@ -141,6 +136,14 @@ func (d *Dialer) Dial(ctx context.Context, addr string, proto Proto, p *Payload)
 		}
 	}
 	return c, nil
+}
+
+// readBufferSize applies the defaults of Dialer.ReadBufferSize.
+func readBufferSize(n int) int {
+	if n == 0 {
+		n = 16 << 10
+	}
+	return max(n, 4<<10)
 }
 
 // offer returns the Sec-WebSocket-Extensions offer of a connection with
