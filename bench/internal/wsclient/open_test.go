@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -69,44 +68,25 @@ func TestOpen(t *testing.T) {
 // that no test waits for a timeout).
 func serveHandshakes(t *testing.T, answer func(key string) string, then string) netip.AddrPort {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer nc.Close()
-				nc.SetDeadline(time.Now().Add(time.Minute)) // a bound for a stuck test only
-				br := bufio.NewReader(nc)
-				req, err := http.ReadRequest(br)
-				if err != nil {
-					return
-				}
-				resp := answer(req.Header.Get("Sec-WebSocket-Key"))
-				if resp == "" {
-					return // hang up unanswered
-				}
-				io.WriteString(nc, resp)
-				if then != "" {
-					io.WriteString(nc, then)
-				}
-				if strings.Contains(resp, "\r\n\r\n") {
-					io.Copy(io.Discard, br)
-				}
-			})
+	return netip.MustParseAddrPort(serveConns(t, func(nc net.Conn) {
+		nc.SetDeadline(time.Now().Add(time.Minute)) // a bound for a stuck test only
+		br := bufio.NewReader(nc)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
 		}
-	})
-	return netip.MustParseAddrPort(ln.Addr().String())
+		resp := answer(req.Header.Get("Sec-WebSocket-Key"))
+		if resp == "" {
+			return // hang up unanswered
+		}
+		io.WriteString(nc, resp)
+		if then != "" {
+			io.WriteString(nc, then)
+		}
+		if strings.Contains(resp, "\r\n\r\n") {
+			io.Copy(io.Discard, br)
+		}
+	}))
 }
 
 // TestHandshakeRejects checks that Open and Dial both fail, with an error

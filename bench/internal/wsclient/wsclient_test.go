@@ -118,6 +118,15 @@ const (
 // connection, reading a whole frame at a time.
 func serveTest(t *testing.T, proto Proto, mode echoMode) string {
 	t.Helper()
+	return serveConns(t, func(nc net.Conn) {
+		echoConn(nc, proto, mode) // fails once the client hangs up
+	})
+}
+
+// serveConns listens on loopback and runs handle, then closes, on each
+// connection in a goroutine of its own until the test ends.
+func serveConns(t *testing.T, handle func(net.Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +144,7 @@ func serveTest(t *testing.T, proto Proto, mode echoMode) string {
 			}
 			wg.Go(func() {
 				defer nc.Close()
-				echoConn(nc, proto, mode) // fails once the client hangs up
+				handle(nc)
 			})
 		}
 	})
