@@ -15,6 +15,7 @@ type handshake struct {
 	wrote    bool
 	deadline time.Time
 	req      []byte // reused for every connection of the slot
+	sent     int    // bytes of req written
 	accept   [acceptLen]byte
 	resp     []byte // reused response buffer; resp[:n] has been read
 	n        int
@@ -48,22 +49,25 @@ func (o *Opener) open(ctx context.Context, addr netip.AddrPort, proto Proto, p *
 		slots[k] = handshake{fd: -1, resp: make([]byte, respBuffer)}
 	}
 	family, dst := sockaddr(addr)
+	srcs := make([]syscall.Sockaddr, len(o.Sources))
+	for i, a := range o.Sources {
+		_, srcs[i] = sockaddr(netip.AddrPortFrom(a, 0))
+	}
 	next, done := 0, 0
 	now := time.Now()
 
 	// start begins connection next on slot k.
 	start := func(k int) error {
 		h := &slots[k]
-		*h = handshake{fd: -1, i: next, deadline: now.Add(timeout), req: h.req, resp: h.resp}
+		*h = handshake{fd: -1, i: next, deadline: now.Add(timeout), req: h.req[:0], resp: h.resp}
 		next++
 		fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return fmt.Errorf("socket: %w", err)
 		}
 		h.fd = fd
-		if len(o.Sources) > 0 {
-			_, src := sockaddr(netip.AddrPortFrom(o.Sources[h.i%len(o.Sources)], 0))
-			if err := syscall.Bind(fd, src); err != nil {
+		if len(srcs) > 0 {
+			if err := syscall.Bind(fd, srcs[h.i%len(srcs)]); err != nil {
 				return fmt.Errorf("bind: %w", err)
 			}
 		}
@@ -207,17 +211,16 @@ func (o *Opener) open(ctx context.Context, addr netip.AddrPort, proto Proto, p *
 
 // write sends what is left of the request, if the socket takes it.
 func (h *handshake) write() error {
-	for len(h.req) > 0 {
-		k, err := syscall.Write(h.fd, h.req)
+	for h.sent < len(h.req) {
+		k, err := syscall.Write(h.fd, h.req[h.sent:])
 		if err == syscall.EAGAIN {
 			return nil // not connected yet, or full: wait for EPOLLOUT
 		}
 		if err != nil {
 			return fmt.Errorf("%w: %w", errHandshake, err)
 		}
-		h.req = h.req[k:]
+		h.sent += k
 	}
-	h.req = h.req[:0]
 	h.wrote = true
 	return nil
 }
