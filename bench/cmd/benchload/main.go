@@ -135,6 +135,7 @@ func main() {
 // them never run short of ephemeral ports.
 func (cfg *config) dialer(i int) *wsclient.Dialer {
 	d := &wsclient.Dialer{Deflate: cfg.deflate}
+	d.Net.KeepAlive = -1 // no probes, no system calls to set them up: as the Opener
 	switch {
 	case cfg.spec.Size > 64<<10:
 		d.ReadBufferSize = 1 << 20
