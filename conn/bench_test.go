@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"runtime"
 	"testing"
 
 	"github.com/twoway/websocket/internal/rawpeer"
@@ -129,5 +130,61 @@ func TestSteadyStateAllocs(t *testing.T) {
 				t.Errorf("server=%v, %s context: %v allocations per echoed message, want 0", server, name, allocs)
 			}
 		}
+	}
+}
+
+// TestReadAllocatesTheMessage checks that Read, which allocates the
+// message's buffer itself, allocates about the message's size once: a
+// buffer that the message fills exactly must not be grown before Read
+// learns that the message has ended.
+func TestReadAllocatesTheMessage(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	tests := []struct {
+		name   string
+		frames []int // payload sizes; the last frame is final
+		allocs float64
+		bytes  float64 // at most, per Read
+	}{
+		{"128 B", []int{128}, 1, 128},
+		{"4 KiB", []int{4 << 10}, 1, 4 << 10},
+		{"64 KiB", []int{64 << 10}, 1, 64 << 10},
+		// The first frame's buffer, then one for the whole message, whose
+		// size Read cannot know before its last frame.
+		{"three frames", []int{1000, 0, 2000}, 2, 1024 + 3072},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, p := benchPair(t, true)
+			var msg []byte
+			total := 0
+			for i, n := range tt.frames {
+				op := byte(0x2)
+				if i > 0 {
+					op = 0x0
+				}
+				msg = append(msg, p.encode(i == len(tt.frames)-1, 0, op, bytes.Repeat([]byte{'m'}, n))...)
+				total += n
+			}
+			const runs = 20
+			go p.nc.Write(bytes.Repeat(msg, runs+1))
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			allocs := testing.AllocsPerRun(runs, func() {
+				_, m, err := c.Read(context.Background())
+				if err != nil || len(m) != total {
+					t.Fatalf("read %d bytes, %v; want %d", len(m), err, total)
+				}
+			})
+			runtime.ReadMemStats(&after)
+			perRead := float64(after.TotalAlloc-before.TotalAlloc) / (runs + 1)
+			// What the pipe's goroutine allocates, spread over the reads.
+			const slack = 512
+			if allocs > tt.allocs || perRead > tt.bytes+slack {
+				t.Errorf("a %d-byte message: %v allocations and %.0f bytes per Read, want at most %v and %.0f",
+					total, allocs, perRead, tt.allocs, tt.bytes)
+			}
+		})
 	}
 }

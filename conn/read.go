@@ -639,6 +639,17 @@ func (c *Conn) readWhole(buf []byte) (MessageType, []byte, error) {
 	r := &c.rd
 	typ := r.typ
 	for {
+		if len(buf) == cap(buf) && !r.compressed && r.remaining == 0 {
+			// Full, at the end of a frame: learn whether the message has
+			// ended, or what its next frame brings, before growing. A
+			// message that fills the buffer exactly must not cost a
+			// second, larger one.
+			if _, err := c.readData(buf[len(buf):]); err == io.EOF {
+				return typ, buf, nil
+			} else if err != nil {
+				return 0, buf, err
+			}
+		}
 		if len(buf) == cap(buf) {
 			// Grow by what the frame declares, but never by more than
 			// what has arrived so far (or 64 KiB): a header alone must not

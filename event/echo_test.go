@@ -49,14 +49,7 @@ func startEchoOn(t testing.TB, srv *event.Server, plain bool) string {
 		if err := <-served; !errors.Is(err, event.ErrServerClosed) {
 			t.Errorf("Serve returned %v, want ErrServerClosed", err)
 		}
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if n := runtime.NumGoroutine(); n > before {
-			buf := make([]byte, 1<<16)
-			t.Errorf("%d goroutines after Shutdown, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
-		}
+		event.CheckGoroutines(t, before)
 	})
 	return "ws://" + ln.Addr().String() + "/"
 }

@@ -3,6 +3,8 @@
 package event
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -17,6 +19,10 @@ import (
 	"github.com/twoway/websocket/frame"
 )
 
+// testHookTick, if set, replaces the loops' tick, so that a test can
+// tell what a wake-up does from what the next tick would do.
+var testHookTick time.Duration
+
 // engine is the set of event loops of a Server.
 type engine struct {
 	loops []*loop
@@ -25,12 +31,23 @@ type engine struct {
 }
 
 // loop is one epoll instance and the goroutine that waits on it.
+//
+// The goroutine does not block in epoll_wait: a system call that blocks
+// holds its thread and the runtime's P, so the workers it makes runnable
+// wait for sysmon to take the P back, and every message costs thread
+// switches. It waits instead in Go's own poller, which watches the epoll
+// descriptor like a socket, and calls epoll_wait only with a zero timeout,
+// when that descriptor is ready. The tick is the descriptor's read
+// deadline, and other goroutines wake the loop by moving the deadline into
+// the past, which readies it without a system call.
 type loop struct {
 	srv   *Server
 	epfd  int
-	wake  [2]int // a pipe: writing to wake[1] interrupts epoll_wait
-	woken atomic.Bool
-	buf   []byte // what one read takes, shared by the loop's connections
+	ep    *os.File // epfd, watched by Go's poller; closing it closes epfd
+	rc    syscall.RawConn
+	woken atomic.Bool // a wake-up is pending: requests are to be handled
+	buf   []byte      // what one read takes, shared by the loop's connections
+	polls int         // epoll_wait calls, for tests; the loop's own
 
 	mu        sync.Mutex
 	conns     []*Conn // by descriptor
@@ -45,23 +62,14 @@ type loop struct {
 func (e *engine) start(s *Server) error {
 	n := runtime.GOMAXPROCS(0)
 	tick := tickFor(&s.settings)
+	if testHookTick != 0 {
+		tick = testHookTick
+	}
 	for range n {
-		lp := &loop{srv: s, buf: make([]byte, 64<<10)}
-		var err error
-		if lp.epfd, err = syscall.EpollCreate1(syscall.EPOLL_CLOEXEC); err != nil {
+		lp, err := newLoop(s)
+		if err != nil {
 			e.stop()
-			return os.NewSyscallError("epoll_create1", err)
-		}
-		if err := syscall.Pipe2(lp.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
-			syscall.Close(lp.epfd)
-			e.stop()
-			return os.NewSyscallError("pipe2", err)
-		}
-		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(lp.wake[0])}
-		if err := syscall.EpollCtl(lp.epfd, syscall.EPOLL_CTL_ADD, lp.wake[0], &ev); err != nil {
-			lp.closeFDs()
-			e.stop()
-			return os.NewSyscallError("epoll_ctl", err)
+			return err
 		}
 		e.loops = append(e.loops, lp)
 		e.wg.Add(1)
@@ -73,10 +81,31 @@ func (e *engine) start(s *Server) error {
 	return nil
 }
 
-func (lp *loop) closeFDs() {
-	syscall.Close(lp.wake[0])
-	syscall.Close(lp.wake[1])
-	syscall.Close(lp.epfd)
+// newLoop creates a loop's epoll instance and hands its descriptor to
+// Go's poller.
+func newLoop(s *Server) (*loop, error) {
+	lp := &loop{srv: s, buf: make([]byte, 64<<10)}
+	var err error
+	if lp.epfd, err = syscall.EpollCreate1(syscall.EPOLL_CLOEXEC); err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	// os.NewFile registers a descriptor with the poller only if it is
+	// non-blocking; epoll_wait itself ignores the flag.
+	if err := syscall.SetNonblock(lp.epfd, true); err != nil {
+		syscall.Close(lp.epfd)
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	lp.ep = os.NewFile(uintptr(lp.epfd), "epoll")
+	if lp.rc, err = lp.ep.SyscallConn(); err != nil {
+		lp.ep.Close()
+		return nil, err
+	}
+	// Deadlines are refused unless the poller took the descriptor.
+	if err := lp.ep.SetReadDeadline(time.Time{}); err != nil {
+		lp.ep.Close()
+		return nil, fmt.Errorf("event: cannot wait for epoll in Go's poller: %w", err)
+	}
+	return lp, nil
 }
 
 // Serve accepts connections from ln and serves them until Shutdown is
@@ -178,7 +207,9 @@ func (lp *loop) accept(l *listener) {
 			syscall.EpollCtl(lp.epfd, syscall.EPOLL_CTL_DEL, l.fd, &ev)
 			time.AfterFunc(10*time.Millisecond, func() {
 				lp.mu.Lock()
-				if !l.closed {
+				// A stopped loop closes its epoll descriptor, whose number
+				// may then belong to something else.
+				if !l.closed && !lp.stopped {
 					syscall.EpollCtl(lp.epfd, syscall.EPOLL_CTL_ADD, l.fd, &ev)
 				}
 				lp.mu.Unlock()
@@ -236,19 +267,44 @@ func (s *Server) add(fd int) {
 // run waits for events and handles them until the engine stops.
 func (lp *loop) run(tick time.Duration) {
 	events := make([]syscall.EpollEvent, 256)
-	next := clock() + int64(tick)
-	for {
-		wait := int((time.Duration(next-clock()) + time.Millisecond - 1) / time.Millisecond)
-		n, err := syscall.EpollWait(lp.epfd, events, max(wait, 0))
-		if err != nil && err != syscall.EINTR {
+	n := 0
+	// poll takes the events ready now. Go's poller watches the epoll
+	// descriptor edge-triggered, so the loop parks only once epoll_wait
+	// has found nothing: any event that comes later makes a new edge.
+	poll := func(fd uintptr) bool {
+		lp.polls++
+		var err error
+		n, err = syscall.EpollWait(int(fd), events, 0)
+		for err == syscall.EINTR {
+			n, err = syscall.EpollWait(int(fd), events, 0)
+		}
+		if err != nil {
 			panic(os.NewSyscallError("epoll_wait", err)) // cannot happen with a valid epfd
 		}
-		for i := range max(n, 0) {
+		return n > 0
+	}
+	next := clock() + int64(tick)
+	reset := true // the deadline is to be set to next
+	for {
+		if reset {
+			reset = false
+			lp.ep.SetReadDeadline(time.Now().Add(time.Duration(next - clock())))
+		}
+		n = 0
+		// A wake-up that came before the deadline was reset above left
+		// woken set; one that came after left the deadline in the past.
+		if !lp.woken.Load() {
+			switch err := lp.rc.Read(poll); {
+			case err == nil:
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				reset = true // a tick or a wake-up
+			default:
+				panic(err) // cannot happen: only the loop closes the file
+			}
+		}
+		for i := range n {
 			ev := &events[i]
 			fd := int(ev.Fd)
-			if fd == lp.wake[0] {
-				continue
-			}
 			lp.mu.Lock()
 			var l *listener
 			for _, x := range lp.listeners {
@@ -279,13 +335,8 @@ func (lp *loop) run(tick time.Duration) {
 			}
 		}
 		if lp.woken.Load() {
-			var b [64]byte
-			for {
-				if n, _ := syscall.Read(lp.wake[0], b[:]); n <= 0 {
-					break
-				}
-			}
 			lp.woken.Store(false)
+			reset = true
 			if lp.requests() {
 				return
 			}
@@ -293,6 +344,7 @@ func (lp *loop) run(tick time.Duration) {
 		if now := clock(); now >= next {
 			lp.tick(now)
 			next = now + int64(tick)
+			reset = true
 		}
 	}
 }
@@ -360,7 +412,7 @@ func (lp *loop) requests() bool {
 		c.mu.Unlock()
 	}
 	if stopped {
-		lp.closeFDs()
+		lp.ep.Close()
 		return true
 	}
 	return false
@@ -381,10 +433,14 @@ func (lp *loop) tick(now int64) {
 	}
 }
 
-// wakeup interrupts the loop's epoll_wait.
+// aLongTimeAgo is a deadline that has passed.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// wakeup makes the loop handle requests soon: at once if it is waiting.
+// After the loop has stopped, the file is closed, and this does nothing.
 func (lp *loop) wakeup() {
 	if !lp.woken.Swap(true) {
-		syscall.Write(lp.wake[1], []byte{0})
+		lp.ep.SetReadDeadline(aLongTimeAgo)
 	}
 }
 

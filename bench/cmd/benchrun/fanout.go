@@ -24,7 +24,13 @@ func hubFanoutLibs() []string { return []string{"twoway-hub", "twoway-hub-nats",
 // publisher connects to, and any others (a NATS server, a second server).
 func (r *runner) startServers(ctx context.Context, lib string, spec workload.Spec, profile string) (*server, []*server, error) {
 	if !spec.Fanout || !strings.HasPrefix(lib, "twoway-hub-nats") {
-		srv, err := r.startServer(ctx, lib, spec.Fanout, profile)
+		var more []string
+		if spec.Idle && spec.Deflate {
+			// What compression keeps between messages, not what the
+			// echo loop keeps: see the Compression section of the README.
+			more = append(more, "-pooled")
+		}
+		srv, err := r.startServer(ctx, lib, spec.Fanout, profile, more...)
 		return srv, nil, err
 	}
 	natsd, err := r.startServer(ctx, "natsd", true, "")

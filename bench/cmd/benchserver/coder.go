@@ -3,13 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 
 	"github.com/coder/websocket"
 )
 
 // coderHandler streams each message through Reader into a reused buffer
-// and sends it back with Write.
+// (with -pooled, a pooled one returned after the echo) and sends it back
+// with Write.
 func coderHandler() http.Handler { return coderEcho(websocket.CompressionDisabled) }
 
 // coderEcho is the echo loop with the given compression mode.
@@ -26,6 +28,11 @@ func coderEcho(mode websocket.CompressionMode) http.Handler {
 		defer c.CloseNow()
 		c.SetReadLimit(readLimit)
 		ctx := context.Background()
+		if pooled {
+			echoPooled(func() (websocket.MessageType, io.Reader, error) { return c.Reader(ctx) },
+				func(typ websocket.MessageType, p []byte) error { return c.Write(ctx, typ, p) })
+			return
+		}
 		var buf bytes.Buffer
 		for {
 			typ, rd, err := c.Reader(ctx)

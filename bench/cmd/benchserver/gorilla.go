@@ -8,7 +8,8 @@ import (
 )
 
 // gorillaHandler streams each message through NextReader into a reused
-// buffer and sends it back with WriteMessage (which writes one frame).
+// buffer (with -pooled, a pooled one returned after the echo) and sends it
+// back with WriteMessage (which writes one frame).
 // The zero Upgrader reuses net/http's buffers and disables compression.
 func gorillaHandler() http.Handler { return gorillaEcho(&websocket.Upgrader{}) }
 
@@ -21,6 +22,10 @@ func gorillaEcho(up *websocket.Upgrader) http.Handler {
 		}
 		defer c.Close()
 		c.SetReadLimit(readLimit)
+		if pooled {
+			echoPooled(c.NextReader, c.WriteMessage)
+			return
+		}
 		var buf bytes.Buffer
 		for {
 			typ, rd, err := c.NextReader()

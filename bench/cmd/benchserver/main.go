@@ -74,6 +74,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until SIGINT or SIGTERM")
 	debugAddr := flag.String("debug", "", "serve net/http/pprof at this address, e.g. 127.0.0.1:6060 (off by default)")
+	flag.BoolVar(&pooled, "pooled", false, "echo loops that own their buffer read each message into a pooled buffer and return it after the echo, so an idle connection holds none (twoway, gorilla, coder)")
 	flag.Parse()
 	hs := handlers()
 	if *fanoutMode {

@@ -17,8 +17,7 @@ func twowayOptions() *conn.AcceptOptions {
 	}
 }
 
-// twowayHandler reads each message with ReadInto into a reused buffer and
-// sends it back with Write, in the handler's goroutine.
+// twowayHandler runs echoTwoway in the handler's goroutine.
 func twowayHandler() http.Handler {
 	opts := twowayOptions()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -66,9 +65,19 @@ func serveTwowayRaw(ln net.Listener) error {
 	}
 }
 
+// echoTwoway echoes each message with Write. By default it reads with
+// ReadInto into a buffer it reuses, the fast path, which keeps the largest
+// message so far while the connection idles; with -pooled it waits with
+// Reader, which holds no buffer, reads the message into a pooled buffer
+// and returns that after the echo.
 func echoTwoway(c *conn.Conn) {
 	defer c.CloseNow()
 	ctx := context.Background()
+	if pooled {
+		echoPooled(func() (conn.MessageType, io.Reader, error) { return c.Reader(ctx) },
+			func(typ conn.MessageType, p []byte) error { return c.Write(ctx, typ, p) })
+		return
+	}
 	var buf []byte
 	for {
 		typ, msg, err := c.ReadInto(ctx, buf)
