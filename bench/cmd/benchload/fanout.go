@@ -73,7 +73,7 @@ func runFanout(ctx context.Context, cfg *config, res *workload.Result) error {
 	if err != nil {
 		return err
 	}
-	conns, err := dialAll(ctx, cfg, spec.Conns, trigger)
+	conns, err := dialAll(ctx, cfg, spec.Conns, trigger, nil)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"sync"
@@ -64,7 +65,7 @@ func main() {
 	flag.DurationVar(&cfg.warmup, "warmup", 500*time.Millisecond, "unmeasured run before the measured duration")
 	flag.DurationVar(&cfg.settle, "settle", time.Second, "idle workload: pause before each memory reading")
 	flag.IntVar(&cfg.sources, "sources", 8, "loopback source addresses to spread connections over (127.0.0.1..N) when the server is on 127.0.0.1")
-	flag.IntVar(&cfg.dialers, "dialers", 32, "concurrent dials when opening connections")
+	flag.IntVar(&cfg.dialers, "dialers", 32, "handshakes in flight when opening connections")
 	flag.BoolVar(&cfg.deflate, "deflate", false, "fanout: offer permessage-deflate and require every message compressed")
 	flag.Parse()
 
@@ -134,6 +135,7 @@ func main() {
 // them never run short of ephemeral ports.
 func (cfg *config) dialer(i int) *wsclient.Dialer {
 	d := &wsclient.Dialer{Deflate: cfg.deflate}
+	d.Net.KeepAlive = -1 // no probes, no system calls to set them up: as the Opener
 	switch {
 	case cfg.spec.Size > 64<<10:
 		d.ReadBufferSize = 1 << 20
@@ -142,16 +144,56 @@ func (cfg *config) dialer(i int) *wsclient.Dialer {
 	case cfg.spec.Fanout:
 		d.ReadBufferSize = 8 << 10 // a few messages; 10,000 of 16 KiB would be 160 MB
 	}
-	host, _, err := net.SplitHostPort(cfg.addr)
-	if err == nil && host == "127.0.0.1" && cfg.sources > 1 {
-		d.Net.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%cfg.sources))}
+	if src := cfg.source(i); src.IsValid() {
+		d.Net.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0))
 	}
 	return d
 }
 
+// source returns the loopback source address of the i-th connection, or
+// the zero Addr to leave the choice to the kernel.
+func (cfg *config) source(i int) netip.Addr {
+	host, _, err := net.SplitHostPort(cfg.addr)
+	if err != nil || host != "127.0.0.1" || cfg.sources <= 1 {
+		return netip.Addr{}
+	}
+	return netip.AddrFrom4([4]byte{127, 0, 0, byte(1 + i%cfg.sources)})
+}
+
+// opener returns the Opener of cfg: the dialers' settings, as many
+// handshakes in flight as there are dialers.
+func (cfg *config) opener() *wsclient.Opener {
+	d := cfg.dialer(0)
+	o := &wsclient.Opener{InFlight: cfg.dialers, Timeout: 10 * time.Second, ReadBufferSize: d.ReadBufferSize, Deflate: d.Deflate}
+	if cfg.source(0).IsValid() {
+		for i := range cfg.sources {
+			o.Sources = append(o.Sources, cfg.source(i))
+		}
+	}
+	return o
+}
+
 // dialAll opens n connections, cfg.dialers at a time, each bounded by a
-// 10-second handshake timeout. On error it closes what it opened.
-func dialAll(ctx context.Context, cfg *config, n int, p *wsclient.Payload) ([]*wsclient.Conn, error) {
+// 10-second handshake timeout. If handshaken is not nil, it is called
+// once every handshake is done, before the connections are made ready
+// for messages, which is no part of the handshake rate. On error it
+// closes what it opened.
+func dialAll(ctx context.Context, cfg *config, n int, p *wsclient.Payload, handshaken func()) ([]*wsclient.Conn, error) {
+	if handshaken == nil {
+		handshaken = func() {}
+	}
+	// One epoll loop of non-blocking handshakes where the platform has
+	// it, for a single server address; concurrent Dials otherwise.
+	if addr, err := netip.ParseAddrPort(cfg.addr); err == nil && *addr2 == "" {
+		opened, err := cfg.opener().Open(ctx, addr, cfg.proto, p, n)
+		if err == nil {
+			handshaken()
+			return opened.Conns()
+		}
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return nil, err
+		}
+	}
 	conns := make([]*wsclient.Conn, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -184,6 +226,7 @@ func dialAll(ctx context.Context, cfg *config, n int, p *wsclient.Payload) ([]*w
 		abortAll(conns)
 		return nil, err
 	}
+	handshaken()
 	return conns, nil
 }
 
@@ -226,7 +269,7 @@ func runFlow(ctx context.Context, cfg *config, res *workload.Result) error {
 	if err != nil {
 		return err
 	}
-	conns, err := dialAll(ctx, cfg, spec.Conns, p)
+	conns, err := dialAll(ctx, cfg, spec.Conns, p, nil)
 	if err != nil {
 		return err
 	}
@@ -430,21 +473,40 @@ func runIdle(ctx context.Context, cfg *config, res *workload.Result) error {
 	if err != nil {
 		return err
 	}
+	self0, err := procstat.SelfCPUTime()
+	if err != nil {
+		return err
+	}
 	t0 := time.Now()
-	conns, err := dialAll(ctx, cfg, spec.Conns, p)
+	var (
+		elapsed time.Duration
+		self1   time.Duration
+		cpu1    time.Duration
+		endErr  error
+	)
+	conns, err := dialAll(ctx, cfg, spec.Conns, p, func() {
+		elapsed = time.Since(t0)
+		var err1, err2 error
+		self1, err1 = procstat.SelfCPUTime()
+		cpu1, err2 = cfg.serverCPU()
+		endErr = errors.Join(err1, err2)
+	})
 	if err != nil {
 		return err
 	}
 	defer abortAll(conns)
-	elapsed := time.Since(t0)
-	cpu1, err := cfg.serverCPU()
-	if err != nil {
-		return err
+	if endErr != nil {
+		return endErr
 	}
+	// Both sides' CPU over the opening: whichever is nearer a whole CPU
+	// bounds the handshake rate.
 	res.Seconds = elapsed.Seconds()
 	res.HandshakesPerSec = float64(len(conns)) / elapsed.Seconds()
+	res.LoadCPUPerMsg = float64(self1-self0) / float64(len(conns))
+	res.LoadBusy = (self1 - self0).Seconds() / elapsed.Seconds()
 	if cfg.pid != 0 {
 		res.CPUPerMsg = float64(cpu1-cpu0) / float64(len(conns))
+		res.ServerBusy = (cpu1 - cpu0).Seconds() / elapsed.Seconds()
 	}
 	if spec.Deflate {
 		// One compressed message each before idling: what a

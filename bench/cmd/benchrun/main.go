@@ -314,8 +314,9 @@ func summary(r workload.Result) string {
 		return fmt.Sprintf("%s deliveries/s, p50 %s, p99 %s, CPU %s/delivery; busy: server %.0f%%, load %.0f%%",
 			fmtCount(r.MsgsPerSec), fmtDur(r.P50), fmtDur(r.P99), fmtDur(r.CPUPerMsg), 100*r.ServerBusy, 100*r.LoadBusy)
 	case r.RSSIdle != 0 || r.HandshakesPerSec != 0:
-		return fmt.Sprintf("%s handshakes/s, %s/conn idle, %s/conn echoed",
-			fmtCount(r.HandshakesPerSec), fmtBytes(r.IdleBytesPerConn), fmtBytes(r.EchoBytesPerConn))
+		return fmt.Sprintf("%s handshakes/s, CPU %s/handshake (load %s); busy: server %.0f%%, load %.0f%%; %s/conn idle, %s/conn echoed",
+			fmtCount(r.HandshakesPerSec), fmtDur(r.CPUPerMsg), fmtDur(r.LoadCPUPerMsg), 100*r.ServerBusy, 100*r.LoadBusy,
+			fmtBytes(r.IdleBytesPerConn), fmtBytes(r.EchoBytesPerConn))
 	default:
 		return fmt.Sprintf("%s msgs/s, %s MB/s, p50 %s, p99 %s, CPU %s/msg; busy: server %.0f%%, load %.0f%%",
 			fmtCount(r.MsgsPerSec), fmtCount(r.MBPerSec), fmtDur(r.P50), fmtDur(r.P99), fmtDur(r.CPUPerMsg),

@@ -42,6 +42,9 @@ func metricsFor(spec workload.Spec) []metric {
 		return []metric{
 			{"handshakes/s", func(r workload.Result) float64 { return r.HandshakesPerSec }, fmtCount, true},
 			{"CPU/handshake", func(r workload.Result) float64 { return r.CPUPerMsg }, fmtDur, true},
+			busy,
+			{"load CPU/hs", func(r workload.Result) float64 { return r.LoadCPUPerMsg }, fmtDur, false},
+			{"load busy", func(r workload.Result) float64 { return r.LoadBusy }, fmtPercent, false},
 			{"RSS/conn idle", func(r workload.Result) float64 { return r.IdleBytesPerConn }, fmtBytes, true},
 			{"RSS/conn echoed", func(r workload.Result) float64 { return r.EchoBytesPerConn }, fmtBytes, true},
 		}

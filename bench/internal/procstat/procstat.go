@@ -45,6 +45,17 @@ func CPUTime(pid int) (time.Duration, error) {
 	return time.Duration(utime+stime) * clockTick, nil
 }
 
+// SelfCPUTime returns the user plus system CPU time consumed so far by
+// the calling process (getrusage(2)), at microsecond resolution rather
+// than the clock ticks of /proc.
+func SelfCPUTime() (time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, err
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
+}
+
 // RSS returns the resident set size in bytes of the process pid (VmRSS in
 // /proc/<pid>/status).
 func RSS(pid int) (int64, error) {

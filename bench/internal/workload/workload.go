@@ -57,15 +57,16 @@ type Result struct {
 
 	// Timed message flow. For Fanout, a message is a delivery: one
 	// message received by one subscriber.
-	Seconds    float64 `json:"seconds,omitempty"` // length of the measured window
-	Msgs       uint64  `json:"msgs,omitempty"`    // echoes completed in the window
-	MsgsPerSec float64 `json:"msgs_per_sec,omitempty"`
-	MBPerSec   float64 `json:"mb_per_sec,omitempty"` // echoed payload, 10^6 bytes/s, one direction
-	P50        float64 `json:"p50_ns,omitempty"`     // send-to-echo latency
-	P99        float64 `json:"p99_ns,omitempty"`
-	CPUPerMsg  float64 `json:"cpu_per_msg_ns,omitempty"` // server utime+stime per echo (idle: per handshake)
-	ServerBusy float64 `json:"server_busy,omitempty"`    // server CPU time / wall time in the window (1 = one CPU)
-	LoadBusy   float64 `json:"load_busy,omitempty"`      // the same for the load generator itself
+	Seconds       float64 `json:"seconds,omitempty"` // length of the measured window
+	Msgs          uint64  `json:"msgs,omitempty"`    // echoes completed in the window
+	MsgsPerSec    float64 `json:"msgs_per_sec,omitempty"`
+	MBPerSec      float64 `json:"mb_per_sec,omitempty"` // echoed payload, 10^6 bytes/s, one direction
+	P50           float64 `json:"p50_ns,omitempty"`     // send-to-echo latency
+	P99           float64 `json:"p99_ns,omitempty"`
+	CPUPerMsg     float64 `json:"cpu_per_msg_ns,omitempty"`      // server utime+stime per echo (idle: per handshake)
+	ServerBusy    float64 `json:"server_busy,omitempty"`         // server CPU time / wall time in the window (1 = one CPU)
+	LoadBusy      float64 `json:"load_busy,omitempty"`           // the same for the load generator itself
+	LoadCPUPerMsg float64 `json:"load_cpu_per_msg_ns,omitempty"` // the load generator's CPU per echo (idle: per handshake)
 
 	// Idle connections.
 	HandshakesPerSec float64 `json:"handshakes_per_sec,omitempty"`

@@ -10,8 +10,6 @@ package wsclient
 import (
 	"bytes"
 	"context"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -130,12 +128,7 @@ func (d *Dialer) Dial(ctx context.Context, addr string, proto Proto, p *Payload)
 	if err != nil {
 		return nil, err
 	}
-	n := d.ReadBufferSize
-	if n == 0 {
-		n = 16 << 10
-	}
-	n = max(n, 4<<10)
-	c := &Conn{nc: nc, proto: proto, p: p, in: make([]byte, n)}
+	c := &Conn{nc: nc, proto: proto, p: p, in: make([]byte, readBufferSize(d.ReadBufferSize))}
 	if proto == WebSocket {
 		if err := c.handshake(ctx, addr, d.Deflate || p.text); err != nil {
 			c.Abort()
@@ -145,110 +138,67 @@ func (d *Dialer) Dial(ctx context.Context, addr string, proto Proto, p *Payload)
 	return c, nil
 }
 
-const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11" // RFC 6455 §1.3
-
-// AcceptKey returns the Sec-WebSocket-Accept value for key (RFC 6455 §4.2.2).
-func AcceptKey(key string) string {
-	h := sha1.Sum([]byte(key + acceptGUID))
-	return base64.StdEncoding.EncodeToString(h[:])
+// readBufferSize applies the defaults of Dialer.ReadBufferSize.
+func readBufferSize(n int) int {
+	if n == 0 {
+		n = 16 << 10
+	}
+	return max(n, 4<<10)
 }
 
-// deflateOffer asks for permessage-deflate without server context
-// takeover; client_no_context_takeover is offered too, as the client keeps
-// no compressor, so that the server need not keep a window for it.
-const deflateOffer = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+// offer returns the Sec-WebSocket-Extensions offer of a connection with
+// payload p ("" for none) and the function that judges the server's
+// answer, which records the agreement in c.
+func (c *Conn) offer(deflate bool) (string, func(string) error) {
+	switch {
+	case c.p.text:
+		return BrowserOffer, func(v string) (err error) {
+			c.text, err = parseDeflate(v)
+			return err
+		}
+	case deflate:
+		return deflateOffer, checkDeflateResponse
+	}
+	return "", nil
+}
 
 func (c *Conn) handshake(ctx context.Context, addr string, deflate bool) error {
 	if dl, ok := ctx.Deadline(); ok {
 		c.nc.SetDeadline(dl)
 		defer c.nc.SetDeadline(time.Time{})
 	}
-	var nonce [16]byte
-	binary.LittleEndian.PutUint64(nonce[:8], rand.Uint64())
-	binary.LittleEndian.PutUint64(nonce[8:], rand.Uint64())
-	key := base64.StdEncoding.EncodeToString(nonce[:])
-	req := "GET /ws HTTP/1.1\r\nHost: " + addr +
-		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
-		"\r\nSec-WebSocket-Version: 13\r\n"
-	switch {
-	case c.p.text:
-		req += "Sec-WebSocket-Extensions: " + BrowserOffer + "\r\n"
-	case deflate:
-		req += "Sec-WebSocket-Extensions: " + deflateOffer + "\r\n"
-	}
-	req += "\r\n"
-	if _, err := c.nc.Write([]byte(req)); err != nil {
-		return fmt.Errorf("wsclient: handshake: %w", err)
+	ext, judge := c.offer(deflate)
+	var accept [acceptLen]byte
+	req := newRequest(addr, ext).next(nil, &accept)
+	if _, err := c.nc.Write(req); err != nil {
+		return fmt.Errorf("%w: %w", errHandshake, err)
 	}
 	end := -1
 	for end < 0 {
 		if c.w == len(c.in) {
-			return errors.New("wsclient: handshake response too long")
+			return fmt.Errorf("%w: response too long", errHandshake)
 		}
 		n, err := c.nc.Read(c.in[c.w:])
 		c.w += n
-		if end = bytes.Index(c.in[:c.w], []byte("\r\n\r\n")); end < 0 && err != nil {
-			return fmt.Errorf("wsclient: handshake: %w", err)
+		if end = headEnd(c.in[:c.w]); end < 0 && err != nil {
+			return fmt.Errorf("%w: %w", errHandshake, err)
 		}
 	}
-	check := checkDeflateResponse
-	if c.p.text {
-		check = func(v string) (err error) {
-			c.text, err = parseDeflate(v)
-			return err
-		}
+	return c.accepted(end, accept[:], judge)
+}
+
+// accepted checks the response head that fills c.in[:end] and, if the
+// server accepted, leaves what follows it for the first Recv.
+func (c *Conn) accepted(end int, accept []byte, judge func(string) error) error {
+	agreed, err := checkHead(c.in[:end-4], accept, judge)
+	if err != nil {
+		return err
 	}
-	err := checkResponseWith(c.in[:end], AcceptKey(key), deflate, check, func(agreed bool) {
-		c.r = end + 4
-		c.deflate = agreed
-	})
-	if err == nil && c.p.text && c.text == nil {
+	c.r = end
+	c.deflate = agreed
+	if c.p.text && c.text == nil {
 		c.text = &textState{plain: true}
 	}
-	return err
-}
-
-// checkResponse validates an upgrade response head (without the final
-// blank line) and calls ok if it is acceptable, saying whether
-// permessage-deflate, offered if deflate is true, was agreed.
-func checkResponse(head []byte, accept string, deflate bool, ok func(agreed bool)) error {
-	return checkResponseWith(head, accept, deflate, checkDeflateResponse, ok)
-}
-
-// checkResponseWith is checkResponse with the permessage-deflate answer
-// judged by checkDeflate.
-func checkResponseWith(head []byte, accept string, deflate bool, checkDeflate func(string) error, ok func(agreed bool)) error {
-	lines := bytes.Split(head, []byte("\r\n"))
-	if !bytes.HasPrefix(lines[0], []byte("HTTP/1.1 101 ")) {
-		return fmt.Errorf("wsclient: handshake: status %q", lines[0])
-	}
-	var upgrade, gotAccept, agreed bool
-	for _, l := range lines[1:] {
-		name, value, found := bytes.Cut(l, []byte(":"))
-		if !found {
-			return fmt.Errorf("wsclient: handshake: bad header line %q", l)
-		}
-		value = bytes.TrimSpace(value)
-		switch string(bytes.ToLower(name)) {
-		case "upgrade":
-			upgrade = bytes.EqualFold(value, []byte("websocket"))
-		case "sec-websocket-accept":
-			gotAccept = string(value) == accept
-		case "sec-websocket-extensions":
-			// Only what was offered may be used (RFC 6455 §9.1).
-			if !deflate || agreed {
-				return fmt.Errorf("wsclient: handshake: unrequested extensions %q", value)
-			}
-			if err := checkDeflate(string(value)); err != nil {
-				return err
-			}
-			agreed = true
-		}
-	}
-	if !upgrade || !gotAccept {
-		return fmt.Errorf("wsclient: handshake: bad Upgrade or Sec-WebSocket-Accept in %q", head)
-	}
-	ok(agreed)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -25,25 +26,80 @@ func TestAcceptKey(t *testing.T) {
 	}
 }
 
-func TestCheckResponse(t *testing.T) {
+func TestCheckHead(t *testing.T) {
 	accept := AcceptKey("x")
+	const ok = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 	tests := []struct {
 		name, head string
 		ok         bool
 	}{
-		{"good", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept, true},
-		{"status", "HTTP/1.1 400 Bad Request\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: " + accept, false},
-		{"wrong accept", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: AAAA", false},
-		{"no upgrade", "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: " + accept, false},
-		{"extension", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: " + accept + "\r\nSec-WebSocket-Extensions: permessage-deflate", false},
-		{"bad line", "HTTP/1.1 101 Switching Protocols\r\nUpgrade websocket", false},
+		{"good", ok + "Sec-WebSocket-Accept: " + accept, true},
+		{"any case, spaces, token list", "HTTP/1.1 101 OK\r\nupgrade:WebSocket\r\nCONNECTION: keep-alive, upgrade\r\nsec-websocket-accept: \t" + accept + " ", true},
+		{"status", "HTTP/1.1 400 Bad Request\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept, false},
+		{"HTTP/1.0", "HTTP/1.0 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept, false},
+		{"wrong accept", ok + "Sec-WebSocket-Accept: " + AcceptKey("y"), false},
+		{"accept one byte off", ok + "Sec-WebSocket-Accept: " + accept[:27] + "x", false},
+		{"accept prefix", ok + "Sec-WebSocket-Accept: " + accept[:27], false},
+		{"two accepts", ok + "Sec-WebSocket-Accept: " + accept + "\r\nSec-WebSocket-Accept: " + accept, false},
+		{"no accept", ok[:len(ok)-2], false},
+		{"no upgrade", "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept, false},
+		{"upgrade h2c", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept, false},
+		{"no connection", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: " + accept, false},
+		{"connection close", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: close\r\nSec-WebSocket-Accept: " + accept, false},
+		{"extension", ok + "Sec-WebSocket-Accept: " + accept + "\r\nSec-WebSocket-Extensions: permessage-deflate", false},
+		{"bad line", ok + "Sec-WebSocket-Accept " + accept, false},
 	}
 	for _, tt := range tests {
-		called := false
-		err := checkResponse([]byte(tt.head), accept, false, func(bool) { called = true })
-		if (err == nil) != tt.ok || called != tt.ok {
-			t.Errorf("%s: err = %v, called = %v; want ok = %v", tt.name, err, called, tt.ok)
+		_, err := checkHead([]byte(tt.head), []byte(accept), nil)
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: err = %v, want ok = %v", tt.name, err, tt.ok)
 		}
+		if err != nil && !errors.Is(err, errHandshake) {
+			t.Errorf("%s: %v does not wrap errHandshake", tt.name, err)
+		}
+	}
+}
+
+// TestRequest checks that every request carries a fresh 16-byte key and
+// the Accept value that key calls for, and that the template survives.
+func TestRequest(t *testing.T) {
+	r := newRequest("127.0.0.1:80", deflateOffer)
+	seen := map[string]bool{}
+	var buf []byte
+	for range 1000 {
+		var accept [acceptLen]byte
+		buf = r.next(buf, &accept)
+		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(buf)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := req.Header.Get("Sec-WebSocket-Key")
+		nonce, err := base64.StdEncoding.DecodeString(key)
+		if err != nil || len(nonce) != 16 {
+			t.Fatalf("key %q: %d bytes, %v", key, len(nonce), err)
+		}
+		if seen[key] {
+			t.Fatalf("key %q repeated", key)
+		}
+		seen[key] = true
+		if got, want := string(accept[:]), AcceptKey(key); got != want {
+			t.Fatalf("accept %q, want %q", got, want)
+		}
+		got := map[string]string{"method": req.Method, "uri": req.RequestURI, "host": req.Host}
+		for _, h := range []string{"Upgrade", "Connection", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions"} {
+			got[h] = req.Header.Get(h)
+		}
+		want := map[string]string{"method": "GET", "uri": "/ws", "host": "127.0.0.1:80",
+			"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Extensions": deflateOffer}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("request (-want +got):\n%s", diff)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		var accept [acceptLen]byte
+		buf = r.next(buf, &accept)
+	}); n != 0 {
+		t.Errorf("next allocates %v times", n)
 	}
 }
 
@@ -62,6 +118,15 @@ const (
 // connection, reading a whole frame at a time.
 func serveTest(t *testing.T, proto Proto, mode echoMode) string {
 	t.Helper()
+	return serveConns(t, func(nc net.Conn) {
+		echoConn(nc, proto, mode) // fails once the client hangs up
+	})
+}
+
+// serveConns listens on loopback and runs handle, then closes, on each
+// connection in a goroutine of its own until the test ends.
+func serveConns(t *testing.T, handle func(net.Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +144,7 @@ func serveTest(t *testing.T, proto Proto, mode echoMode) string {
 			}
 			wg.Go(func() {
 				defer nc.Close()
-				echoConn(nc, proto, mode) // fails once the client hangs up
+				handle(nc)
 			})
 		}
 	})
@@ -384,7 +449,7 @@ func TestServerClose(t *testing.T) {
 		if err != nil {
 			return
 		}
-		io.WriteString(nc, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: "+
+		io.WriteString(nc, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+
 			AcceptKey(req.Header.Get("Sec-WebSocket-Key"))+"\r\n\r\n")
 		nc.Write(frame(8, true, []byte{0x03, 0xf1, 'b', 'y', 'e'}))
 	}()
@@ -424,7 +489,7 @@ func TestNewPayload(t *testing.T) {
 
 func TestCheckResponseDeflate(t *testing.T) {
 	accept := AcceptKey("x")
-	head := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: " + accept
+	head := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept
 	tests := []struct {
 		name, ext  string // ext "": no Sec-WebSocket-Extensions line
 		ok, agreed bool
@@ -443,15 +508,14 @@ func TestCheckResponseDeflate(t *testing.T) {
 		if tt.ext != "" {
 			h += "\r\nSec-WebSocket-Extensions: " + tt.ext
 		}
-		called, agreed := false, false
-		err := checkResponse([]byte(h), accept, true, func(a bool) { called, agreed = true, a })
-		if (err == nil) != tt.ok || called != tt.ok || agreed != tt.agreed {
-			t.Errorf("%s: err = %v, called = %v, agreed = %v; want ok = %v, agreed = %v", tt.name, err, called, agreed, tt.ok, tt.agreed)
+		agreed, err := checkHead([]byte(h), []byte(accept), checkDeflateResponse)
+		if (err == nil) != tt.ok || agreed != tt.agreed {
+			t.Errorf("%s: err = %v, agreed = %v; want ok = %v, agreed = %v", tt.name, err, agreed, tt.ok, tt.agreed)
 		}
 	}
 	// Without an offer, an agreement is an error.
 	h := head + "\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover"
-	if err := checkResponse([]byte(h), accept, false, func(bool) {}); err == nil {
+	if _, err := checkHead([]byte(h), []byte(accept), nil); err == nil {
 		t.Error("accepted permessage-deflate that was not offered")
 	}
 }
