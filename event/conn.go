@@ -582,6 +582,10 @@ func (c *Conn) control(op frame.Opcode, p []byte) {
 		c.mu.Unlock()
 	case frame.OpPong:
 		c.pingOut.Store(false)
+		// The next ping is now due an interval after the last one, sooner
+		// than the ping timeout the loop's timer waits for: have the next
+		// tick look, and reschedule from there.
+		c.sys.armTimer(clock())
 		if st.onPong != nil {
 			st.onPong(p)
 		}
