@@ -191,11 +191,11 @@ func runFanout(ctx context.Context, cfg *config, res *workload.Result) error {
 		st.measuring.Store(true)
 		n0, t0 = total(), time.Now()
 		self0, _ = procstat.CPUTime(os.Getpid())
-		cpu0, err = cfg.serverCPU()
+		cpu0, _, err = cfg.serverCPU()
 		ok = err == nil && wait(cfg.duration)
 		n1, t1 = total(), time.Now()
 		if ok {
-			cpu1, err = cfg.serverCPU()
+			cpu1, _, err = cfg.serverCPU()
 			self1, _ = procstat.CPUTime(os.Getpid())
 		}
 		st.measuring.Store(false)

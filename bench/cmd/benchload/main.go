@@ -238,19 +238,19 @@ func abortAll(conns []*wsclient.Conn) {
 	}
 }
 
-// serverCPU returns the server's CPU time, with that of the processes of
-// -pids, or 0 without a -pid.
-func (cfg *config) serverCPU() (time.Duration, error) {
+// serverCPU returns the server's CPU time, and the user part of it, with
+// that of the processes of -pids, or 0 without a -pid.
+func (cfg *config) serverCPU() (total, user time.Duration, err error) {
 	if cfg.pid == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
-	total, err := procstat.CPUTime(cfg.pid)
-	for _, pid := range extraPids() {
-		d, perr := procstat.CPUTime(pid)
-		total += d
+	for _, pid := range append([]int{cfg.pid}, extraPids()...) {
+		u, s, perr := procstat.CPUTimes(pid)
+		total += u + s
+		user += u
 		err = errors.Join(err, perr)
 	}
-	return total, err
+	return total, user, err
 }
 
 // counter is a per-connection message counter on its own cache line, so
@@ -314,13 +314,13 @@ func runFlow(ctx context.Context, cfg *config, res *workload.Result) error {
 
 	ok := wait(cfg.warmup)
 	var n0, n1 uint64
-	var cpu0, cpu1, self0, self1 time.Duration
+	var cpu0, cpu1, user0, user1, self0, self1 time.Duration
 	var t0, t1 time.Time
 	if ok {
 		measuring.Store(true)
 		n0, t0 = total(), time.Now()
 		self0, _ = procstat.CPUTime(os.Getpid())
-		cpu0, err = cfg.serverCPU()
+		cpu0, user0, err = cfg.serverCPU()
 		ok = err == nil && wait(cfg.duration)
 		// A slow server may not finish one big echo within the window:
 		// extend it, boundedly, until at least one has completed.
@@ -329,7 +329,7 @@ func runFlow(ctx context.Context, cfg *config, res *workload.Result) error {
 		}
 		n1, t1 = total(), time.Now()
 		if ok {
-			cpu1, err = cfg.serverCPU()
+			cpu1, user1, err = cfg.serverCPU()
 			self1, _ = procstat.CPUTime(os.Getpid())
 		}
 		measuring.Store(false)
@@ -363,6 +363,7 @@ func runFlow(ctx context.Context, cfg *config, res *workload.Result) error {
 	res.P99 = float64(h.Quantile(0.99))
 	if cfg.pid != 0 && res.Msgs > 0 {
 		res.CPUPerMsg = float64(cpu1-cpu0) / float64(res.Msgs)
+		res.UserCPUPerMsg = float64(user1-user0) / float64(res.Msgs)
 		res.ServerBusy = (cpu1 - cpu0).Seconds() / secs
 	}
 	res.LoadBusy = (self1 - self0).Seconds() / secs
@@ -469,7 +470,7 @@ func runIdle(ctx context.Context, cfg *config, res *workload.Result) error {
 			return err
 		}
 	}
-	cpu0, err := cfg.serverCPU()
+	cpu0, _, err := cfg.serverCPU()
 	if err != nil {
 		return err
 	}
@@ -488,7 +489,7 @@ func runIdle(ctx context.Context, cfg *config, res *workload.Result) error {
 		elapsed = time.Since(t0)
 		var err1, err2 error
 		self1, err1 = procstat.SelfCPUTime()
-		cpu1, err2 = cfg.serverCPU()
+		cpu1, _, err2 = cfg.serverCPU()
 		endErr = errors.Join(err1, err2)
 	})
 	if err != nil {

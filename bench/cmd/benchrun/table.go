@@ -26,6 +26,7 @@ func metricsFor(spec workload.Spec) []metric {
 	p50 := metric{"p50", func(r workload.Result) float64 { return r.P50 }, fmtDur, true}
 	p99 := metric{"p99", func(r workload.Result) float64 { return r.P99 }, fmtDur, false}
 	cpu := metric{"CPU/msg", func(r workload.Result) float64 { return r.CPUPerMsg }, fmtDur, true}
+	user := metric{"user/msg", func(r workload.Result) float64 { return r.UserCPUPerMsg }, fmtDur, true}
 	busy := metric{"srv busy", func(r workload.Result) float64 { return r.ServerBusy }, fmtPercent, false}
 	switch {
 	case spec.Massive:
@@ -50,9 +51,9 @@ func metricsFor(spec workload.Spec) []metric {
 		}
 	case spec.Size > 64<<10:
 		mb.ratio, msgs.ratio = true, false
-		return []metric{mb, msgs, p50, p99, cpu, busy}
+		return []metric{mb, msgs, p50, p99, cpu, user, busy}
 	default:
-		return []metric{msgs, mb, p50, p99, cpu, busy}
+		return []metric{msgs, mb, p50, p99, cpu, user, busy}
 	}
 }
 

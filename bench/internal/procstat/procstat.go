@@ -19,30 +19,38 @@ const clockTick = 10 * time.Millisecond
 // CPUTime returns the user plus system CPU time consumed so far by the
 // process pid, summed over all its threads (proc(5): utime and stime).
 func CPUTime(pid int) (time.Duration, error) {
+	user, sys, err := CPUTimes(pid)
+	return user + sys, err
+}
+
+// CPUTimes returns the user and the system CPU time consumed so far by
+// the process pid, each summed over all its threads: what the process's
+// own code cost apart from what the kernel did for it.
+func CPUTimes(pid int) (user, sys time.Duration, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	// The command name in parentheses may contain spaces; fields are
 	// counted from the last ')'.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, errors.New("procstat: malformed stat")
+		return 0, 0, errors.New("procstat: malformed stat")
 	}
 	f := bytes.Fields(b[i+1:])
 	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
 	if len(f) < 13 {
-		return 0, errors.New("procstat: short stat")
+		return 0, 0, errors.New("procstat: short stat")
 	}
 	utime, err := strconv.ParseInt(string(f[11]), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("procstat: utime: %w", err)
+		return 0, 0, fmt.Errorf("procstat: utime: %w", err)
 	}
 	stime, err := strconv.ParseInt(string(f[12]), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("procstat: stime: %w", err)
+		return 0, 0, fmt.Errorf("procstat: stime: %w", err)
 	}
-	return time.Duration(utime+stime) * clockTick, nil
+	return time.Duration(utime) * clockTick, time.Duration(stime) * clockTick, nil
 }
 
 // SelfCPUTime returns the user plus system CPU time consumed so far by

@@ -64,6 +64,7 @@ type Result struct {
 	P50           float64 `json:"p50_ns,omitempty"`     // send-to-echo latency
 	P99           float64 `json:"p99_ns,omitempty"`
 	CPUPerMsg     float64 `json:"cpu_per_msg_ns,omitempty"`      // server utime+stime per echo (idle: per handshake)
+	UserCPUPerMsg float64 `json:"user_cpu_per_msg_ns,omitempty"` // the user-space part of CPUPerMsg: the server's own code, not the kernel's
 	ServerBusy    float64 `json:"server_busy,omitempty"`         // server CPU time / wall time in the window (1 = one CPU)
 	LoadBusy      float64 `json:"load_busy,omitempty"`           // the same for the load generator itself
 	LoadCPUPerMsg float64 `json:"load_cpu_per_msg_ns,omitempty"` // the load generator's CPU per echo (idle: per handshake)
