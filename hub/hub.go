@@ -8,6 +8,11 @@
 // members (conn.PreparedMessage), however many there are, and a writer
 // that finds several messages queued writes them in one system call.
 //
+// Connections of the event-driven server (event.Conn, added with AddEvent)
+// have no queue or goroutine of their own here: a message is queued on
+// the connection itself, whose event loop writes it, so that a member that
+// is idle costs the hub nothing but its place in its rooms.
+//
 // # Back-pressure
 //
 // A message that finds a member's queue full is not queued: the member has
@@ -15,7 +20,8 @@
 // Options.SlowCode (1008, policy violation, by default) rather than left
 // to miss messages without knowing. The queue is the grace a member has
 // for a burst; the Close frame it then gets waits for the write in
-// progress at most the connection's close timeout.
+// progress at most the connection's close timeout. An event.Conn member's
+// grace is its server's MaxPending bytes of unsent output instead.
 //
 // # Across processes
 //
@@ -38,6 +44,7 @@ import (
 	"time"
 
 	"github.com/twoway/websocket/conn"
+	"github.com/twoway/websocket/event"
 )
 
 // A Broker carries what hubs publish between processes. Topics are
@@ -176,6 +183,7 @@ func New(opts *Options) *Hub {
 type Client struct {
 	hub  *Hub
 	conn *conn.Conn
+	ev   *event.Conn // instead of conn, queue and the writer, from AddEvent
 	name string
 
 	queue chan *conn.PreparedMessage
@@ -201,22 +209,54 @@ func (h *Hub) Add(c *conn.Conn, name string) (*Client, error) {
 		done:  make(chan struct{}),
 		quit:  make(chan struct{}),
 	}
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
+	if !h.register(cl) {
 		return nil, ErrClosed
 	}
-	h.clients[cl] = struct{}{}
-	h.mu.Unlock()
 	go cl.writeLoop()
 	return cl, nil
+}
+
+// AddEvent adds a connection of the event-driven server to the hub under
+// name, as Add does, but without a queue or a goroutine: Publish and Send
+// queue each message on c, whose loop writes it. A member whose unsent
+// output grows past its server's MaxPending bytes is disconnected as too
+// slow. Call Remove from the server's OnClose for c.
+func (h *Hub) AddEvent(c *event.Conn, name string) (*Client, error) {
+	cl := &Client{
+		hub:   h,
+		ev:    c,
+		name:  name,
+		rooms: make(map[string]struct{}),
+		done:  make(chan struct{}),
+		quit:  make(chan struct{}),
+	}
+	if !h.register(cl) {
+		return nil, ErrClosed
+	}
+	return cl, nil
+}
+
+// register makes cl one of the hub's clients, unless the hub is closed.
+func (h *Hub) register(cl *Client) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.clients[cl] = struct{}{}
+	return true
 }
 
 // Name returns the name the client was added under.
 func (cl *Client) Name() string { return cl.name }
 
-// Conn returns the client's connection.
+// Conn returns the client's connection, or nil for a client added with
+// AddEvent.
 func (cl *Client) Conn() *conn.Conn { return cl.conn }
+
+// EventConn returns the connection of a client added with AddEvent, or
+// nil.
+func (cl *Client) EventConn() *event.Conn { return cl.ev }
 
 // Done is closed once the client has ended: removed, disconnected for
 // falling behind, or its connection failed under a write.
@@ -272,9 +312,32 @@ func (cl *Client) writeLoop() {
 	}
 }
 
+// noWait is a context that has ended: event.Conn.WritePrepared queues
+// with it and reports, rather than waits, when the peer is too far behind.
+var noWait = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
 // send queues pm for the client without waiting. A full queue ends the
 // client as too slow.
 func (cl *Client) send(pm *conn.PreparedMessage) {
+	if cl.ev != nil {
+		select {
+		case <-cl.quit: // ended, and maybe still too far behind
+			return
+		default:
+		}
+		switch err := cl.ev.WritePrepared(noWait, pm); {
+		case err == nil:
+		case errors.Is(err, context.Canceled):
+			cl.end(ErrSlow) // queued, but over MaxPending
+		default:
+			cl.end(err)
+		}
+		return
+	}
 	select {
 	case cl.queue <- pm:
 	default:
@@ -313,9 +376,17 @@ func (cl *Client) end(err error) {
 	cl.once.Do(func() {
 		cl.err = err
 		close(cl.quit)
+		if cl.ev != nil {
+			close(cl.done) // no writer to wait for
+		}
 		go func() {
 			cl.hub.forget(cl)
-			if err == ErrSlow {
+			if err != ErrSlow {
+				return
+			}
+			if cl.ev != nil {
+				cl.ev.Close(cl.hub.opts.SlowCode, cl.hub.opts.SlowReason)
+			} else {
 				cl.conn.Close(cl.hub.opts.SlowCode, cl.hub.opts.SlowReason)
 			}
 		}()
