@@ -9,7 +9,8 @@ import (
 )
 
 // The fanout servers built on twoway's hub package: twoway-hub keeps its
-// room in one process; twoway-hub-nats links the hub through a NATS
+// room in one process, and twoway-event-hub too, with the event-driven
+// server's connections as members; twoway-hub-nats links the hub through a NATS
 // server, which runs as a process of its own (benchserver -lib natsd);
 // and twoway-hub-nats2 is two such servers on one NATS server, the
 // subscribers alternating between them and the publisher on the first.
@@ -18,7 +19,9 @@ import (
 const hubNATS2 = "twoway-hub-nats2"
 
 // hubFanoutLibs returns the hub servers of the fanout workload.
-func hubFanoutLibs() []string { return []string{"twoway-hub", "twoway-hub-nats", hubNATS2} }
+func hubFanoutLibs() []string {
+	return []string{"twoway-hub", "twoway-event-hub", "twoway-hub-nats", hubNATS2}
+}
 
 // startServers starts the server-side processes of a cell: the server the
 // publisher connects to, and any others (a NATS server, a second server).

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/twoway/websocket/bench/internal/fanout"
 	"github.com/twoway/websocket/conn"
+	"github.com/twoway/websocket/event"
 	rooms "github.com/twoway/websocket/hub"
 	"github.com/twoway/websocket/natsbroker"
 )
@@ -52,35 +54,9 @@ func natsHubFanout() http.Handler {
 // this process alone).
 func twowayHubFanout(b rooms.Broker) http.Handler {
 	h := rooms.New(&rooms.Options{Broker: b, QueueLen: queueLen})
-	f, err := fanout.NewFormat(fanout.Size)
-	if err != nil {
-		log.Fatal(err)
-	}
-	welcome, err := conn.NewPreparedMessage(conn.Text, []byte(fanout.Welcome))
-	if err != nil {
-		log.Fatal(err)
-	}
+	publish, welcome := hubPublisher(h)
 	opts := twowayOptions()
 	ctx := context.Background()
-	var (
-		mu  sync.Mutex // held while publishing, so that messages go out in order
-		seq uint64
-		buf []byte
-	)
-	publish := func() {
-		mu.Lock()
-		defer mu.Unlock()
-		buf = f.Append(buf[:0], seq, time.Now().UnixNano())
-		seq++
-		published.Add(1)
-		pm, err := conn.NewPreparedMessage(conn.Text, buf)
-		if err == nil {
-			err = h.Publish(ctx, fanoutRoom, pm)
-		}
-		if err != nil {
-			log.Fatalf("publishing message %d: %v", seq-1, err)
-		}
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := conn.Accept(w, r, opts)
 		if err != nil {
@@ -104,6 +80,71 @@ func twowayHubFanout(b rooms.Broker) http.Handler {
 			publish()
 		}
 	})
+}
+
+// serveEventHubFanout is twoway-event-hub: the hub's room served by the
+// event-driven server, whose members (Hub.AddEvent) have no queue or
+// writer goroutine: each message is queued on the connection for its
+// event loop to write.
+func serveEventHubFanout(ln net.Listener) error {
+	h := rooms.New(nil)
+	publish, welcome := hubPublisher(h)
+	var members sync.Map // *event.Conn to *rooms.Client
+	s := &event.Server{
+		Accept: *twowayOptions(),
+		OnOpen: func(c *event.Conn, r *http.Request) {
+			cl, err := h.AddEvent(c, "")
+			if err != nil {
+				c.CloseNow()
+				return
+			}
+			members.Store(c, cl)
+			if cl.Join(fanoutRoom) != nil || cl.Send(welcome) != nil {
+				c.CloseNow()
+			}
+		},
+		OnMessage: func(*event.Conn, conn.MessageType, []byte) { publish() },
+		OnClose: func(c *event.Conn, err error) {
+			if cl, ok := members.LoadAndDelete(c); ok {
+				cl.(*rooms.Client).Remove()
+			}
+		},
+	}
+	return s.Serve(ln)
+}
+
+// hubPublisher returns the function that publishes the workload's next
+// message to h's room, in order, and the welcome message.
+func hubPublisher(h *rooms.Hub) (publish func(), welcome *conn.PreparedMessage) {
+	f, err := fanout.NewFormat(fanout.Size)
+	if err != nil {
+		log.Fatal(err)
+	}
+	welcome, err = conn.NewPreparedMessage(conn.Text, []byte(fanout.Welcome))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	var (
+		mu  sync.Mutex // held while publishing, so that messages go out in order
+		seq uint64
+		buf []byte
+	)
+	publish = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		buf = f.Append(buf[:0], seq, time.Now().UnixNano())
+		seq++
+		published.Add(1)
+		pm, err := conn.NewPreparedMessage(conn.Text, buf)
+		if err == nil {
+			err = h.Publish(ctx, fanoutRoom, pm)
+		}
+		if err != nil {
+			log.Fatalf("publishing message %d: %v", seq-1, err)
+		}
+	}
+	return publish, welcome
 }
 
 // runNATS runs a NATS server on a free loopback port, prints its URL as

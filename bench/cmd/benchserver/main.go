@@ -57,7 +57,7 @@ func handlers() map[string]func() http.Handler {
 func libNames(fanout bool) []string {
 	hs, names := handlers(), []string{"rawtcp", "rawtcp-batch", "twoway-raw", "twoway-event", "gobwas-raw", "nbio", "nbio-deflate"}
 	if fanout {
-		hs, names = fanoutHandlers(), []string{"rawtcp", "rawtcp-batch", "natsd"}
+		hs, names = fanoutHandlers(), []string{"rawtcp", "rawtcp-batch", "natsd", "twoway-event-hub"}
 	}
 	for n := range hs {
 		names = append(names, n)
@@ -126,6 +126,8 @@ func main() {
 	switch {
 	case *fanoutMode && strings.HasPrefix(*lib, "rawtcp"):
 		err = serveRawFanout(ln, *lib == "rawtcp-batch")
+	case *fanoutMode && *lib == "twoway-event-hub":
+		err = serveEventHubFanout(ln)
 	case strings.HasPrefix(*lib, "rawtcp"):
 		err = serveRaw(ln, *lib == "rawtcp-batch")
 	case *lib == "twoway-raw":
