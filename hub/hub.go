@@ -28,8 +28,10 @@
 // With a Broker, a Hub also publishes each message to the hubs of other
 // processes, which deliver it to their members of the room, in the order
 // each publisher sent them. Presence is shared the same way: every hub
-// announces its members of each room when they change and every
-// Options.PresenceInterval, and forgets another hub's members when that
+// announces its members of each room a moment after they change (a
+// burst of changes in one announcement, so that a room that many join at
+// once costs the broker a few lists rather than one per member) and
+// every Options.PresenceInterval, and forgets another hub's members when that
 // hub has been silent for three intervals, as after a crash. The broker
 // for NATS is in its own module, github.com/twoway/websocket/natsbroker, so
 // that this package needs nothing but the standard library.
@@ -100,6 +102,10 @@ type Hub struct {
 
 	stop      chan struct{} // closed by Close
 	presenter sync.WaitGroup
+	// changed holds the rooms whose members changed since they were last
+	// announced, guarded by mu; kick tells the presenter of a new one.
+	changed map[string]struct{}
+	kick    chan struct{}
 	// announceMu is held from listing a room's members to publishing
 	// them, so that an older list never goes out after a newer one.
 	announceMu sync.Mutex
@@ -155,6 +161,8 @@ func New(opts *Options) *Hub {
 		rooms:   make(map[string]*room),
 		clients: make(map[*Client]struct{}),
 		stop:    make(chan struct{}),
+		changed: make(map[string]struct{}),
+		kick:    make(chan struct{}, 1),
 	}
 	if opts != nil {
 		h.opts = *opts
@@ -408,7 +416,7 @@ func (h *Hub) forget(cl *Client) {
 	unsubs := h.emptyRoomsLocked(left)
 	h.mu.Unlock()
 	for _, r := range left {
-		h.announce(r.name)
+		h.membersChanged(r.name)
 	}
 	for _, u := range unsubs {
 		u()
@@ -468,7 +476,7 @@ func (cl *Client) Join(name string) error {
 			return r.subErr
 		}
 	}
-	h.announce(name)
+	h.membersChanged(name)
 	return nil
 }
 
@@ -486,7 +494,7 @@ func (cl *Client) Leave(name string) error {
 		unsubs = h.emptyRoomsLocked([]*room{r})
 	}
 	h.mu.Unlock()
-	h.announce(name)
+	h.membersChanged(name)
 	for _, u := range unsubs {
 		u()
 	}
@@ -554,12 +562,14 @@ func (h *Hub) Close() error {
 		clients = append(clients, cl)
 	}
 	h.mu.Unlock()
-	close(h.stop)
 	for _, cl := range clients {
 		cl.end(ErrClosed)
 		<-cl.done
 		h.forget(cl) // now, rather than when end's goroutine gets to it
 	}
+	close(h.stop)
 	h.presenter.Wait()
+	// Tell the other hubs at once that this one has left its rooms.
+	h.announceChanged()
 	return nil
 }

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -94,4 +95,60 @@ func TestJoinWaitsForSubscription(t *testing.T) {
 		second.Remove()
 		h.Close()
 	}
+}
+
+// countingBroker counts the presence announcements published through it.
+type countingBroker struct {
+	Broker
+	mu            sync.Mutex
+	announcements int
+}
+
+func (b *countingBroker) Publish(ctx context.Context, topic string, data []byte) error {
+	if len(data) > 0 && data[0] == kindPresence {
+		b.mu.Lock()
+		b.announcements++
+		b.mu.Unlock()
+	}
+	return b.Broker.Publish(ctx, topic, data)
+}
+
+// TestJoinBurstAnnouncements checks that members joining a room together
+// are announced together: one announcement per Join would send the
+// other hubs a list as long as the room for each member, n² names for n.
+func TestJoinBurstAnnouncements(t *testing.T) {
+	const n = 300
+	local := NewLocalBroker()
+	b := &countingBroker{Broker: local}
+	ha := New(&Options{Broker: b, PresenceInterval: time.Hour})
+	hb := New(&Options{Broker: local, PresenceInterval: time.Hour})
+	defer ha.Close()
+	defer hb.Close()
+	watcher, _ := hb.Add(nil, "watcher") // Join never touches the connection
+	if err := watcher.Join("r"); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range n {
+		name := fmt.Sprintf("m%03d", i)
+		cl, _ := ha.Add(nil, name)
+		if err := cl.Join("r"); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, name)
+	}
+	want = append(want, "watcher") // sorted, as Members lists them
+	waitMembers(t, hb, "r", want...)
+	b.mu.Lock()
+	got := b.announcements
+	b.mu.Unlock()
+	if got > n/3 {
+		t.Errorf("%d members joining one after another took %d announcements; want them batched", n, got)
+	}
+	t.Logf("%d joins, %d announcements", n, got)
+
+	// Leaving is announced too: the other hub forgets the members at once,
+	// not after three presence intervals (an hour here).
+	ha.Close()
+	waitMembers(t, hb, "r", "watcher")
 }

@@ -86,7 +86,7 @@ func (h *Hub) receivedPresence(room string, data []byte) {
 	copy(origin[:], data[1:17])
 	switch data[0] {
 	case kindQuery:
-		h.announce(room)
+		h.membersChanged(room)
 	case kindPresence:
 		var names []string
 		for rest := data[17:]; len(rest) > 0; {
@@ -138,23 +138,71 @@ func (h *Hub) announce(room string) {
 	h.opts.Broker.Publish(ctx, presenceTopic(room), b)
 }
 
-// announceLoop announces every room with members here, every interval,
-// so that other hubs keep them and learn of a crash by silence.
+// membersChanged has the room's members announced soon. Changes that
+// come together, as when many members join at once, share one
+// announcement: announcing each would send a list as long as the room
+// for every member that joins it.
+func (h *Hub) membersChanged(room string) {
+	if h.opts.Broker == nil {
+		return
+	}
+	h.mu.Lock()
+	h.changed[room] = struct{}{}
+	h.mu.Unlock()
+	select {
+	case h.kick <- struct{}{}:
+	default:
+	}
+}
+
+// announceChanged announces the rooms whose members changed.
+func (h *Hub) announceChanged() {
+	h.mu.Lock()
+	rooms := make([]string, 0, len(h.changed))
+	for name := range h.changed {
+		rooms = append(rooms, name)
+	}
+	clear(h.changed)
+	h.mu.Unlock()
+	for _, name := range rooms {
+		h.announce(name)
+	}
+}
+
+// announceLoop announces the rooms whose members changed, a moment after
+// the first change so that a burst goes out as one announcement each,
+// and every room with members here every interval, so that other hubs
+// keep them and learn of a crash by silence.
 func (h *Hub) announceLoop() {
+	delay := min(20*time.Millisecond, h.opts.PresenceInterval/4)
 	t := time.NewTicker(h.opts.PresenceInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-h.stop:
 			return
+		case <-h.kick:
+			select {
+			case <-h.stop:
+				return
+			case <-time.After(delay):
+			}
+			h.announceChanged()
+			continue
 		case <-t.C:
 		}
-		h.mu.RLock()
-		rooms := make([]string, 0, len(h.rooms))
+		h.mu.Lock()
+		rooms := make([]string, 0, len(h.rooms)+len(h.changed))
 		for name := range h.rooms {
 			rooms = append(rooms, name)
 		}
-		h.mu.RUnlock()
+		for name := range h.changed { // announced now with the rest
+			if h.rooms[name] == nil { // left: announced empty
+				rooms = append(rooms, name)
+			}
+		}
+		clear(h.changed)
+		h.mu.Unlock()
 		for _, name := range rooms {
 			h.announce(name)
 		}

@@ -75,10 +75,10 @@ func (s *staleFirst) Publish(ctx context.Context, topic string, data []byte) err
 
 // TestPresenceStaleAnnouncement checks that a hub's view of another's
 // members ends with the members that hub has, however the other hub's
-// concurrent announcements were scheduled. Each announce lists the
-// room's members, releases the lock, then publishes, so a list taken
-// earlier can be published later, and stand until the next periodic
-// announcement (here a minute away).
+// announcements were scheduled. An announcement lists the room's members,
+// releases the lock, then publishes, so a list taken earlier could be
+// published later, and stand until the next periodic announcement (here
+// a minute away).
 func TestPresenceStaleAnnouncement(t *testing.T) {
 	b := NewLocalBroker()
 	gate := &staleFirst{Broker: b, held: make(chan struct{}), release: make(chan struct{}), staleSent: make(chan struct{})}
@@ -87,11 +87,14 @@ func TestPresenceStaleAnnouncement(t *testing.T) {
 	urlA, urlB := serve(t, ha), serve(t, hb)
 	join(t, urlA, "ann", "r")
 	waitMembers(t, ha, "r", "ann")
-	join(t, urlB, "cat", "r") // its Join waits in the stale announcement
+	join(t, urlB, "cat", "r") // its announcement is held
 	wait(t, gate.held, "cat's announcement")
 	join(t, urlB, "dan", "r")
 	wait(t, gate.staleSent, "the stale announcement to go")
 	waitMembers(t, hb, "r", "ann", "cat", "dan")
+	// Announcements go out a moment after the change: wait for hub a to
+	// have seen dan, whichever order they came in.
+	waitMembers(t, ha, "r", "ann", "cat", "dan")
 
 	// A presence message from a third hub, published after the stale
 	// one, tells when hub a has taken in everything before it.
