@@ -176,3 +176,62 @@ func TestEventSlowMember(t *testing.T) {
 	}
 	t.Logf("slow member dropped after %d messages", sent)
 }
+
+// TestEventPublishWhileClosing publishes from several goroutines while
+// members close their connections, others are removed, and the server
+// shuts down under them: nothing may deadlock or panic, every client
+// ends, and no goroutine is left (TestMain checks).
+func TestEventPublishWhileClosing(t *testing.T) {
+	h := New(nil)
+	srv := &event.Server{MaxPending: 64 << 10}
+	url := serveEvent(t, h, srv)
+	const members = 16
+	var conns []*conn.Conn
+	var names []string
+	for i := range members {
+		name := fmt.Sprintf("m%02d", i)
+		conns = append(conns, join(t, url, name, "r"))
+		names = append(names, name)
+	}
+	waitMembers(t, h, "r", names...)
+	// Members read until their connection ends.
+	var readers sync.WaitGroup
+	for _, c := range conns {
+		readers.Go(func() {
+			for {
+				if _, _, err := c.Read(context.Background()); err != nil {
+					return
+				}
+			}
+		})
+	}
+	pm, _ := conn.NewPreparedMessage(conn.Text, []byte("tick"))
+	var publishers sync.WaitGroup
+	for range 4 {
+		publishers.Go(func() {
+			for range 500 {
+				if err := h.Publish(context.Background(), "r", pm); err != nil {
+					t.Errorf("Publish: %v", err)
+					return
+				}
+			}
+		})
+	}
+	// Meanwhile: a quarter close, a quarter are cut, and the server
+	// shuts down with the rest.
+	for i, c := range conns[:members/2] {
+		if i%2 == 0 {
+			c.Close(conn.CloseNormal, "")
+		} else {
+			c.CloseNow()
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	publishers.Wait()
+	readers.Wait()
+	waitMembers(t, h, "r")
+}
