@@ -44,7 +44,8 @@ type Conn struct {
 	deadline  atomic.Int64
 
 	mu        sync.Mutex
-	out       *[]byte       // encoded frames not yet written
+	out       *[]byte       // encoded frames, written up to outHead
+	outHead   int           // bytes of out already written
 	queued    bool          // on the loop's list of connections to flush
 	armed     bool          // waiting for the socket to take more output
 	pausedOut bool          // not reading: the output is over maxPending
@@ -141,11 +142,11 @@ func (c *Conn) Write(ctx context.Context, typ conn.MessageType, p []byte) error 
 // than the peer reads is held back, until ctx ends.
 func (c *Conn) waitLocked(ctx context.Context) error {
 	limit := c.srv.settings.maxPending
-	if c.out == nil || len(*c.out) <= limit {
+	if c.pendingLocked() <= limit {
 		return nil
 	}
 	c.flushLocked()
-	for c.ended == nil && c.out != nil && len(*c.out) > limit {
+	for c.ended == nil && c.pendingLocked() > limit {
 		if c.drained == nil {
 			c.drained = make(chan struct{})
 		}
@@ -265,8 +266,29 @@ func (c *Conn) appendLocked(frames []byte) {
 func (c *Conn) reserveLocked(n int) {
 	if c.out == nil {
 		c.out = getBuffer(n)
-	} else {
-		c.out = growBuffer(c.out, n)
+		return
+	}
+	if c.outHead > 0 && len(*c.out)+n > cap(*c.out) {
+		// Drop what was written before growing, rather than copy it.
+		k := copy(*c.out, (*c.out)[c.outHead:])
+		*c.out, c.outHead = (*c.out)[:k], 0
+	}
+	c.out = growBuffer(c.out, n)
+}
+
+// pendingLocked returns the bytes of output not yet written.
+func (c *Conn) pendingLocked() int {
+	if c.out == nil {
+		return 0
+	}
+	return len(*c.out) - c.outHead
+}
+
+// releaseOutLocked returns the output buffer to its pool.
+func (c *Conn) releaseOutLocked() {
+	if c.out != nil {
+		putBuffer(c.out)
+		c.out, c.outHead = nil, 0
 	}
 }
 
@@ -531,6 +553,7 @@ func (c *Conn) frames(data []byte) int {
 // payload takes the next bytes of the payload of a data frame.
 func (c *Conn) payload(b []byte) {
 	start := len(*c.msg)
+	c.msg = growBuffer(c.msg, len(b)) // through the pool, not append's garbage
 	*c.msg = append(*c.msg, b...)
 	got := (*c.msg)[start:]
 	c.keyPos = mask.Apply(got, c.hdr.Key, c.keyPos)
@@ -647,7 +670,7 @@ func (c *Conn) run() {
 		}
 		c.mu.Lock()
 		c.handling = false
-		if (c.out != nil && len(*c.out) > 0 || c.shut && !c.finSent) && !c.queued {
+		if (c.pendingLocked() > 0 || c.shut && !c.finSent) && !c.queued {
 			c.flushLocked()
 		}
 	}
@@ -722,7 +745,9 @@ func (c *Conn) decompress(j *job) ([]byte, error) {
 	var err error
 	for {
 		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
+			*out = b
+			out = growBuffer(out, 1) // at least doubles, through the pool
+			b = *out
 		}
 		var n int
 		n, err = c.inflate.Read(b[len(b):cap(b)])
@@ -780,15 +805,18 @@ func (c *Conn) flushLocked() {
 		}
 		return
 	}
-	rest := 0
-	if c.out != nil && len(*c.out) > 0 {
-		n, err := c.sys.fdWrite(*c.out)
+	rest := c.pendingLocked()
+	if rest > 0 {
+		// A partial write moves the head: copying what is left to the
+		// front would cost, for a large message written in many pieces,
+		// time quadratic in its size.
+		n, err := c.sys.fdWrite((*c.out)[c.outHead:])
 		if err != nil {
 			c.lostLocked(err)
 			return
 		}
-		rest = copy(*c.out, (*c.out)[n:])
-		*c.out = (*c.out)[:rest]
+		c.outHead += n
+		rest -= n
 	}
 	// A peer that does not read makes us stop reading it, so that what we
 	// owe it (pongs, answers) cannot grow without bound.
@@ -802,10 +830,7 @@ func (c *Conn) flushLocked() {
 	if rest > 0 {
 		return
 	}
-	if c.out != nil {
-		putBuffer(c.out)
-		c.out = nil
-	}
+	c.releaseOutLocked()
 	if c.shut && !c.finSent {
 		c.finSent = true
 		if !c.sys.shutWrite() {
@@ -871,10 +896,7 @@ func (c *Conn) endLocked(ce *conn.CloseError) {
 	}
 	c.ended = ce
 	c.sys.close()
-	if c.out != nil {
-		putBuffer(c.out)
-		c.out = nil
-	}
+	c.releaseOutLocked()
 	if c.drained != nil {
 		close(c.drained)
 		c.drained = nil

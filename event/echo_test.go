@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"runtime"
 	"sync"
 	"testing"
@@ -259,5 +260,63 @@ func TestKeepalive(t *testing.T) {
 				t.Errorf("server: %v, want the client's normal close", err)
 			}
 		})
+	}
+}
+
+// TestLargeOutputInPieces writes, from outside the callbacks, a message
+// larger than the socket takes at once and then many more while the
+// loop is still writing it in pieces, to a client that reads slowly at
+// first: every message must arrive whole and in order, however the
+// writes were split and the output buffer grown meanwhile.
+func TestLargeOutputInPieces(t *testing.T) {
+	opened := make(chan *event.Conn, 1)
+	srv := &event.Server{
+		MaxPending: 64 << 20, // Write never waits: appends meet partial writes
+		OnOpen:     func(c *event.Conn, _ *http.Request) { opened <- c },
+	}
+	url := startEchoOn(t, srv, false)
+	ctx := context.Background()
+	c, _, err := conn.Dial(ctx, url, &conn.DialOptions{ReadLimit: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	sc := <-opened
+	message := func(i int) []byte {
+		n := 100 << 10
+		if i == 0 {
+			n = 6 << 20
+		}
+		b := make([]byte, n)
+		for j := range b {
+			b[j] = byte(i*131 + j*7 + j>>9)
+		}
+		return b
+	}
+	const count = 80
+	written := make(chan error, 1)
+	go func() {
+		for i := range count {
+			if err := sc.Write(ctx, conn.Binary, message(i)); err != nil {
+				written <- err
+				return
+			}
+		}
+		written <- nil
+	}()
+	for i := range count {
+		if i < 4 {
+			time.Sleep(10 * time.Millisecond) // let the socket fill
+		}
+		_, got, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if want := message(i); !bytes.Equal(got, want) {
+			t.Fatalf("message %d: %d bytes differ from the %d written", i, len(got), len(want))
+		}
+	}
+	if err := <-written; err != nil {
+		t.Fatal(err)
 	}
 }

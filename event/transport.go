@@ -97,8 +97,8 @@ func (c *Conn) flushNetLocked() bool {
 	if c.sys.writing {
 		return false // the writer takes what has been added
 	}
-	for c.ended == nil && c.out != nil && len(*c.out) > 0 {
-		out := c.out
+	for c.ended == nil && c.pendingLocked() > 0 {
+		out := c.out // written from its start: only the loops move outHead
 		c.out = nil
 		c.sys.writing = true
 		c.mu.Unlock()
@@ -183,7 +183,7 @@ func (c *Conn) readNet() {
 					c.sys.resume = make(chan struct{})
 				}
 				ch = c.sys.resume
-			case c.sys.writing && c.out != nil && len(*c.out) > s.settings.maxPending:
+			case c.sys.writing && c.pendingLocked() > s.settings.maxPending:
 				if c.drained == nil {
 					c.drained = make(chan struct{})
 				}
