@@ -96,6 +96,8 @@ type options struct {
 	idleConns  int
 	fanConns   int
 	massConns  int
+	shardConns int // the most connections of the massive workload one process pair holds; 0: no limit
+	shardWhy   string
 	binDir     string
 	jsonPath   string
 	profileLib string
@@ -125,6 +127,7 @@ func run() error {
 	flag.IntVar(&o.idleConns, "idle-conns", 0, "connections of the idle workload (default 10000; -short 2000; -smoke 200)")
 	flag.IntVar(&o.fanConns, "fanout-conns", 0, "subscribers of the fanout workload (default 10000; -short 2000; -smoke 200)")
 	flag.IntVar(&o.massConns, "massive-conns", 0, "connections of the massive workload, at most what RLIMIT_NOFILE allows (default 100000; -smoke 64; not run with -short unless named in -workloads)")
+	flag.IntVar(&o.shardConns, "massive-shard-conns", 0, "the most connections of the massive workload one server process, and one load generator process, may hold; more are sharded over several of each (default: RLIMIT_NOFILE's hard limit less 64)")
 	flag.StringVar(&o.binDir, "bindir", "", "use prebuilt benchserver and benchload from this directory instead of building them")
 	flag.StringVar(&o.jsonPath, "json", "", "also write every cell's raw result as JSON lines to this file")
 	flag.StringVar(&o.profileLib, "cpuprofile", "", "write a CPU profile of this library's server for every cell, into -profdir")
@@ -163,6 +166,11 @@ func run() error {
 		}
 	}
 	o.warmup, o.settle = warm, settle
+	if o.shardConns == 0 {
+		o.shardConns, o.shardWhy = noFileShardConns()
+	} else {
+		o.shardWhy = "-massive-shard-conns"
+	}
 	if *libs != "" {
 		o.libs = strings.Split(*libs, ",")
 	}
@@ -257,6 +265,9 @@ func run() error {
 			base = libs[0]
 		}
 		t := newTable(spec, libs, base, o.rounds)
+		if spec.Massive {
+			t.note = r.shardNote(spec)
+		}
 		for round := range o.rounds {
 			for i := range libs {
 				lib := libs[(i+round)%len(libs)]

@@ -63,6 +63,7 @@ type table struct {
 	base    string
 	results [][]workload.Result // [round][lib index]
 	metrics []metric
+	note    string // said above the table
 }
 
 func newTable(spec workload.Spec, libs []string, base string, rounds int) *table {
