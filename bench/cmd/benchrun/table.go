@@ -324,6 +324,8 @@ func fmtBytes(b float64) string {
 	switch a := math.Abs(b); {
 	case math.IsNaN(b):
 		return "-"
+	case a >= 1<<30:
+		return fmt.Sprintf("%.3gGiB", b/(1<<30))
 	case a >= 1<<20:
 		return fmt.Sprintf("%.3gMiB", b/(1<<20))
 	case a >= 1<<10:
