@@ -7,6 +7,10 @@
 // Given the server's -pid, it also reports the server's CPU time per
 // message (per delivery for fanout) and, for the idle workload, its
 // resident memory per connection.
+//
+// For the massive workload over more connections than one process may
+// hold, given every server's address in -shard-addrs, it shards them
+// over worker processes of its own, one per server (see shard.go).
 package main
 
 import (

@@ -2,9 +2,11 @@
 // and benchload, then for each workload runs rounds in which every library's
 // server is measured once, in an order rotated from round to round. Each
 // server runs as a fresh child process pinned to CPU 1 and the load
-// generator to CPU 0 (with taskset, when available). After the rounds of a
-// workload it prints a table of medians, spreads and ratios to a base
-// library, twoway by default.
+// generator to CPU 0 (with taskset, when available); the massive workload,
+// when one process may not hold all its connections, runs several servers
+// of the library and has the load generator shard the connections over
+// them (see shard.go). After the rounds of a workload it prints a table of
+// medians, spreads and ratios to a base library, twoway by default.
 //
 // Usage, from the bench directory:
 //
