@@ -2,10 +2,16 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/twoway/websocket/bench/internal/workload"
 )
 
 // TestSmoke builds the benchmark and runs its smoke mode: one short cell
@@ -45,5 +51,55 @@ func TestSmoke(t *testing.T) {
 	}
 	if strings.Contains(text, "ERROR") {
 		t.Errorf("a cell failed:\n%s", text)
+	}
+}
+
+// TestSmokeSharded runs the massive workload's sharded path at 64
+// connections, one process allowed 40: two servers of twoway's event
+// server, each with a load generator process of its own, every
+// connection opened, echoed once and held.
+func TestSmokeSharded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the benchmark; skipped in -short mode")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go tool not in PATH")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, goTool, "run", "./cmd/benchrun", "-smoke",
+		"-workloads", "massive", "-libs", "twoway-event", "-massive-conns", "64", "-massive-shard-conns", "40",
+		"-json", filepath.Join(t.TempDir(), "cells.json"))
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("benchrun: %v\n%s", err, out)
+	}
+	text := string(out)
+	for _, want := range []string{"== massive", "64 connections", "SHARDED into 2 server processes", "32-32 connections each", "twoway-event"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "ERROR") {
+		t.Errorf("a cell failed:\n%s", text)
+	}
+	// The load generator, not only the driver, must have sharded: the
+	// cell's result says over how many servers, and what it measured.
+	b, err := os.ReadFile(cmd.Args[len(cmd.Args)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res workload.Result
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatalf("result %q: %v", b, err)
+	}
+	got := []int{res.Conns, res.Shards, int(res.Msgs), int(res.SocketsPerConn + 0.5)}
+	if diff := cmp.Diff([]int{64, 2, 64, 2}, got); diff != "" {
+		t.Errorf("connections, shards, echoes, sockets per connection (-want +got):\n%s", diff)
+	}
+	if res.RSSBefore <= 0 || res.RSSEcho <= 0 {
+		t.Errorf("server RSS %d before, %d after the echoes: want both measured", res.RSSBefore, res.RSSEcho)
 	}
 }

@@ -7,6 +7,10 @@
 // Given the server's -pid, it also reports the server's CPU time per
 // message (per delivery for fanout) and, for the idle workload, its
 // resident memory per connection.
+//
+// For the massive workload over more connections than one process may
+// hold, given every server's address in -shard-addrs, it shards them
+// over worker processes of its own, one per server (see shard.go).
 package main
 
 import (
@@ -98,20 +102,37 @@ func main() {
 	if cfg.deflate && (!cfg.spec.Fanout || cfg.proto != wsclient.WebSocket) {
 		log.Fatal("-deflate is for the fanout workload over WebSocket")
 	}
+	// A sharded run's connections are its workers', each within the
+	// limit (runSharded checks); a worker holds its share.
+	sharded := cfg.spec.Massive && *shardAddrs != "" && !*shardWorker
 	var capped workload.Kernel
-	if cfg.spec.Massive {
+	switch {
+	case sharded:
+		capped.Requested = cfg.spec.Conns
+		cfg.sources = max(cfg.sources, workload.MassiveSources)
+	case cfg.spec.Massive && !*shardWorker:
 		capped = capMassive(&cfg)
 	}
 	if limit, err := procstat.RaiseNoFile(); err != nil {
 		log.Printf("raising RLIMIT_NOFILE: %v", err)
-	} else if uint64(cfg.spec.Conns)+64 > limit {
+	} else if !sharded && uint64(cfg.spec.Conns)+workload.FDMargin > limit {
 		log.Fatalf("%d connections need more than RLIMIT_NOFILE %d", cfg.spec.Conns, limit)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	if *shardWorker {
+		err := runShardWorker(ctx, &cfg, os.Stdin, os.Stdout)
+		stop()
+		if err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	res := workload.Result{Lib: cfg.lib, Workload: cfg.spec.Name, Conns: cfg.spec.Conns, InFlight: cfg.spec.InFlight, Size: cfg.spec.Size}
 	res.Kernel = capped
 	switch {
+	case sharded:
+		err = runSharded(ctx, &cfg, &res)
 	case cfg.spec.Idle:
 		err = runIdle(ctx, &cfg, &res)
 	case cfg.spec.Fanout:

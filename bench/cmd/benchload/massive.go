@@ -16,7 +16,7 @@ import (
 // a margin for their other descriptors. It returns what was asked for
 // and, when that was lowered, why.
 func capMassive(cfg *config) workload.Kernel {
-	const margin = 64
+	const margin = workload.FDMargin
 	k := workload.Kernel{Requested: cfg.spec.Conns}
 	cfg.sources = max(cfg.sources, workload.MassiveSources)
 	var notes []string
@@ -56,12 +56,13 @@ func kernelPerConn(res *workload.Result, k0 procstat.Kernel, n int) error {
 }
 
 // idleCPU measures the server's CPU time over d while every one of n
-// connections is held and silent.
+// connections is held and silent, summed over its processes if sharded.
 func idleCPU(ctx context.Context, cfg *config, res *workload.Result, n int, d time.Duration) error {
-	if cfg.pid == 0 {
+	pids := cfg.serverPids()
+	if len(pids) == 0 {
 		return nil
 	}
-	c0, err := procstat.RunTime(cfg.pid)
+	c0, err := sumOver(pids, procstat.RunTime)
 	if err != nil {
 		return err
 	}
@@ -73,7 +74,7 @@ func idleCPU(ctx context.Context, cfg *config, res *workload.Result, n int, d ti
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	c1, err := procstat.RunTime(cfg.pid)
+	c1, err := sumOver(pids, procstat.RunTime)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,9 @@ func massiveMetrics() []metric {
 		{"TCP mem/conn", func(r workload.Result) float64 { return r.TCPMemPerConn }, fmtBytes, false},
 		{"sockets/conn", func(r workload.Result) float64 { return r.SocketsPerConn }, fmtCount, false},
 		{"idle CPU/conn/s", func(r workload.Result) float64 { return r.IdleCPUPerConn }, fmtDur, true},
+		{"server procs", func(r workload.Result) float64 { return float64(max(r.Shards, 1)) }, fmtCount, false},
+		{"RSS base/proc", func(r workload.Result) float64 { return float64(r.RSSBefore) / float64(max(r.Shards, 1)) }, fmtBytes, false},
+		{"RSS total", func(r workload.Result) float64 { return float64(r.RSSEcho) }, fmtBytes, false},
 	}
 }
 
@@ -57,6 +60,9 @@ func printMassiveHead(w io.Writer, t *table) {
 		}
 	}
 	fmt.Fprintln(w)
+	if t.note != "" {
+		fmt.Fprintf(w, "   %s\n", t.note)
+	}
 }
 
 // eventTargets checks the goals of issue 16 for the event-driven server

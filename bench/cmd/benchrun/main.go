@@ -2,9 +2,11 @@
 // and benchload, then for each workload runs rounds in which every library's
 // server is measured once, in an order rotated from round to round. Each
 // server runs as a fresh child process pinned to CPU 1 and the load
-// generator to CPU 0 (with taskset, when available). After the rounds of a
-// workload it prints a table of medians, spreads and ratios to a base
-// library, twoway by default.
+// generator to CPU 0 (with taskset, when available); the massive workload,
+// when one process may not hold all its connections, runs several servers
+// of the library and has the load generator shard the connections over
+// them (see shard.go). After the rounds of a workload it prints a table of
+// medians, spreads and ratios to a base library, twoway by default.
 //
 // Usage, from the bench directory:
 //
@@ -96,6 +98,8 @@ type options struct {
 	idleConns  int
 	fanConns   int
 	massConns  int
+	shardConns int // the most connections of the massive workload one process pair holds; 0: no limit
+	shardWhy   string
 	binDir     string
 	jsonPath   string
 	profileLib string
@@ -125,6 +129,7 @@ func run() error {
 	flag.IntVar(&o.idleConns, "idle-conns", 0, "connections of the idle workload (default 10000; -short 2000; -smoke 200)")
 	flag.IntVar(&o.fanConns, "fanout-conns", 0, "subscribers of the fanout workload (default 10000; -short 2000; -smoke 200)")
 	flag.IntVar(&o.massConns, "massive-conns", 0, "connections of the massive workload, at most what RLIMIT_NOFILE allows (default 100000; -smoke 64; not run with -short unless named in -workloads)")
+	flag.IntVar(&o.shardConns, "massive-shard-conns", 0, "the most connections of the massive workload one server process, and one load generator process, may hold; more are sharded over several of each (default: RLIMIT_NOFILE's hard limit less 64)")
 	flag.StringVar(&o.binDir, "bindir", "", "use prebuilt benchserver and benchload from this directory instead of building them")
 	flag.StringVar(&o.jsonPath, "json", "", "also write every cell's raw result as JSON lines to this file")
 	flag.StringVar(&o.profileLib, "cpuprofile", "", "write a CPU profile of this library's server for every cell, into -profdir")
@@ -163,6 +168,11 @@ func run() error {
 		}
 	}
 	o.warmup, o.settle = warm, settle
+	if o.shardConns == 0 {
+		o.shardConns, o.shardWhy = noFileShardConns()
+	} else {
+		o.shardWhy = "-massive-shard-conns"
+	}
 	if *libs != "" {
 		o.libs = strings.Split(*libs, ",")
 	}
@@ -257,6 +267,9 @@ func run() error {
 			base = libs[0]
 		}
 		t := newTable(spec, libs, base, o.rounds)
+		if spec.Massive {
+			t.note = r.shardNote(spec)
+		}
 		for round := range o.rounds {
 			for i := range libs {
 				lib := libs[(i+round)%len(libs)]

@@ -183,7 +183,15 @@ func (r *runner) cell(ctx context.Context, lib string, spec workload.Spec, round
 	if r.profileLib == lib {
 		profile = filepath.Join(r.profileDir, fmt.Sprintf("%s-%s-r%d.pprof", lib, spec.Name, round+1))
 	}
-	srv, others, err := r.startServers(ctx, lib, spec, profile)
+	shards := r.massiveShards(spec)
+	var srv *server
+	var others []*server
+	var err error
+	if shards > 1 {
+		srv, others, err = r.startShardServers(ctx, lib, shards, profile)
+	} else {
+		srv, others, err = r.startServers(ctx, lib, spec, profile)
+	}
 	if err != nil {
 		res.Err = err.Error()
 		return res
@@ -203,7 +211,11 @@ func (r *runner) cell(ctx context.Context, lib string, spec workload.Spec, round
 	if spec.Fanout && strings.Contains(lib, "deflate") {
 		argv = append(argv, "-deflate")
 	}
-	argv = append(argv, loadArgs(others)...)
+	if shards > 1 {
+		argv = append(argv, shardArgs(srv, others)...)
+	} else {
+		argv = append(argv, loadArgs(others)...)
+	}
 	// Generous but finite: dialing 10,000 connections on a loaded machine
 	// takes a while; a stuck run must not hang the whole benchmark.
 	// The massive workload adds a millisecond per connection.

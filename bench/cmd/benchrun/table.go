@@ -64,6 +64,7 @@ type table struct {
 	base    string
 	results [][]workload.Result // [round][lib index]
 	metrics []metric
+	note    string // said above the table
 }
 
 func newTable(spec workload.Spec, libs []string, base string, rounds int) *table {
@@ -324,6 +325,8 @@ func fmtBytes(b float64) string {
 	switch a := math.Abs(b); {
 	case math.IsNaN(b):
 		return "-"
+	case a >= 1<<30:
+		return fmt.Sprintf("%.3gGiB", b/(1<<30))
 	case a >= 1<<20:
 		return fmt.Sprintf("%.3gMiB", b/(1<<20))
 	case a >= 1<<10:

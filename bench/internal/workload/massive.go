@@ -24,6 +24,14 @@ type Kernel struct {
 	Requested int    `json:"requested,omitempty"`
 	CapNote   string `json:"cap_note,omitempty"`
 
+	// Shards is the number of server processes, each paired with a load
+	// generator process, the connections were spread over when one
+	// process may not hold them all (0 or 1: one of each). The server
+	// figures are then sums over the servers: RSSBefore is the servers'
+	// baseline, K empty processes, which the per-connection figures
+	// leave out as they leave out one.
+	Shards int `json:"shards,omitempty"`
+
 	// Differences over the run, divided by the connections, of what the
 	// whole machine holds (both ends of every connection are on it):
 	// TCP sockets in use, kernel slab memory, and TCP buffer memory
