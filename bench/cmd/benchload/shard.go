@@ -278,7 +278,7 @@ func runSharded(ctx context.Context, cfg *config, res *workload.Result) error {
 	if err != nil {
 		return err
 	}
-	cpu0, err := cfg.serverCPU()
+	cpu0, _, err := cfg.serverCPU()
 	if err != nil {
 		return err
 	}
@@ -298,7 +298,7 @@ func runSharded(ctx context.Context, cfg *config, res *workload.Result) error {
 		return err
 	}
 	elapsed := slices.Max(held)
-	cpu1, err := cfg.serverCPU()
+	cpu1, _, err := cfg.serverCPU()
 	if err != nil {
 		return err
 	}
