@@ -6,9 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -143,13 +141,6 @@ func BenchmarkEchoLoop(b *testing.B) {
 			<-done
 		})
 	}
-}
-
-// processCPU returns the CPU time the process has used, user and system.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // scriptedConn is a net.Conn whose peer has sent all of in before the
