@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/twoway/websocket/internal/cputime"
 )
 
 // The echo loops a server may be written with. Each reads a message and
@@ -112,7 +114,7 @@ func BenchmarkEchoLoop(b *testing.B) {
 			in := make([]byte, 64<<10)
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := processCPU()
+			cpu0 := cputime.Process()
 			sent := min(depth, b.N)
 			if _, err := p.nc.Write(reqs[:sent*len(req)]); err != nil {
 				b.Fatal(err)
@@ -133,7 +135,7 @@ func BenchmarkEchoLoop(b *testing.B) {
 					sent += more
 				}
 			}
-			cpu := processCPU() - cpu0
+			cpu := cputime.Process() - cpu0
 			b.StopTimer()
 			b.ReportMetric(float64(counter.writes.Load())/float64(b.N), "writes/msg")
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/msg")

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/twoway/websocket/conn"
+	"github.com/twoway/websocket/internal/cputime"
 )
 
 // BenchmarkEcho measures a round trip of a small message with one client,
@@ -54,12 +55,12 @@ func BenchmarkBroadcast(b *testing.B) {
 				pm := broadcastMessage(b)
 				bc.send(b, pm, encodeEach)
 				b.ReportAllocs()
-				cpu := processCPU()
+				cpu := cputime.Process()
 				for b.Loop() {
 					bc.send(b, pm, encodeEach)
 				}
 				if cpu > 0 {
-					cpu = processCPU() - cpu
+					cpu = cputime.Process() - cpu
 					b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*clients), "cpu-ns/delivery")
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*clients), "ns/delivery")

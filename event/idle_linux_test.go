@@ -18,6 +18,7 @@ import (
 
 	"github.com/twoway/websocket/conn"
 	"github.com/twoway/websocket/event"
+	"github.com/twoway/websocket/internal/cputime"
 )
 
 // idleServerEnv makes the test binary an echo server for TestIdleMemory.
@@ -166,7 +167,7 @@ func idleServer() {
 			debug.FreeOSMemory()
 			fmt.Println(vmRSS())
 		case "cpu":
-			fmt.Println(int64(processCPU()))
+			fmt.Println(int64(cputime.Process()))
 		}
 	}
 	os.Exit(0)

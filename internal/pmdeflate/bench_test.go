@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/twoway/websocket/internal/cputime"
 )
 
 var benchPayloads = []struct {
@@ -75,7 +77,7 @@ func benchCompress(b *testing.B, msgs [][]byte, level, bits int, takeover bool) 
 	in := 0
 	b.SetBytes(int64(len(msgs[0])))
 	b.ReportAllocs()
-	start := cpuTime()
+	start := cputime.Process()
 	for i := 0; b.Loop(); i++ {
 		m := msgs[i%len(msgs)]
 		c.Begin(&out)
@@ -85,7 +87,7 @@ func benchCompress(b *testing.B, msgs [][]byte, level, bits int, takeover bool) 
 		}
 		in += len(m)
 	}
-	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(cputime.Process()-start)/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(out.n)/float64(in), "ratio")
 }
 
@@ -205,7 +207,7 @@ func BenchmarkPrime(b *testing.B) {
 			b.SetBytes(1 << 10)
 			b.ReportAllocs()
 			in := 0
-			start := cpuTime()
+			start := cputime.Process()
 			for i := 0; b.Loop(); i++ {
 				if dict > 0 {
 					d.reset(1<<maxWindowBits, history[len(history)-dict:])
@@ -245,7 +247,7 @@ func BenchmarkParked(b *testing.B) {
 					var out countWriter
 					b.SetBytes(1 << 10)
 					b.ReportAllocs()
-					start := cpuTime()
+					start := cputime.Process()
 					for i := 0; b.Loop(); i++ {
 						c := cs[i/burst%len(cs)]
 						c.Begin(&out)
@@ -254,7 +256,7 @@ func BenchmarkParked(b *testing.B) {
 							b.Fatal(err)
 						}
 					}
-					b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+					b.ReportMetric(float64(cputime.Process()-start)/float64(b.N), "cpu-ns/op")
 				})
 			})
 		}
@@ -265,5 +267,5 @@ func BenchmarkParked(b *testing.B) {
 // shared machine wall time per op swings with the load, CPU time much
 // less.
 func reportCPU(b *testing.B, start time.Duration) {
-	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(cputime.Process()-start)/float64(b.N), "cpu-ns/op")
 }
