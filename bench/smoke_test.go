@@ -27,19 +27,7 @@ func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the benchmark; skipped in -short mode")
 	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go tool not in PATH")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, goTool, "run", "./cmd/benchrun", "-smoke")
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("benchrun -smoke: %v\n%s", err, out)
-	}
-	text := string(out)
+	text := benchrun(t, "-smoke")
 	for _, want := range []string{
 		"== latency", "== conns100", "== pipelined", "== big1m", "== big16m", "== idle", "== fanout",
 		"== conns100-deflate", "== pipelined-deflate", "== idle-deflate", "== idle-deflate64k",
@@ -62,21 +50,10 @@ func TestSmokeSharded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the benchmark; skipped in -short mode")
 	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go tool not in PATH")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, goTool, "run", "./cmd/benchrun", "-smoke",
+	cells := filepath.Join(t.TempDir(), "cells.json")
+	text := benchrun(t, "-smoke",
 		"-workloads", "massive", "-libs", "twoway-event", "-massive-conns", "64", "-massive-shard-conns", "40",
-		"-json", filepath.Join(t.TempDir(), "cells.json"))
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("benchrun: %v\n%s", err, out)
-	}
-	text := string(out)
+		"-json", cells)
 	for _, want := range []string{"== massive", "64 connections", "SHARDED into 2 server processes", "32-32 connections each", "twoway-event"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
@@ -87,7 +64,7 @@ func TestSmokeSharded(t *testing.T) {
 	}
 	// The load generator, not only the driver, must have sharded: the
 	// cell's result says over how many servers, and what it measured.
-	b, err := os.ReadFile(cmd.Args[len(cmd.Args)-1])
+	b, err := os.ReadFile(cells)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,4 +79,23 @@ func TestSmokeSharded(t *testing.T) {
 	if res.RSSBefore <= 0 || res.RSSEcho <= 0 {
 		t.Errorf("server RSS %d before, %d after the echoes: want both measured", res.RSSBefore, res.RSSEcho)
 	}
+}
+
+// benchrun runs benchrun with args, within three minutes, and returns its
+// output; it fails the test if benchrun fails.
+func benchrun(t *testing.T, args ...string) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go tool not in PATH")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, goTool, append([]string{"run", "./cmd/benchrun"}, args...)...)
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("benchrun %v: %v\n%s", args, err, out)
+	}
+	return string(out)
 }

@@ -141,42 +141,6 @@ func TestEventMembers(t *testing.T) {
 	waitMembers(t, h, "a", "bob", "dan")
 }
 
-// TestEventSlowMember checks that an event-server member that stops
-// reading is disconnected with SlowCode once more than MaxPending bytes
-// wait for it, while Publish never waits for it.
-func TestEventSlowMember(t *testing.T) {
-	h := New(&Options{SlowReason: "too slow"})
-	url := serveEvent(t, h, &event.Server{MaxPending: 256 << 10})
-	fast, slow := join(t, url, "fast", "r"), join(t, url, "slow", "r")
-	waitMembers(t, h, "r", "fast", "slow")
-	big, _ := conn.NewPreparedMessage(conn.Binary, make([]byte, 256<<10))
-	ctx := context.Background()
-	sent := 0
-	for ; sent < 400 && len(h.Members("r")) == 2; sent++ {
-		start := time.Now()
-		if err := h.Publish(ctx, "r", big); err != nil {
-			t.Fatal(err)
-		}
-		if d := time.Since(start); d > time.Second {
-			t.Fatalf("Publish took %v: a slow member held it up", d)
-		}
-		if _, _, err := fast.Read(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	waitMembers(t, h, "r", "fast")
-	// The slow member reads what was queued before its Close frame.
-	var rerr error
-	for rerr == nil {
-		_, _, rerr = slow.Read(ctx)
-	}
-	var ce *conn.CloseError
-	if !errors.As(rerr, &ce) || ce.Code != conn.ClosePolicyViolation || ce.Reason != "too slow" {
-		t.Errorf("slow member's connection ended with %v, want 1008 too slow", rerr)
-	}
-	t.Logf("slow member dropped after %d messages", sent)
-}
-
 // TestEventPublishWhileClosing publishes from several goroutines while
 // members close their connections, others are removed, and the server
 // shuts down under them: nothing may deadlock or panic, every client

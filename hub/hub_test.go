@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/twoway/websocket/conn"
+	"github.com/twoway/websocket/event"
 	"go.uber.org/goleak"
 )
 
@@ -139,42 +140,63 @@ func TestRooms(t *testing.T) {
 }
 
 // TestSlowMember checks that a member that stops reading is disconnected
-// with SlowCode once its queue is full, while the publisher and the other
-// members go on undelayed.
+// with SlowCode once it is too far behind (a full queue for conn, over
+// MaxPending bytes unsent for the event server), while the publisher and
+// the other members go on undelayed.
 func TestSlowMember(t *testing.T) {
-	h := New(&Options{QueueLen: 4})
-	url := serve(t, h)
-	fast, slow := join(t, url, "fast", "r"), join(t, url, "slow", "r")
-	waitMembers(t, h, "r", "fast", "slow")
-	big, _ := conn.NewPreparedMessage(conn.Binary, make([]byte, 256<<10))
-	ctx := context.Background()
-	// The slow member never reads: its socket buffers fill, then its queue.
-	sent := 0
-	for ; sent < 400 && len(h.Members("r")) == 2; sent++ {
-		start := time.Now()
-		if err := h.Publish(ctx, "r", big); err != nil {
-			t.Fatal(err)
-		}
-		if d := time.Since(start); d > time.Second {
-			t.Fatalf("Publish took %v: a slow member held it up", d)
-		}
-		// The fast member keeps up.
-		if _, _, err := fast.Read(ctx); err != nil {
-			t.Fatal(err)
-		}
+	for _, tc := range []struct {
+		name  string
+		serve func(t *testing.T, h *Hub) string
+		// abnormal allows the connection to be cut instead: conn's Close
+		// frame may not get past the queue in time.
+		abnormal bool
+	}{
+		{"conn", serve, true},
+		{"event", func(t *testing.T, h *Hub) string {
+			return serveEvent(t, h, &event.Server{MaxPending: 256 << 10})
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := New(&Options{QueueLen: 4, SlowReason: "too slow"})
+			url := tc.serve(t, h)
+			fast, slow := join(t, url, "fast", "r"), join(t, url, "slow", "r")
+			waitMembers(t, h, "r", "fast", "slow")
+			big, _ := conn.NewPreparedMessage(conn.Binary, make([]byte, 256<<10))
+			ctx := context.Background()
+			// The slow member never reads: its socket buffers fill, then
+			// what the hub or the server keeps for it.
+			sent := 0
+			for ; sent < 400 && len(h.Members("r")) == 2; sent++ {
+				start := time.Now()
+				if err := h.Publish(ctx, "r", big); err != nil {
+					t.Fatal(err)
+				}
+				if d := time.Since(start); d > time.Second {
+					t.Fatalf("Publish took %v: a slow member held it up", d)
+				}
+				// The fast member keeps up.
+				if _, _, err := fast.Read(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitMembers(t, h, "r", "fast")
+			// The slow member reads what was queued before its Close frame.
+			var rerr error
+			for rerr == nil {
+				_, _, rerr = slow.Read(ctx)
+			}
+			var ce *conn.CloseError
+			switch {
+			case !errors.As(rerr, &ce):
+				t.Errorf("slow member's connection ended with %v, want a *conn.CloseError", rerr)
+			case ce.Code == conn.ClosePolicyViolation && ce.Reason == "too slow":
+			case ce.Code == conn.CloseAbnormal && tc.abnormal:
+			default:
+				t.Errorf("slow member's connection ended with %v, want 1008 too slow", rerr)
+			}
+			t.Logf("slow member dropped after %d messages; it saw %v", sent, rerr)
+		})
 	}
-	waitMembers(t, h, "r", "fast")
-	// What the slow member gets ends with 1008, or with the connection
-	// cut if the Close frame could not get past the queue in time.
-	var rerr error
-	for rerr == nil {
-		_, _, rerr = slow.Read(ctx)
-	}
-	var ce *conn.CloseError
-	if !errors.As(rerr, &ce) || (ce.Code != conn.ClosePolicyViolation && ce.Code != conn.CloseAbnormal) {
-		t.Errorf("slow member's connection ended with %v, want 1008", rerr)
-	}
-	t.Logf("slow member dropped after %d messages; it saw %v", sent, rerr)
 }
 
 // cuttable wraps a broker so that a hub can be cut off from it, as by a

@@ -472,16 +472,6 @@ func runIdle(ctx context.Context, cfg *config, res *workload.Result) error {
 		*dst, err = procstat.RSS(cfg.pid)
 		return err
 	}
-	pause := func() error {
-		t := time.NewTimer(cfg.settle)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
 	if err := rss(&res.RSSBefore); err != nil {
 		return err
 	}
@@ -537,7 +527,7 @@ func runIdle(ctx context.Context, cfg *config, res *workload.Result) error {
 			return err
 		}
 	}
-	if err := pause(); err != nil {
+	if err := sleep(ctx, cfg.settle); err != nil {
 		return err
 	}
 	if err := rss(&res.RSSIdle); err != nil {
@@ -548,7 +538,7 @@ func runIdle(ctx context.Context, cfg *config, res *workload.Result) error {
 		return err
 	}
 	res.Msgs = uint64(len(conns))
-	if err := pause(); err != nil {
+	if err := sleep(ctx, cfg.settle); err != nil {
 		return err
 	}
 	if err := rss(&res.RSSEcho); err != nil {

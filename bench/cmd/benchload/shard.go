@@ -243,16 +243,6 @@ func runSharded(ctx context.Context, cfg *config, res *workload.Result) error {
 				i, shares[i], need, limit, srv)
 		}
 	}
-	pause := func() error {
-		t := time.NewTimer(cfg.settle)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
 	rss := func(dst *int64) error {
 		var err error
 		*dst, err = sumOver(pids, procstat.RSS)
@@ -313,7 +303,7 @@ func runSharded(ctx context.Context, cfg *config, res *workload.Result) error {
 	res.CPUPerMsg = float64(cpu1-cpu0) / float64(n)
 	res.ServerBusy = (cpu1 - cpu0).Seconds() / elapsed.Seconds()
 
-	if err := pause(); err != nil {
+	if err := sleep(ctx, cfg.settle); err != nil {
 		return err
 	}
 	if err := rss(&res.RSSIdle); err != nil {
@@ -326,7 +316,7 @@ func runSharded(ctx context.Context, cfg *config, res *workload.Result) error {
 		return err
 	}
 	res.Msgs = uint64(n)
-	if err := pause(); err != nil {
+	if err := sleep(ctx, cfg.settle); err != nil {
 		return err
 	}
 	if err := rss(&res.RSSEcho); err != nil {
@@ -340,4 +330,16 @@ func runSharded(ctx context.Context, cfg *config, res *workload.Result) error {
 		return err
 	}
 	return idleCPU(ctx, cfg, res, n, 2*cfg.settle)
+}
+
+// sleep waits for d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
