@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twoway/websocket/frame"
+	"github.com/twoway/websocket/internal/pmdeflate"
 	"github.com/twoway/websocket/internal/utf8check"
 	"github.com/twoway/websocket/mask"
 )
@@ -493,7 +494,20 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 // payloadReader adapts readPayload for the decompressor.
 type payloadReader struct{ c *Conn }
 
+var _ pmdeflate.BufferedSource = payloadReader{}
+
 func (pr payloadReader) Read(p []byte) (int, error) { return pr.c.readPayload(p) }
+
+// Buffered returns how many payload bytes of the message are left if all
+// of them are in the read buffer, and -1 otherwise: the decompressor then
+// takes a small message in one go (pmdeflate.BufferedSource).
+func (pr payloadReader) Buffered() int {
+	r := &pr.c.rd
+	if r.err != nil || !r.final || r.remaining > int64(r.end-r.pos) {
+		return -1
+	}
+	return int(r.remaining)
+}
 
 // readData reads bytes of the current message as the application sees
 // them: decompressed, checked against the read limit and, for text, checked

@@ -28,9 +28,13 @@ var (
 // that they took read from source directly (BenchmarkDecompress, 200,000
 // messages without takeover, four runs of each).
 type inflater struct {
-	fr  io.ReadCloser
-	br  *bufio.Reader
-	src source
+	fr   io.ReadCloser
+	br   *bufio.Reader
+	src  source
+	fast fastInflater
+	// started is set once fr has been Reset for the message: at the
+	// first Read, unless the message takes the fast path.
+	started bool
 }
 
 // inflaterReadSize is the size of an inflater's bufio.Reader buffer.
@@ -103,6 +107,15 @@ func (d *Decompressor) Begin(src io.Reader) {
 	}
 	in := getInflater()
 	in.src.reset(src)
+	in.started = false
+	d.in = in
+	d.err = nil
+}
+
+// start resets the streaming inflater for the message, whose payload
+// source yields from its start.
+func (d *Decompressor) start() {
+	in := d.in
 	in.br.Reset(&in.src)
 	var dict []byte
 	if d.takeover {
@@ -111,8 +124,75 @@ func (d *Decompressor) Begin(src io.Reader) {
 	// Reset cannot fail: a bufio.Reader is an io.ByteReader, so no buffer
 	// is allocated either.
 	_ = in.fr.(flate.Resetter).Reset(in.br, dict)
-	d.in = in
-	d.err = nil
+	in.started = true
+}
+
+// BufferedSource is a message source that can tell when the rest of the
+// message's payload is in memory, so that reading it to its end will not
+// wait. A Decompressor given one inflates a message that is all there and
+// fits the first Read's buffer in one go, with a decoder of its own.
+type BufferedSource interface {
+	io.Reader
+	// Buffered returns how many bytes of payload are left if all of them
+	// are in memory, and -1 otherwise.
+	Buffered() int
+}
+
+// readWhole is the first Read of a message: if the source has all of the
+// message's payload buffered and it fits the input buffer, it reads it
+// and inflates it into p at once. It reports false if the message must be
+// inflated by the streaming inflater, having left whatever it read of
+// the payload for it in the input buffer.
+func (d *Decompressor) readWhole(p []byte) (int, bool, error) {
+	s := &d.in.src
+	bs, ok := s.r.(BufferedSource)
+	if !ok {
+		return 0, false, nil
+	}
+	left := bs.Buffered()
+	if left < 0 || left > len(s.buf)-len(messageEnd) {
+		return 0, false, nil
+	}
+	n := 0
+	for n < left {
+		k, err := s.r.Read(s.buf[n:left])
+		n += k
+		if err != nil || k == 0 {
+			break
+		}
+	}
+	s.pos, s.end = 0, n
+	// The source should be at its end now; a last Read learns it without
+	// waiting.
+	if n != left {
+		return 0, false, nil
+	}
+	if k, err := s.r.Read(s.buf[n:]); err != io.EOF || k != 0 {
+		s.end += k
+		return 0, false, nil
+	}
+	s.r = nil
+	var dict window2
+	if d.takeover {
+		dict.old, dict.new = d.hist.parts()
+	}
+	in := s.buf[:n+copy(s.buf[n:], messageEnd[:])]
+	m, err := d.in.fast.inflate(p, dict, in, n)
+	if err == errShortOutput {
+		return 0, false, nil // s holds the payload, and then messageEnd
+	}
+	if err == nil {
+		if d.takeover {
+			d.hist.write(p[:m])
+		}
+		err = io.EOF
+	} else {
+		m, err = 0, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	putInflater(d.in)
+	d.in = nil
+	d.err = err
+	return m, true, err
 }
 
 // Read inflates the current message into p. It returns io.EOF at the end
@@ -121,6 +201,12 @@ func (d *Decompressor) Begin(src io.Reader) {
 func (d *Decompressor) Read(p []byte) (int, error) {
 	if d.in == nil {
 		return 0, d.err
+	}
+	if !d.in.started {
+		if n, ok, err := d.readWhole(p); ok {
+			return n, err
+		}
+		d.start()
 	}
 	n, err := d.in.fr.Read(p)
 	if d.takeover {
