@@ -494,16 +494,16 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 // payloadReader adapts readPayload for the decompressor.
 type payloadReader struct{ c *Conn }
 
-var _ pmdeflate.BufferedSource = payloadReader{}
+var _ pmdeflate.FrameSource = payloadReader{}
 
 func (pr payloadReader) Read(p []byte) (int, error) { return pr.c.readPayload(p) }
 
-// Buffered returns how many payload bytes of the message are left if all
-// of them are in the read buffer, and -1 otherwise: the decompressor then
-// takes a small message in one go (pmdeflate.BufferedSource).
-func (pr payloadReader) Buffered() int {
+// Rest returns how many payload bytes of the message are left if they are
+// all in the current frame, and -1 otherwise: the decompressor then reads
+// a small message whole and inflates it in one go (pmdeflate.FrameSource).
+func (pr payloadReader) Rest() int {
 	r := &pr.c.rd
-	if r.err != nil || !r.final || r.remaining > int64(r.end-r.pos) {
+	if r.err != nil || !r.final || r.remaining > 1<<30 {
 		return -1
 	}
 	return int(r.remaining)

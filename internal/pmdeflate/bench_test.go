@@ -107,8 +107,8 @@ func BenchmarkDecompress(b *testing.B) {
 }
 
 // benchDecompress inflates msgs in turn. With whole, each payload comes
-// from a BufferedSource, as from a connection that has a small message's
-// payload in its buffer, so that the fast path may take it.
+// from a FrameSource, as from a connection reading a message of one
+// frame, so that the fast path may take it.
 func benchDecompress(b *testing.B, msgs [][]byte, takeover, whole bool) {
 	c := NewCompressor(0, 15, takeover)
 	payloads := make([][]byte, len(msgs))

@@ -127,29 +127,30 @@ func (d *Decompressor) start() {
 	in.started = true
 }
 
-// BufferedSource is a message source that can tell when the rest of the
-// message's payload is in memory, so that reading it to its end will not
-// wait. A Decompressor given one inflates a message that is all there and
-// fits the first Read's buffer in one go, with a decoder of its own.
-type BufferedSource interface {
+// FrameSource is a message source that knows when the rest of the
+// message's payload is all in the frame it is reading. A Decompressor
+// given one reads a small message's payload to its end at the first Read,
+// which waits at most for the rest of that frame, and inflates it in one
+// go with a decoder of its own.
+type FrameSource interface {
 	io.Reader
-	// Buffered returns how many bytes of payload are left if all of them
-	// are in memory, and -1 otherwise.
-	Buffered() int
+	// Rest returns how many bytes of payload are left if they all belong
+	// to the current frame, and -1 if a later frame brings more.
+	Rest() int
 }
 
-// readWhole is the first Read of a message: if the source has all of the
-// message's payload buffered and it fits the input buffer, it reads it
-// and inflates it into p at once. It reports false if the message must be
-// inflated by the streaming inflater, having left whatever it read of
-// the payload for it in the input buffer.
+// readWhole is the first Read of a message: if the rest of the message's
+// payload is in the source's current frame and fits the input buffer, it
+// reads it and inflates it into p at once. It reports false if the
+// message must be inflated by the streaming inflater, having left
+// whatever it read of the payload for it in the input buffer.
 func (d *Decompressor) readWhole(p []byte) (int, bool, error) {
 	s := &d.in.src
-	bs, ok := s.r.(BufferedSource)
+	fs, ok := s.r.(FrameSource)
 	if !ok {
 		return 0, false, nil
 	}
-	left := bs.Buffered()
+	left := fs.Rest()
 	if left < 0 || left > len(s.buf)-len(messageEnd) {
 		return 0, false, nil
 	}
@@ -163,7 +164,7 @@ func (d *Decompressor) readWhole(p []byte) (int, bool, error) {
 	}
 	s.pos, s.end = 0, n
 	// The source should be at its end now; a last Read learns it without
-	// waiting.
+	// waiting, as the frame was the message's last.
 	if n != left {
 		return 0, false, nil
 	}

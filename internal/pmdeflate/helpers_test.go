@@ -78,15 +78,15 @@ func (r *frameReader) Read(p []byte) (int, error) {
 }
 
 // wholeReader is a frameReader that says how much it has left, as a
-// connection does for a message whose payload it has read in whole: a
-// Decompressor may then inflate it at once (see BufferedSource).
+// connection does for a message in one frame: a Decompressor may then
+// inflate it at once (see FrameSource).
 type wholeReader struct{ frameReader }
 
-func (r *wholeReader) Buffered() int { return len(r.b) }
+func (r *wholeReader) Rest() int { return len(r.b) }
 
 // decompressMessage inflates one message's payload through d, delivered
 // in frames of frame bytes, or if frame is 0 all at once by a
-// BufferedSource, so that a message that inflates to at most 512 bytes,
+// FrameSource, so that a message that inflates to at most 512 bytes,
 // io.ReadAll's first buffer, takes the fast path.
 func decompressMessage(d *Decompressor, payload []byte, frame int) ([]byte, error) {
 	if frame <= 0 {

@@ -11,7 +11,7 @@ import (
 )
 
 // TestDecompressorWhole inflates messages compressed by compress/flate at
-// every level, each all there at once (a BufferedSource), into a first
+// every level, each all there at once (a FrameSource), into a first
 // buffer large enough, which the fast path must fill in one Read, or
 // smaller, when the streaming inflater takes over.
 func TestDecompressorWhole(t *testing.T) {
