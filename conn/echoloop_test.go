@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -346,5 +347,62 @@ func TestCompressedEchoCoalescesWrites(t *testing.T) {
 				t.Errorf("%d answers went out in %d writes, want at most %d", messages, sc.writes, messages/4)
 			}
 		})
+	}
+}
+
+// TestCompressedMessageInPieces reads compressed messages of one frame
+// each whose bytes arrive a few at a time, so that the decompressor, which
+// reads a one-frame message to its end before inflating it, waits for the
+// rest of the frame; and a message of two frames, which it must not wait
+// for whole.
+func TestCompressedMessageInPieces(t *testing.T) {
+	text := []byte(strings.Repeat(`{"room":"lobby","user":"alice","text":"hello"},`, 40))
+	var z bytes.Buffer
+	fw, _ := flate.NewWriter(&z, flate.BestSpeed)
+	fw.Write(text)
+	fw.Flush()
+	payload := bytes.TrimSuffix(z.Bytes(), []byte{0, 0, 0xff, 0xff})
+	frameOf := func(first, fin bool, p []byte) []byte {
+		b0 := byte(0x0)
+		if first {
+			b0 = 0x40 | 0x1 // RSV1, text
+		}
+		if fin {
+			b0 |= 0x80
+		}
+		f := []byte{b0, 0x80 | 126, byte(len(p) >> 8), byte(len(p)), 0, 0, 0, 0} // masked with a zero key
+		return append(f, p...)
+	}
+	var in []byte
+	in = append(in, frameOf(true, true, payload)...)
+	half := len(payload) / 2
+	in = append(in, frameOf(true, false, payload[:half])...)
+	in = append(in, frameOf(false, true, payload[half:])...)
+
+	pipe, peer := net.Pipe()
+	defer pipe.Close()
+	defer peer.Close()
+	go func() {
+		for p := in; len(p) > 0; p = p[min(len(p), 7):] {
+			if _, err := peer.Write(p[:min(len(p), 7)]); err != nil {
+				return
+			}
+		}
+	}()
+	c := newConn(pipe, nil, false, "", newSettings(0, 0, 0, 0, 0, 0))
+	// Context takeover: the payloads, each compressed on its own, inflate
+	// alike with any window.
+	if err := c.setupCompression([]handshake.Extension{{Name: deflateName}}, &CompressionOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	for i := range 2 {
+		_, got, err := c.ReadInto(context.Background(), nil)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if !bytes.Equal(got, text) {
+			t.Fatalf("message %d: got %d bytes, want %d", i, len(got), len(text))
+		}
 	}
 }
