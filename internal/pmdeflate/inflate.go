@@ -92,19 +92,33 @@ func (h *huffDecoder) build(lens []uint8, rootBits uint) error {
 		}
 	}
 	tbl := h.table[:1<<rootBits]
-	clear(tbl)
+	if left > 0 {
+		// Empty, or one code: most entries stay 0, as no code has them.
+		clear(tbl)
+	}
+	// The table is filled a length at a time: the codes of length l,
+	// each once, into its first 2^l entries, which are then doubled for
+	// length l+1. An entry at i holds for every index whose low l bits
+	// are i, so doubling puts it wherever it belongs in the larger table.
+	// Entries no code of at most rootBits bits fills begin longer codes;
+	// they are cleared at the end.
 	code := 0 // the next code of length l, most significant bit first
 	i = 0
 	for l := uint(1); l <= rootBits; l++ {
+		if l > 1 {
+			copy(tbl[1<<(l-1):1<<l], tbl[:1<<(l-1)])
+		}
 		for range h.count[l] {
-			e := h.syms[i]<<4 | uint16(l)
-			for j := int(bits.Reverse16(uint16(code)) >> (16 - l)); j < len(tbl); j += 1 << l {
-				tbl[j] = e
-			}
+			tbl[bits.Reverse16(uint16(code))>>(16-l)] = h.syms[i]<<4 | uint16(l)
 			code++
 			i++
 		}
 		code <<= 1
+	}
+	// code is now the first code of length rootBits+1; each pair of
+	// codes from there on shares a prefix of rootBits bits.
+	for ; code < 1<<(rootBits+1) && left == 0; code += 2 {
+		tbl[bits.Reverse16(uint16(code>>1))>>(16-rootBits)] = 0
 	}
 	return nil
 }
