@@ -66,6 +66,11 @@ func putInflater(in *inflater) {
 // 2^windowBits bytes of output between messages, which become the
 // dictionary of the next.
 //
+// A message from a [FrameSource] whose payload is in one frame of at most
+// 4 KiB and whose inflated bytes fit the first Read's buffer is inflated
+// in one go by this package's decoder (inflate.go); any other message by
+// klauspost/compress's streaming inflater.
+//
 // Read returns at most len(p) bytes and buffers no more than the inflater's
 // 32 KiB window and a small input buffer, so a caller that limits the
 // message size as it reads is safe from decompression bombs.
