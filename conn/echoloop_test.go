@@ -2,14 +2,18 @@ package conn
 
 import (
 	"bytes"
+	"compress/flate"
 	"context"
+	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/twoway/websocket/handshake"
 	"github.com/twoway/websocket/internal/cputime"
 )
 
@@ -266,6 +270,131 @@ func TestReaderSteadyStateAllocs(t *testing.T) {
 		echo()
 		if allocs := testing.AllocsPerRun(runs-1, echo); allocs != 0 {
 			t.Errorf("server=%v: %v allocations per echoed message, want 0", server, allocs)
+		}
+	}
+}
+
+// TestCompressedEchoCoalescesWrites checks that compressed answers to
+// pipelined messages are coalesced as plain ones are: the last frame of a
+// compressed message holds while the next message is buffered. The
+// answers, read back as the one DEFLATE stream that context takeover
+// makes of them, must be the messages sent.
+func TestCompressedEchoCoalescesWrites(t *testing.T) {
+	const messages = 64
+	for _, loop := range echoLoops {
+		t.Run(loop.name, func(t *testing.T) {
+			pipe, other := net.Pipe()
+			defer pipe.Close()
+			defer other.Close()
+			var in bytes.Buffer
+			var sent [][]byte
+			for i := range messages {
+				msg := []byte(fmt.Sprintf(`{"seq":%d,"room":"lobby","text":"hello, hello, hello"}`, i))
+				sent = append(sent, msg)
+				var z bytes.Buffer
+				fw, _ := flate.NewWriter(&z, flate.BestSpeed)
+				fw.Write(msg)
+				fw.Flush()
+				payload := bytes.TrimSuffix(z.Bytes(), []byte{0, 0, 0xff, 0xff})
+				// Masked, from a client; RSV1 marks it compressed.
+				in.Write([]byte{0x80 | 0x40 | 0x1, 0x80 | byte(len(payload)), 1, 2, 3, 4})
+				for i := range payload {
+					payload[i] ^= byte(i%4 + 1)
+				}
+				in.Write(payload)
+			}
+			sc := &scriptedConn{Conn: pipe, in: bytes.NewReader(in.Bytes())}
+			c := newConn(sc, nil, false, "", newSettings(0, 0, 0, 0, 0, 0))
+			if err := c.setupCompression([]handshake.Extension{{Name: deflateName}}, &CompressionOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			loop.loop(c) // until the input runs out
+			c.CloseNow()
+
+			var stream bytes.Buffer
+			out := sc.out.Bytes()
+			for len(out) > 0 {
+				if len(out) < 2 || out[0] != 0x80|0x40|0x1 || out[1] >= 126 {
+					t.Fatalf("unexpected frame header % x", out[:min(len(out), 2)])
+				}
+				n := int(out[1])
+				stream.Write(out[2 : 2+n])
+				stream.Write([]byte{0, 0, 0xff, 0xff})
+				out = out[2+n:]
+			}
+			var got [][]byte
+			fr := flate.NewReader(&stream)
+			for range sent {
+				m := make([]byte, len(sent[len(got)]))
+				if _, err := io.ReadFull(fr, m); err != nil {
+					t.Fatalf("inflating answer %d: %v", len(got), err)
+				}
+				got = append(got, m)
+			}
+			if diff := cmp.Diff(sent, got); diff != "" {
+				t.Fatalf("answers (-sent +got):\n%s", diff)
+			}
+			t.Logf("%d answers in %d writes", messages, sc.writes)
+			if sc.writes > messages/4 {
+				t.Errorf("%d answers went out in %d writes, want at most %d", messages, sc.writes, messages/4)
+			}
+		})
+	}
+}
+
+// TestCompressedMessageInPieces reads compressed messages of one frame
+// each whose bytes arrive a few at a time, so that the decompressor, which
+// reads a one-frame message to its end before inflating it, waits for the
+// rest of the frame; and a message of two frames, which it must not wait
+// for whole.
+func TestCompressedMessageInPieces(t *testing.T) {
+	text := []byte(strings.Repeat(`{"room":"lobby","user":"alice","text":"hello"},`, 40))
+	var z bytes.Buffer
+	fw, _ := flate.NewWriter(&z, flate.BestSpeed)
+	fw.Write(text)
+	fw.Flush()
+	payload := bytes.TrimSuffix(z.Bytes(), []byte{0, 0, 0xff, 0xff})
+	frameOf := func(first, fin bool, p []byte) []byte {
+		b0 := byte(0x0)
+		if first {
+			b0 = 0x40 | 0x1 // RSV1, text
+		}
+		if fin {
+			b0 |= 0x80
+		}
+		f := []byte{b0, 0x80 | 126, byte(len(p) >> 8), byte(len(p)), 0, 0, 0, 0} // masked with a zero key
+		return append(f, p...)
+	}
+	var in []byte
+	in = append(in, frameOf(true, true, payload)...)
+	half := len(payload) / 2
+	in = append(in, frameOf(true, false, payload[:half])...)
+	in = append(in, frameOf(false, true, payload[half:])...)
+
+	pipe, peer := net.Pipe()
+	defer pipe.Close()
+	defer peer.Close()
+	go func() {
+		for p := in; len(p) > 0; p = p[min(len(p), 7):] {
+			if _, err := peer.Write(p[:min(len(p), 7)]); err != nil {
+				return
+			}
+		}
+	}()
+	c := newConn(pipe, nil, false, "", newSettings(0, 0, 0, 0, 0, 0))
+	// Context takeover: the payloads, each compressed on its own, inflate
+	// alike with any window.
+	if err := c.setupCompression([]handshake.Extension{{Name: deflateName}}, &CompressionOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	for i := range 2 {
+		_, got, err := c.ReadInto(context.Background(), nil)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if !bytes.Equal(got, text) {
+			t.Fatalf("message %d: got %d bytes, want %d", i, len(got), len(text))
 		}
 	}
 }

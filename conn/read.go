@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twoway/websocket/frame"
+	"github.com/twoway/websocket/internal/pmdeflate"
 	"github.com/twoway/websocket/internal/utf8check"
 	"github.com/twoway/websocket/mask"
 )
@@ -493,7 +494,20 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 // payloadReader adapts readPayload for the decompressor.
 type payloadReader struct{ c *Conn }
 
+var _ pmdeflate.FrameSource = payloadReader{}
+
 func (pr payloadReader) Read(p []byte) (int, error) { return pr.c.readPayload(p) }
+
+// Rest returns how many payload bytes of the message are left if they are
+// all in the current frame, and -1 otherwise: the decompressor then reads
+// a small message whole and inflates it in one go (pmdeflate.FrameSource).
+func (pr payloadReader) Rest() int {
+	r := &pr.c.rd
+	if r.err != nil || !r.final || r.remaining > 1<<30 {
+		return -1
+	}
+	return int(r.remaining)
+}
 
 // readData reads bytes of the current message as the application sees
 // them: decompressed, checked against the read limit and, for text, checked

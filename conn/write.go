@@ -520,7 +520,9 @@ func (s *frameSink) flushFrame(fin bool, payload []byte) error {
 	c := s.c
 	err := c.lock(s.ctx, &c.wsem)
 	if err == nil {
-		err = c.writeFrame(s.ctx, fin, s.rsv, s.op, payload, false)
+		// A message's last frame may wait for the answers to messages the
+		// reader has buffered, as Write's does (see writeFrame).
+		err = c.writeFrame(s.ctx, fin, s.rsv, s.op, payload, fin && c.readAhead.Load())
 		c.wsem.release()
 	}
 	if err != nil {

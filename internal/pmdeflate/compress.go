@@ -21,8 +21,9 @@ const defaultLevel = flate.BestSpeed
 // starts again after an idle spell refers back only this far, and pays for
 // priming its encoder with that many bytes. On a stream of JSON chat
 // events with an idle spell before every event, a 4 KiB dictionary came
-// out 8% larger than a busy Compressor's whole 32 KiB window (see
-// BenchmarkChatRatio), and priming with it adds about 30% to what a 1 KiB
+// out 10% larger than a busy Compressor's whole 32 KiB window, 8% if
+// priming entered every position of it (see BenchmarkChatRatio and
+// primeDense), and priming with it adds about 15% to what a 1 KiB
 // message costs to compress (see BenchmarkPrime). Each KiB kept costs 1
 // KiB on every idle connection, and about as much again in the garbage
 // the collector lets accumulate in proportion to the live heap.

@@ -28,9 +28,13 @@ var (
 // that they took read from source directly (BenchmarkDecompress, 200,000
 // messages without takeover, four runs of each).
 type inflater struct {
-	fr  io.ReadCloser
-	br  *bufio.Reader
-	src source
+	fr   io.ReadCloser
+	br   *bufio.Reader
+	src  source
+	fast fastInflater
+	// started is set once fr has been Reset for the message: at the
+	// first Read, unless the message takes the fast path.
+	started bool
 }
 
 // inflaterReadSize is the size of an inflater's bufio.Reader buffer.
@@ -61,6 +65,11 @@ func putInflater(in *inflater) {
 // length of each message; with context takeover it keeps only the last
 // 2^windowBits bytes of output between messages, which become the
 // dictionary of the next.
+//
+// A message from a [FrameSource] whose payload is in one frame of at most
+// 4 KiB and whose inflated bytes fit the first Read's buffer is inflated
+// in one go by this package's decoder (inflate.go); any other message by
+// klauspost/compress's streaming inflater.
 //
 // Read returns at most len(p) bytes and buffers no more than the inflater's
 // 32 KiB window and a small input buffer, so a caller that limits the
@@ -103,6 +112,15 @@ func (d *Decompressor) Begin(src io.Reader) {
 	}
 	in := getInflater()
 	in.src.reset(src)
+	in.started = false
+	d.in = in
+	d.err = nil
+}
+
+// start resets the streaming inflater for the message, whose payload
+// source yields from its start.
+func (d *Decompressor) start() {
+	in := d.in
 	in.br.Reset(&in.src)
 	var dict []byte
 	if d.takeover {
@@ -111,8 +129,76 @@ func (d *Decompressor) Begin(src io.Reader) {
 	// Reset cannot fail: a bufio.Reader is an io.ByteReader, so no buffer
 	// is allocated either.
 	_ = in.fr.(flate.Resetter).Reset(in.br, dict)
-	d.in = in
-	d.err = nil
+	in.started = true
+}
+
+// FrameSource is a message source that knows when the rest of the
+// message's payload is all in the frame it is reading. A Decompressor
+// given one reads a small message's payload to its end at the first Read,
+// which waits at most for the rest of that frame, and inflates it in one
+// go with a decoder of its own.
+type FrameSource interface {
+	io.Reader
+	// Rest returns how many bytes of payload are left if they all belong
+	// to the current frame, and -1 if a later frame brings more.
+	Rest() int
+}
+
+// readWhole is the first Read of a message: if the rest of the message's
+// payload is in the source's current frame and fits the input buffer, it
+// reads it and inflates it into p at once. It reports false if the
+// message must be inflated by the streaming inflater, having left
+// whatever it read of the payload for it in the input buffer.
+func (d *Decompressor) readWhole(p []byte) (int, bool, error) {
+	s := &d.in.src
+	fs, ok := s.r.(FrameSource)
+	if !ok {
+		return 0, false, nil
+	}
+	left := fs.Rest()
+	if left < 0 || left > len(s.buf)-len(messageEnd) {
+		return 0, false, nil
+	}
+	n := 0
+	for n < left {
+		k, err := s.r.Read(s.buf[n:left])
+		n += k
+		if err != nil || k == 0 {
+			break
+		}
+	}
+	s.pos, s.end = 0, n
+	// The source should be at its end now; a last Read learns it without
+	// waiting, as the frame was the message's last.
+	if n != left {
+		return 0, false, nil
+	}
+	if k, err := s.r.Read(s.buf[n:]); err != io.EOF || k != 0 {
+		s.end += k
+		return 0, false, nil
+	}
+	s.r = nil
+	var dict window2
+	if d.takeover {
+		dict.old, dict.new = d.hist.parts()
+	}
+	in := s.buf[:n+copy(s.buf[n:], messageEnd[:])]
+	m, err := d.in.fast.inflate(p, dict, in, n)
+	if err == errShortOutput {
+		return 0, false, nil // s holds the payload, and then messageEnd
+	}
+	if err == nil {
+		if d.takeover {
+			d.hist.write(p[:m])
+		}
+		err = io.EOF
+	} else {
+		m, err = 0, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	putInflater(d.in)
+	d.in = nil
+	d.err = err
+	return m, true, err
 }
 
 // Read inflates the current message into p. It returns io.EOF at the end
@@ -121,6 +207,12 @@ func (d *Decompressor) Begin(src io.Reader) {
 func (d *Decompressor) Read(p []byte) (int, error) {
 	if d.in == nil {
 		return 0, d.err
+	}
+	if !d.in.started {
+		if n, ok, err := d.readWhole(p); ok {
+			return n, err
+		}
+		d.start()
 	}
 	n, err := d.in.fr.Read(p)
 	if d.takeover {

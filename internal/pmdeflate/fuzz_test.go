@@ -29,8 +29,14 @@ func FuzzDecompressor(f *testing.F) {
 		d := NewDecompressor(8+int(bits%8), takeover)
 		defer d.Release()
 		for i := range 2 {
-			d.Begin(&frameReader{b: payload, n: 1 + int(frame)})
-			got, err := io.ReadAll(io.LimitReader(d, limit))
+			if frame%2 == 0 {
+				// All there at once: the fast path, if the first
+				// Read's buffer is large enough.
+				d.Begin(&wholeReader{frameReader{b: payload, n: 1 + int(frame)}})
+			} else {
+				d.Begin(&frameReader{b: payload, n: 1 + int(frame)})
+			}
+			got, err := readSized(io.LimitReader(d, limit), int(frame))
 			// errAbandoned follows a first message cut off at the limit.
 			if err != nil && !errors.Is(err, ErrCorrupt) && !errors.Is(err, errAbandoned) {
 				t.Fatalf("message %d: error %v does not wrap ErrCorrupt", i, err)
@@ -156,4 +162,23 @@ func FuzzNegotiate(f *testing.F) {
 			}
 		}
 	})
+}
+
+// readSized reads r to its end as io.ReadAll does, but with a first buffer
+// of size bytes.
+func readSized(r io.Reader, size int) ([]byte, error) {
+	b := make([]byte, 0, max(size, 1))
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }

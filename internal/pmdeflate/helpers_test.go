@@ -77,13 +77,23 @@ func (r *frameReader) Read(p []byte) (int, error) {
 	return k, nil
 }
 
+// wholeReader is a frameReader that says how much it has left, as a
+// connection does for a message in one frame: a Decompressor may then
+// inflate it at once (see FrameSource).
+type wholeReader struct{ frameReader }
+
+func (r *wholeReader) Rest() int { return len(r.b) }
+
 // decompressMessage inflates one message's payload through d, delivered
-// in frames of frame bytes (all at once if frame is 0).
+// in frames of frame bytes, or if frame is 0 all at once by a
+// FrameSource, so that a message that inflates to at most 512 bytes,
+// io.ReadAll's first buffer, takes the fast path.
 func decompressMessage(d *Decompressor, payload []byte, frame int) ([]byte, error) {
 	if frame <= 0 {
-		frame = max(len(payload), 1)
+		d.Begin(&wholeReader{frameReader{b: payload, n: max(len(payload), 1)}})
+	} else {
+		d.Begin(&frameReader{b: payload, n: frame})
 	}
-	d.Begin(&frameReader{b: payload, n: frame})
 	return io.ReadAll(d)
 }
 

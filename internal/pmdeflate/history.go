@@ -104,6 +104,18 @@ func (h *history) bytes() []byte {
 	return h.w.b
 }
 
+// parts returns the history oldest byte first in two parts, without
+// rotating the ring. They are valid until the next write.
+func (h *history) parts() (older, newer []byte) {
+	switch {
+	case h.w == nil:
+		return nil, nil
+	case !h.full:
+		return nil, h.w.b[:h.n]
+	}
+	return h.w.b[h.pos:], h.w.b[:h.pos]
+}
+
 // size returns the bytes of buffer held.
 func (h *history) size() int {
 	if h.w == nil {
