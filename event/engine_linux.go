@@ -215,7 +215,7 @@ func (l *listener) Close() error {
 func (lp *loop) accept(l *listener) {
 	s := lp.srv
 	for range 1024 { // then let the other events have their turn
-		fd, _, err := syscall.Accept4(l.fd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+		fd, err := rawAccept4(l.fd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
 		switch {
 		case err == nil && !l.early:
 			s.add(fd, lp)
@@ -304,7 +304,7 @@ func (s *Server) addTo(lp, from *loop, fd int) {
 		return // refused, closed or handed to HTTP, its descriptor gone
 	}
 	ev := syscall.EpollEvent{Events: epollEvents(c.events), Fd: int32(fd)}
-	if err := syscall.EpollCtl(lp.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	if err := rawEpollCtl(lp.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		c.endLocked(&conn.CloseError{Code: frame.CloseAbnormal, Err: os.NewSyscallError("epoll_ctl", err)})
 	}
 }
@@ -319,9 +319,9 @@ func (lp *loop) run(tick time.Duration) {
 	poll := func(fd uintptr) bool {
 		lp.polls++
 		var err error
-		n, err = syscall.EpollWait(int(fd), events, 0)
+		n, err = rawEpollWait(int(fd), events)
 		for err == syscall.EINTR {
-			n, err = syscall.EpollWait(int(fd), events, 0)
+			n, err = rawEpollWait(int(fd), events)
 		}
 		if err != nil {
 			panic(os.NewSyscallError("epoll_wait", err)) // cannot happen with a valid epfd
@@ -397,9 +397,9 @@ func (lp *loop) run(tick time.Duration) {
 // read reads what has arrived on c and processes it.
 func (lp *loop) read(c *Conn) {
 	fd := int(c.sys.fd)
-	n, err := syscall.Read(fd, lp.buf)
+	n, err := rawRead(fd, lp.buf)
 	for err == syscall.EINTR {
-		n, err = syscall.Read(fd, lp.buf)
+		n, err = rawRead(fd, lp.buf)
 	}
 	switch {
 	case err == syscall.EAGAIN:
@@ -505,7 +505,7 @@ func (s *sysConn) fdQueue(c *Conn) {
 // write writes what the socket takes of b without waiting.
 func (s *sysConn) fdWrite(b []byte) (int, error) {
 	for {
-		n, err := syscall.Write(int(s.fd), b)
+		n, err := rawWrite(int(s.fd), b)
 		switch err {
 		case nil:
 			return n, nil
@@ -521,7 +521,7 @@ func (s *sysConn) fdWrite(b []byte) (int, error) {
 // watch tells epoll which of evIn and evOut to report.
 func (s *sysConn) fdWatch(ev uint8) {
 	e := syscall.EpollEvent{Events: epollEvents(ev), Fd: s.fd}
-	syscall.EpollCtl(s.lp.epfd, syscall.EPOLL_CTL_MOD, int(s.fd), &e)
+	rawEpollCtl(s.lp.epfd, syscall.EPOLL_CTL_MOD, int(s.fd), &e)
 }
 
 // epollEvents returns the epoll events that stand for ev.
