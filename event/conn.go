@@ -404,7 +404,24 @@ func (c *Conn) feed(data []byte) {
 func (c *Conn) handshake(data []byte) int {
 	st := &c.srv.settings
 	out := getBuffer(256)
-	sc, r, resp, n, err := handshake.ParseUpgrade(*out, data, &st.hs)
+	var (
+		sc   handshake.ServerConn
+		r    *http.Request
+		resp []byte
+		n    int
+		err  error
+	)
+	if c.srv.OnOpen == nil {
+		// Nobody reads the request: it is checked where it lies in data,
+		// with nothing allocated for it.
+		sc, resp, n, err = handshake.AnswerUpgrade(*out, data, &st.hs)
+	} else {
+		var psc *handshake.ServerConn
+		psc, r, resp, n, err = handshake.ParseUpgrade(*out, data, &st.hs)
+		if psc != nil {
+			sc = *psc
+		}
+	}
 	if err == handshake.ErrIncomplete {
 		putBuffer(out)
 		return 0
@@ -418,12 +435,12 @@ func (c *Conn) handshake(data []byte) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.out = out
-	c.queueLocked()
 	if err != nil {
 		c.state.Store(stDone)
 		c.closeSent = true // send nothing more than the refusal
 		c.shut = true
 		c.setDeadline(clock() + int64(failLinger))
+		c.sendResponseLocked()
 		return len(data)
 	}
 	c.subprotocol = sc.Subprotocol
@@ -435,6 +452,7 @@ func (c *Conn) handshake(data []byte) int {
 		if err != nil { // the server's own answer: cannot happen
 			c.state.Store(stDone)
 			c.closeNow = true
+			c.queueLocked()
 			return len(data)
 		}
 		cfg := st.deflate.Config()
@@ -458,7 +476,23 @@ func (c *Conn) handshake(data []byte) int {
 		j.kind, j.req = jobOpen, r
 		c.pushLocked(j)
 	}
+	c.sendResponseLocked()
+	if c.ended != nil {
+		c.state.Store(stDone) // the write failed: the frames after the head are moot
+	}
 	return n
+}
+
+// sendResponseLocked sends the handshake's response. The loop, which
+// read the request, writes it at once, sparing the wake-up and the
+// round of the loop that queuing it would cost; a connection served by
+// a goroutine queues it.
+func (c *Conn) sendResponseLocked() {
+	if c.sys.nc != nil {
+		c.queueLocked()
+		return
+	}
+	c.flushLocked()
 }
 
 // handOff gives the connection to Server.HTTP, with data, what was read.

@@ -26,14 +26,16 @@
 // # Serving
 //
 // A Server upgrades the connections of the listeners given to Serve
-// itself: a loop accepts them, reads the handshake request and parses it
-// where it lies in the loop's buffer (handshake.ParseUpgrade), with the
-// same checks as conn.AcceptConn. Then it reads frames as they arrive,
-// with frame's header parser, rules and sequencer, unmasks them and
-// checks text as it comes (an invalid byte fails the connection at once,
-// RFC 6455 §8.1), answers pings, runs the closing handshake and the
-// keepalive, and applies the read limit, all as conn does: the
-// conformance suite (autobahn/internal/suite) passes in both modes.
+// itself: a loop accepts them, reads the handshake request, usually as
+// it accepts the connection, parses it where it lies in the loop's
+// buffer (handshake.AnswerUpgrade, or ParseUpgrade when OnOpen takes the
+// request), with the same checks as conn.AcceptConn, and writes the
+// answer. Then it reads frames as they arrive, with frame's header
+// parser, rules and sequencer, unmasks them and checks text as it comes
+// (an invalid byte fails the connection at once, RFC 6455 §8.1), answers
+// pings, runs the closing handshake and the keepalive, and applies the
+// read limit, all as conn does: the conformance suite
+// (autobahn/internal/suite) passes in both modes.
 //
 // A listener without a descriptor, such as a tls.Listener, and systems
 // other than Linux are served through the same API with a goroutine per

@@ -114,8 +114,10 @@ func newLoop(s *Server) (*loop, error) {
 // called, when it returns ErrServerClosed. Serve closes ln when it
 // returns. When ln is backed by a socket (net.TCPListener,
 // net.UnixListener) a loop accepts from it directly, and ln.Accept is
-// never called; otherwise, as for a tls.Listener, its connections are
-// served with a goroutine each, through the same callbacks.
+// never called; TCP connections are accepted with TCP_NODELAY set, as
+// package net sets it, through the listener, which has it set too.
+// Otherwise, as for a tls.Listener, its connections are served with a
+// goroutine each, through the same callbacks.
 func (s *Server) Serve(ln net.Listener) error {
 	if err := s.init(); err != nil {
 		return err
@@ -142,7 +144,13 @@ func (s *Server) Serve(ln net.Listener) error {
 		return os.NewSyscallError("dup", dupErr)
 	}
 	syscall.CloseOnExec(fd)
-	l := &listener{ln: ln, fd: fd, lp: s.engine.loops[0], done: make(chan struct{})}
+	// A socket accepted on Linux has the TCP_NODELAY its listener had
+	// when the connection was established: set once here, it spares a
+	// system call per connection but for those already waiting (see
+	// listener.early). It fails, harmlessly, for a listener other than
+	// TCP's.
+	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	l := &listener{ln: ln, fd: fd, lp: s.engine.loops[0], done: make(chan struct{}), early: true}
 	if !s.track(l) {
 		syscall.Close(fd)
 		ln.Close()
@@ -173,8 +181,12 @@ type listener struct {
 	fd     int
 	lp     *loop
 	closed bool // guarded by lp.mu
-	err    error
-	done   chan struct{}
+	// early is set until accept first finds no connection waiting: the
+	// connections accepted until then may have been established before
+	// Serve set TCP_NODELAY on the listener, and are given it.
+	early bool
+	err   error
+	done  chan struct{}
 }
 
 // Close asks the loop to stop accepting; done is closed once it has.
@@ -190,16 +202,29 @@ func (l *listener) Close() error {
 	return nil
 }
 
-// accept accepts the connections waiting on l.
+// accept accepts a connection waiting on l, or, while l.early, those
+// waiting.
+//
+// It takes one at a time: epoll, which watches the listener
+// level-triggered, reports it again while more wait, at the cost of a
+// round of the loop, while an accept4 that finds none costs about as
+// much as one that finds one (Linux makes a socket and a file before it
+// looks, then frees them), some ten times an epoll_wait. Accepting until
+// none was found made half a failed accept4 per connection when clients
+// connect one by one.
 func (lp *loop) accept(l *listener) {
 	s := lp.srv
 	for range 1024 { // then let the other events have their turn
-		fd, _, err := syscall.Accept4(l.fd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+		fd, err := rawAccept4(l.fd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
 		switch {
+		case err == nil && !l.early:
+			s.add(fd, lp)
 		case err == nil:
-			s.add(fd)
+			syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+			s.add(fd, lp)
 			continue
 		case err == syscall.EAGAIN:
+			l.early = false
 		case err == syscall.EINTR || err == syscall.ECONNABORTED:
 			continue
 		case err == syscall.EMFILE || err == syscall.ENFILE:
@@ -240,15 +265,19 @@ func (lp *loop) closeListener(l *listener) {
 	close(l.done)
 }
 
-// add starts serving a connection accepted from a listener.
-func (s *Server) add(fd int) {
+// add starts serving a connection that the loop from accepted from a
+// listener.
+func (s *Server) add(fd int, from *loop) {
 	if s.shutdown.Load() {
 		syscall.Close(fd)
 		return
 	}
-	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
 	e := &s.engine
-	lp := e.loops[int(e.next.Add(1))%len(e.loops)]
+	s.addTo(e.loops[int(e.next.Add(1))%len(e.loops)], from, fd)
+}
+
+// addTo starts serving a connection on lp.
+func (s *Server) addTo(lp, from *loop, fd int) {
 	c := &Conn{srv: s, sys: sysConn{lp: lp, fd: int32(fd)}, events: evIn}
 	c.deadline.Store(clock() + int64(s.settings.hsTimeout))
 	s.active.Add(1)
@@ -259,11 +288,24 @@ func (s *Server) add(fd int) {
 	lp.conns[fd] = c
 	lp.timers.register(fd, len(lp.conns), c.deadline.Load())
 	lp.mu.Unlock()
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(fd)}
-	if err := syscall.EpollCtl(lp.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		c.mu.Lock()
+	// The request has usually arrived by the time its connection is
+	// accepted: the loop that is to read it reads it now, before epoll
+	// watches the connection, rather than take an event and a round of
+	// the loop for it. Another loop's connection is left to that loop.
+	if lp == from {
+		lp.read(c)
+	}
+	// Register what the connection waits for now, under its lock, so
+	// that a change by a callback (output the peer did not take) cannot
+	// come between: until then the changes fail, unseen by epoll.
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended != nil {
+		return // refused, closed or handed to HTTP, its descriptor gone
+	}
+	ev := syscall.EpollEvent{Events: epollEvents(c.events), Fd: int32(fd)}
+	if err := rawEpollCtl(lp.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		c.endLocked(&conn.CloseError{Code: frame.CloseAbnormal, Err: os.NewSyscallError("epoll_ctl", err)})
-		c.mu.Unlock()
 	}
 }
 
@@ -277,9 +319,9 @@ func (lp *loop) run(tick time.Duration) {
 	poll := func(fd uintptr) bool {
 		lp.polls++
 		var err error
-		n, err = syscall.EpollWait(int(fd), events, 0)
+		n, err = rawEpollWait(int(fd), events)
 		for err == syscall.EINTR {
-			n, err = syscall.EpollWait(int(fd), events, 0)
+			n, err = rawEpollWait(int(fd), events)
 		}
 		if err != nil {
 			panic(os.NewSyscallError("epoll_wait", err)) // cannot happen with a valid epfd
@@ -355,9 +397,9 @@ func (lp *loop) run(tick time.Duration) {
 // read reads what has arrived on c and processes it.
 func (lp *loop) read(c *Conn) {
 	fd := int(c.sys.fd)
-	n, err := syscall.Read(fd, lp.buf)
+	n, err := rawRead(fd, lp.buf)
 	for err == syscall.EINTR {
-		n, err = syscall.Read(fd, lp.buf)
+		n, err = rawRead(fd, lp.buf)
 	}
 	switch {
 	case err == syscall.EAGAIN:
@@ -463,7 +505,7 @@ func (s *sysConn) fdQueue(c *Conn) {
 // write writes what the socket takes of b without waiting.
 func (s *sysConn) fdWrite(b []byte) (int, error) {
 	for {
-		n, err := syscall.Write(int(s.fd), b)
+		n, err := rawWrite(int(s.fd), b)
 		switch err {
 		case nil:
 			return n, nil
@@ -478,14 +520,20 @@ func (s *sysConn) fdWrite(b []byte) (int, error) {
 
 // watch tells epoll which of evIn and evOut to report.
 func (s *sysConn) fdWatch(ev uint8) {
-	e := syscall.EpollEvent{Fd: s.fd}
+	e := syscall.EpollEvent{Events: epollEvents(ev), Fd: s.fd}
+	rawEpollCtl(s.lp.epfd, syscall.EPOLL_CTL_MOD, int(s.fd), &e)
+}
+
+// epollEvents returns the epoll events that stand for ev.
+func epollEvents(ev uint8) uint32 {
+	var e uint32
 	if ev&evIn != 0 {
-		e.Events |= syscall.EPOLLIN | syscall.EPOLLRDHUP
+		e |= syscall.EPOLLIN | syscall.EPOLLRDHUP
 	}
 	if ev&evOut != 0 {
-		e.Events |= syscall.EPOLLOUT
+		e |= syscall.EPOLLOUT
 	}
-	syscall.EpollCtl(s.lp.epfd, syscall.EPOLL_CTL_MOD, int(s.fd), &e)
+	return e
 }
 
 // shutWrite sends FIN; the loop then reads until the peer closes.

@@ -140,7 +140,7 @@ func checkHead(head []byte) (fields int, rerr *RequestError) {
 		if len(l) == 0 {
 			return fields, nil
 		}
-		if err := checkField(l); err != nil {
+		if _, err := checkField(l); err != nil {
 			return 0, err
 		}
 		fields++
@@ -351,20 +351,21 @@ func splitRequestLine(l string) (method, target, proto string, ok bool) {
 }
 
 // checkField checks a header line, "name: value" (RFC 9112 §5), and
-// canonicalizes its name in place, as net/textproto would.
-func checkField(l []byte) *RequestError {
+// canonicalizes its name in place, as net/textproto would. It returns
+// where the colon is.
+func checkField(l []byte) (colon int, rerr *RequestError) {
 	if l[0] == ' ' || l[0] == '\t' {
 		// RFC 9112 §5.2: obsolete line folding may be rejected.
-		return badRequest("folded header line")
+		return 0, badRequest("folded header line")
 	}
-	colon := bytes.IndexByte(l, ':')
+	colon = bytes.IndexByte(l, ':')
 	if colon <= 0 {
-		return badRequest("header line %q has no name", l)
+		return 0, badRequest("header line %q has no name", l)
 	}
 	name := l[:colon]
 	// RFC 9112 §5.1: no whitespace between the name and the colon.
 	if !isToken(name) {
-		return badRequest("bad header name %q", name)
+		return 0, badRequest("bad header name %q", name)
 	}
 	upper := true
 	for i, c := range name {
@@ -380,8 +381,8 @@ func checkField(l []byte) *RequestError {
 	// spaces and tabs.
 	for _, c := range l[colon+1:] {
 		if c < ' ' && c != '\t' || c == 0x7f {
-			return badRequest("control character in the value of %s", name)
+			return 0, badRequest("control character in the value of %s", name)
 		}
 	}
-	return nil
+	return colon, nil
 }

@@ -194,14 +194,14 @@ func negotiate(r *http.Request, opts *ServerOptions) (*ServerConn, string, *Requ
 	if rerr == nil && opts.CheckOrigin != nil {
 		rerr = checkOriginFunc(r, opts.CheckOrigin)
 	} else if rerr == nil && !opts.InsecureSkipOriginCheck && len(r.Header[hdrOrigin]) > 0 {
-		rerr = checkOrigin(r, opts.OriginPatterns)
+		rerr = checkOrigin(r.Header[hdrOrigin], r.Host, opts.OriginPatterns)
 	}
 	if rerr == nil && len(opts.Header) > 0 {
 		rerr = checkResponseHeader(opts.Header)
 	}
 	var subprotocol string
 	if rerr == nil && (len(r.Header[hdrProtocol]) > 0 || opts.SelectSubprotocol != nil) {
-		subprotocol, rerr = selectSubprotocol(r, opts)
+		subprotocol, rerr = selectSubprotocol(r, r.Header[hdrProtocol], opts)
 	}
 	var exts []Extension
 	if offers := r.Header[hdrExtensions]; rerr == nil && len(offers) > 0 {
@@ -213,10 +213,20 @@ func negotiate(r *http.Request, opts *ServerOptions) (*ServerConn, string, *Requ
 	return &ServerConn{Subprotocol: subprotocol, Extensions: exts}, key, nil
 }
 
+// responseStart is the 101 Switching Protocols response up to the
+// Sec-WebSocket-Accept value.
+const responseStart = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "
+
 // appendResponse appends the 101 Switching Protocols response.
 func appendResponse(buf []byte, key string, sc *ServerConn, header http.Header) []byte {
-	buf = append(buf, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	buf = append(buf, responseStart...)
 	buf = appendAcceptKey(buf, key)
+	return appendResponseRest(buf, sc, header)
+}
+
+// appendResponseRest appends the 101 response after the
+// Sec-WebSocket-Accept value.
+func appendResponseRest(buf []byte, sc *ServerConn, header http.Header) []byte {
 	buf = append(buf, "\r\n"...)
 	if sc.Subprotocol != "" {
 		buf = append(buf, "Sec-WebSocket-Protocol: "...)
@@ -312,6 +322,8 @@ func checkRequest(r *http.Request) (string, *RequestError) {
 //
 //go:noinline
 func checkKey(key string) *RequestError {
+	// validKey's test, in this frame: a call more would deepen the
+	// stack that UpgradeConn leaves to the connection's goroutine.
 	var raw [18]byte
 	if len(key) != keyLen {
 		return badKey(key)
@@ -320,6 +332,13 @@ func checkKey(key string) *RequestError {
 		return badKey(key)
 	}
 	return nil
+}
+
+// validKey reports whether a key of keyLen bytes is the base64 of 16 bytes.
+func validKey(key []byte) bool {
+	var raw [18]byte
+	n, err := base64.StdEncoding.Decode(raw[:], key)
+	return err == nil && n == 16
 }
 
 // checkVersion checks Sec-WebSocket-Version (RFC 6455 §4.2.2 step 4
@@ -353,9 +372,9 @@ func refuse(w http.ResponseWriter, e *RequestError) *RequestError {
 }
 
 // checkOrigin applies the Origin policy described at
-// ServerOptions.OriginPatterns (RFC 6455 §10.2).
-func checkOrigin(r *http.Request, patterns []string) *RequestError {
-	origins := r.Header[hdrOrigin]
+// ServerOptions.OriginPatterns (RFC 6455 §10.2) to the request's Origin
+// fields and its Host.
+func checkOrigin(origins []string, reqHost string, patterns []string) *RequestError {
 	switch len(origins) {
 	case 0:
 		return nil // not a browser (RFC 6455 §4.2.1 item 7)
@@ -371,7 +390,7 @@ func checkOrigin(r *http.Request, patterns []string) *RequestError {
 		host = origin
 	}
 	host = strings.ToLower(host)
-	if ok && sameHost(scheme, host, r.Host) {
+	if ok && sameHost(scheme, host, reqHost) {
 		return nil
 	}
 	for _, p := range patterns {
@@ -385,7 +404,7 @@ func checkOrigin(r *http.Request, patterns []string) *RequestError {
 		}
 	}
 	return &RequestError{http.StatusForbidden, ErrBadOrigin,
-		fmt.Sprintf("Origin %q is not allowed to connect to %s", origin, r.Host)}
+		fmt.Sprintf("Origin %q is not allowed to connect to %s", origin, reqHost)}
 }
 
 // checkOriginFunc applies ServerOptions.CheckOrigin.
@@ -470,10 +489,9 @@ func appendHeader(dst []byte, h http.Header) []byte {
 	return dst
 }
 
-// selectSubprotocol parses the client's Sec-WebSocket-Protocol headers
-// and chooses one per opts.
-func selectSubprotocol(r *http.Request, opts *ServerOptions) (string, *RequestError) {
-	values := r.Header[hdrProtocol]
+// selectSubprotocol parses the client's Sec-WebSocket-Protocol values
+// and chooses one per opts. r is needed only for opts.SelectSubprotocol.
+func selectSubprotocol(r *http.Request, values []string, opts *ServerOptions) (string, *RequestError) {
 	if len(values) == 0 && opts.SelectSubprotocol == nil {
 		return "", nil
 	}
