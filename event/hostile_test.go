@@ -220,6 +220,9 @@ func TestDecompressionBomb(t *testing.T) {
 				t.Fatal("permessage-deflate was not negotiated")
 			}
 			var before, after runtime.MemStats
+			// Twice: buffers in sync.Pool survive one collection, and
+			// what earlier tests left there is not this test's growth.
+			runtime.GC()
 			runtime.GC()
 			runtime.ReadMemStats(&before)
 			if err := p.SendFrame(frameOf(true, 4, 2, bomb)); err != nil {
@@ -319,6 +322,9 @@ func TestPingFlood(t *testing.T) {
 			p := dialRaw(t, url, nil)
 			batch := bytes.Repeat(p.Encode(frameOf(true, 0, 9, make([]byte, 125))), 1000)
 			var before, after runtime.MemStats
+			// Twice: buffers in sync.Pool survive one collection, and
+			// what earlier tests left there is not this test's growth.
+			runtime.GC()
 			runtime.GC()
 			runtime.ReadMemStats(&before)
 			nc := p.NetConn()
@@ -332,12 +338,13 @@ func TestPingFlood(t *testing.T) {
 				}
 			}
 			runtime.GC()
+			runtime.GC()
 			runtime.ReadMemStats(&after)
 			p.Close()
 			waitErr(t, ended)
 			grew := int64(after.HeapInuse) - int64(before.HeapInuse)
 			t.Logf("sent %d KiB of pings; the heap grew by %d KiB", sent>>10, grew>>10)
-			if grew > 8<<20 {
+			if grew > 6<<20 {
 				t.Errorf("the heap grew by %d MiB", grew>>20)
 			}
 		})

@@ -183,7 +183,11 @@ func (c *Conn) readNet() {
 					c.sys.resume = make(chan struct{})
 				}
 				ch = c.sys.resume
-			case c.sys.writing && c.pendingLocked() > s.settings.maxPending:
+			case c.pendingLocked() > s.settings.maxPending:
+				// Whether or not the writer has started: a flush is
+				// queued (or a callback's end will flush), and it
+				// closes drained after each write. Reading on until it
+				// starts let pongs pile up to many times the bound.
 				if c.drained == nil {
 					c.drained = make(chan struct{})
 				}
