@@ -356,10 +356,12 @@ func distCode(d int) int {
 	return 2*top + (d>>(top-1))&1
 }
 
-// Fixed Huffman code lengths, RFC 1951 §3.2.6.
+// The fixed Huffman codes, RFC 1951 §3.2.6.
 var fixedLit, fixedDist huffCode
 
-func init() {
+// fixedLitLengths returns the code lengths of the fixed literal/length
+// code (RFC 1951 §3.2.6), which the encoder and the inflater share.
+func fixedLitLengths() [288]uint8 {
 	var lens [288]uint8
 	for i := range lens {
 		switch {
@@ -373,6 +375,11 @@ func init() {
 			lens[i] = 8
 		}
 	}
+	return lens
+}
+
+func init() {
+	lens := fixedLitLengths()
 	fixedLit.setLengths(lens[:])
 	var dlens [30]uint8
 	for i := range dlens {

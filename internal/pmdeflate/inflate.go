@@ -148,19 +148,7 @@ func (h *huffDecoder) slow(b uint64, n uint) (sym int, length uint, ok bool) {
 var fixedLitDec, fixedDistDec huffDecoder
 
 func init() {
-	var lens [288]uint8
-	for i := range lens {
-		switch {
-		case i < 144:
-			lens[i] = 8
-		case i < 256:
-			lens[i] = 9
-		case i < 280:
-			lens[i] = 7
-		default:
-			lens[i] = 8
-		}
-	}
+	lens := fixedLitLengths()
 	if fixedLitDec.build(lens[:], litRootBits) != nil {
 		panic("pmdeflate: fixed literal code")
 	}
