@@ -233,6 +233,7 @@ func (c *Conn) writeCompressed(ctx context.Context, typ MessageType, p []byte) e
 	}
 	mw := c.messageWriter()
 	mw.begin(ctx, typ)
+	mw.text = false // Write has checked the whole message already
 	if _, err := mw.Write(p); err != nil {
 		mw.end()
 		return err
