@@ -265,8 +265,8 @@ func (lp *loop) closeListener(l *listener) {
 	close(l.done)
 }
 
-// add starts serving a connection that the loop from accepted from a
-// listener.
+// add starts serving, on the next loop in turn, a connection that the
+// loop from accepted from a listener.
 func (s *Server) add(fd int, from *loop) {
 	if s.shutdown.Load() {
 		syscall.Close(fd)
