@@ -31,7 +31,21 @@ func testMessages() [][]byte {
 		randomBytes(40000, 4),
 		text[500:1500],
 		{0},
+		periodic(), // matches that overlap what they copy
 	}
+}
+
+// periodic returns runs of bytes repeating with each period from 1 to 24,
+// 200 bytes each, so that matches overlap what they copy at every
+// distance that is not a multiple of 8 and at those that are.
+func periodic() []byte {
+	var b []byte
+	for p := 1; p <= 24; p++ {
+		for i := range 200 {
+			b = append(b, byte('a'+(i%p)+p))
+		}
+	}
+	return b
 }
 
 type codecCase struct {
