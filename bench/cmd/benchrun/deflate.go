@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -33,27 +34,52 @@ func deflateTargets(t *table, check func(what string, got, limit float64, atLeas
 			check(t.spec.Name+" "+m+", "+nt+" - "+plain+", KiB", (t.medianOf(m, nt)-t.medianOf(m, plain))/1024, 4, false)
 		}
 	default:
-		// The best peer by rate, and the cheapest by CPU per message: on
-		// a shared machine a server's rate follows the share of its CPU
-		// it got (srv busy), while 1 / CPU per message is the rate it
-		// would reach with the whole CPU.
-		best, bestV, cheap, cheapV := "", 0.0, "", math.Inf(1)
-		for _, lib := range t.libs {
-			if strings.HasPrefix(lib, "twoway") {
-				continue
-			}
-			if v := t.medianOf("msgs/s", lib); v > bestV {
-				best, bestV = lib, v
-			}
-			if v := t.medianOf("CPU/msg", lib); v > 0 && v < cheapV {
-				cheap, cheapV = lib, v
-			}
-		}
+		// The goal names the peers to beat, each with context takeover
+		// where it has it, as twoway-deflate has: gorilla, coder with
+		// takeover, gws with takeover, nbio.
+		best, cheap := bestAndCheapest(t, goalPeers)
 		if best != "" {
 			check(t.spec.Name+" msgs/s, "+tw+" / best peer ("+best+")", t.ratioOf("msgs/s", tw, best), 1.5, true)
 		}
 		if cheap != "" {
 			check(t.spec.Name+" CPU/msg, "+tw+" / cheapest peer ("+cheap+")", t.ratioOf("CPU/msg", tw, cheap), 1/1.5, false)
 		}
+		// Beyond the goal: the same bar against every peer configuration,
+		// those without takeover too, which compress less and keep
+		// nothing; and twoway without takeover against those.
+		if _, cheap := bestAndCheapest(t, nil); cheap != "" {
+			check("beyond the goal: "+t.spec.Name+" CPU/msg, "+tw+" / cheapest peer in any configuration ("+cheap+")", t.ratioOf("CPU/msg", tw, cheap), 1/1.5, false)
+		}
+		if _, cheap := bestAndCheapest(t, noTakeoverPeers); cheap != "" {
+			check("beyond the goal: "+t.spec.Name+" CPU/msg, "+nt+" / cheapest peer without takeover ("+cheap+")", t.ratioOf("CPU/msg", nt, cheap), 1/1.5, false)
+		}
 	}
+}
+
+// goalPeers are the peers issue 17's CPU goal names, and noTakeoverPeers
+// those whose configuration takes over no context.
+var (
+	goalPeers       = []string{"gorilla-deflate", "coder-takeover", "gws-takeover", "nbio-deflate"}
+	noTakeoverPeers = []string{"gorilla-deflate", "coder-deflate", "gws-deflate", "nbio-deflate"}
+)
+
+// bestAndCheapest returns the peer of t with the most messages/s and the
+// one with the least CPU per message, among peers, or among all the
+// libraries not twoway's if peers is nil: on a shared machine a server's
+// rate follows the share of its CPU it got (srv busy), while 1 / CPU per
+// message is the rate it would reach with the whole CPU.
+func bestAndCheapest(t *table, peers []string) (best, cheap string) {
+	bestV, cheapV := 0.0, math.Inf(1)
+	for _, lib := range t.libs {
+		if strings.HasPrefix(lib, "twoway") || peers != nil && !slices.Contains(peers, lib) {
+			continue
+		}
+		if v := t.medianOf("msgs/s", lib); v > bestV {
+			best, bestV = lib, v
+		}
+		if v := t.medianOf("CPU/msg", lib); v > 0 && v < cheapV {
+			cheap, cheapV = lib, v
+		}
+	}
+	return best, cheap
 }
