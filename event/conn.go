@@ -85,6 +85,7 @@ type job struct {
 	buf  *[]byte
 	req  *http.Request
 	err  error
+	src  payloadSource // the compressed payload, while it is inflated
 	kind uint8
 	op   frame.Opcode
 	defl bool
@@ -768,13 +769,35 @@ func (c *Conn) deliver(j *job) {
 	}
 }
 
+// payloadSource is a compressed message's payload, all in memory. It is a
+// pmdeflate.FrameSource whose rest is always at hand, so that the
+// Decompressor takes its fast path for a small message: the payload
+// inflated at once into the caller's buffer.
+type payloadSource struct{ b []byte }
+
+func (s *payloadSource) Read(p []byte) (int, error) {
+	if len(s.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, s.b)
+	s.b = s.b[n:]
+	return n, nil
+}
+
+// Rest returns the bytes of payload left.
+func (s *payloadSource) Rest() int { return len(s.b) }
+
 // decompress inflates the message of j into a buffer that replaces j's,
 // within the read limit, and checks text.
 func (c *Conn) decompress(j *job) ([]byte, error) {
 	limit := c.srv.settings.readLimit
-	rd := bytes.NewReader(*j.buf)
-	c.inflate.Begin(rd)
-	out := getBuffer(2 * len(*j.buf))
+	j.src.b = *j.buf
+	c.inflate.Begin(&j.src)
+	// The decompressor inflates a small message in one go if it fits the
+	// first buffer, so that buffer has room for eight times the payload,
+	// which few small messages exceed; a large one grows it as it goes.
+	n := len(*j.buf)
+	out := getBuffer(max(2*n, min(8*n, 32<<10)))
 	b := *out
 	var err error
 	for {
@@ -797,6 +820,7 @@ func (c *Conn) decompress(j *job) ([]byte, error) {
 	*out = b
 	putBuffer(j.buf)
 	j.buf = out
+	j.src.b = nil
 	switch {
 	case err == io.EOF:
 	case errors.Is(err, errTooBig):
