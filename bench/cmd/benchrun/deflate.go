@@ -8,12 +8,13 @@ import (
 
 // deflateLibs returns the servers of the compressed workloads, base
 // first: twoway with its default (context takeover both ways) and without
-// takeover, each peer that has permessage-deflate with its own defaults
-// (no takeover for all of them) and, where it has it, with takeover
-// (-takeover), and last twoway without compression, to which the client
-// sends the same text uncompressed: the baseline for memory.
+// takeover, twoway's event-driven server with the default, each peer that
+// has permessage-deflate with its own defaults (no takeover for all of
+// them) and, where it has it, with takeover (-takeover), and last twoway
+// without compression, to which the client sends the same text
+// uncompressed: the baseline for memory.
 func deflateLibs() []string {
-	return []string{"twoway-deflate", "twoway-deflate-nt", "gorilla-deflate", "coder-deflate", "coder-takeover", "gws-deflate", "gws-takeover", "nbio-deflate", "twoway"}
+	return []string{"twoway-deflate", "twoway-deflate-nt", "twoway-event-deflate", "gorilla-deflate", "coder-deflate", "coder-takeover", "gws-deflate", "gws-takeover", "nbio-deflate", "twoway"}
 }
 
 // deflateTargets checks the goals of issue 17 on a compressed workload's

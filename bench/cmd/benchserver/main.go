@@ -33,6 +33,7 @@ import (
 	"syscall"
 
 	"github.com/twoway/websocket/bench/internal/procstat"
+	"github.com/twoway/websocket/conn"
 )
 
 // readLimit is the largest message every server accepts.
@@ -55,7 +56,7 @@ func handlers() map[string]func() http.Handler {
 
 // libNames returns the -lib names served in echo or in fan-out mode.
 func libNames(fanout bool) []string {
-	hs, names := handlers(), []string{"rawtcp", "rawtcp-batch", "twoway-raw", "twoway-event", "gobwas-raw", "nbio", "nbio-deflate"}
+	hs, names := handlers(), []string{"rawtcp", "rawtcp-batch", "twoway-raw", "twoway-event", "twoway-event-deflate", "gobwas-raw", "nbio", "nbio-deflate"}
 	if fanout {
 		hs, names = fanoutHandlers(), []string{"rawtcp", "rawtcp-batch", "natsd", "twoway-event-hub"}
 	}
@@ -133,7 +134,10 @@ func main() {
 	case *lib == "twoway-raw":
 		err = serveTwowayRaw(ln)
 	case *lib == "twoway-event":
-		err = serveTwowayEvent(ln)
+		err = serveTwowayEvent(ln, nil)
+	case *lib == "twoway-event-deflate":
+		// The default of twoway-deflate: takeover both ways.
+		err = serveTwowayEvent(ln, &conn.CompressionOptions{})
 	case *lib == "gobwas-raw":
 		err = serveGobwasRaw(ln)
 	case strings.HasPrefix(*lib, "nbio"):
