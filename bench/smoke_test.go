@@ -21,7 +21,7 @@ import (
 // checked byte for byte; for fanout also the hub spread over two
 // processes linked by NATS, every delivery checked byte for byte), and
 // twoway's event-driven server in every workload it serves, the massive
-// one at 64 connections. benchrun exits
+// one at 64 connections, and with compression in the compressed ones. benchrun exits
 // non-zero if any cell fails.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
@@ -31,7 +31,7 @@ func TestSmoke(t *testing.T) {
 	for _, want := range []string{
 		"== latency", "== conns100", "== pipelined", "== big1m", "== big16m", "== idle", "== fanout",
 		"== conns100-deflate", "== pipelined-deflate", "== idle-deflate", "== idle-deflate64k",
-		"== massive", "twoway", "twoway-event", "rawtcp", "twoway-deflate", "twoway-hub-nats2",
+		"== massive", "twoway", "twoway-event", "rawtcp", "twoway-deflate", "twoway-event-deflate", "twoway-hub-nats2",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)

@@ -119,8 +119,8 @@ func run() error {
 	var (
 		o         options
 		short     = flag.Bool("short", false, "quick run: 3 rounds of short cells, 2,000 idle connections and subscribers (about 4 minutes)")
-		smoke     = flag.Bool("smoke", false, "a few seconds: one short cell per workload, twoway, twoway-event and rawtcp only, twoway-deflate for fanout and the compressed workloads, and twoway-hub-nats2 for fanout (for CI)")
-		libs      = flag.String("libs", "", "comma-separated libraries, each run in the workloads it has a server for (default: "+strings.Join(defaultLibs(), ",")+"; with -smoke: twoway,twoway-event,rawtcp,twoway-deflate,twoway-hub-nats2)")
+		smoke     = flag.Bool("smoke", false, "a few seconds: one short cell per workload, twoway, twoway-event and rawtcp only, twoway-deflate for fanout and the compressed workloads, twoway-event-deflate for the compressed workloads, and twoway-hub-nats2 for fanout (for CI)")
+		libs      = flag.String("libs", "", "comma-separated libraries, each run in the workloads it has a server for (default: "+strings.Join(defaultLibs(), ",")+"; with -smoke: twoway,twoway-event,rawtcp,twoway-deflate,twoway-event-deflate,twoway-hub-nats2)")
 		workloads = flag.String("workloads", "", "comma-separated workloads (default: all)")
 	)
 	flag.StringVar(&o.base, "base", "twoway", "library the ratios are relative to (the first listed that a workload runs, if absent)")
@@ -145,7 +145,7 @@ func run() error {
 	switch {
 	case *smoke:
 		rounds, dur, warm, settle, idle = 1, 200*time.Millisecond, 50*time.Millisecond, 100*time.Millisecond, 200
-		o.libs = []string{"twoway", eventLib, "rawtcp", "twoway-deflate", hubNATS2}
+		o.libs = []string{"twoway", eventLib, "rawtcp", "twoway-deflate", "twoway-event-deflate", hubNATS2}
 	case *short:
 		dur, warm, settle, idle = time.Second, 250*time.Millisecond, 300*time.Millisecond, 2000
 	}
