@@ -320,3 +320,36 @@ func TestLargeOutputInPieces(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestWorkersWait echoes messages one at a time on one connection: the
+// callbacks' goroutine waits for the next one rather than end, so that
+// each message does not start a goroutine whose stack grows again.
+func TestWorkersWait(t *testing.T) {
+	for _, plain := range []bool{false, true} {
+		t.Run(fmt.Sprintf("goroutines=%v", plain), func(t *testing.T) {
+			srv := &event.Server{}
+			url := startEchoOn(t, srv, plain)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			c, _, err := conn.Dial(ctx, url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			msg := []byte("hello")
+			for range 50 {
+				if err := c.Write(ctx, conn.Text, msg); err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := c.Read(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The first message's goroutine took every later one; the
+			// handshake may have had one of its own.
+			if n := event.WorkersStarted(srv); n > 2 {
+				t.Errorf("%d goroutines started for 50 messages in turn, want at most 2", n)
+			}
+		})
+	}
+}

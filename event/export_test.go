@@ -19,3 +19,10 @@ func CheckGoroutines(t testing.TB, before int) {
 		t.Errorf("%d goroutines after Shutdown, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+// WorkersStarted returns how many goroutines s's pool has started.
+func WorkersStarted(s *Server) int {
+	s.pool.mu.Lock()
+	defer s.pool.mu.Unlock()
+	return s.pool.started
+}

@@ -103,6 +103,7 @@ func TestRespondInLoop(t *testing.T) {
 				c.mu.Lock()
 				c.endLocked(&conn.CloseError{Code: frame.CloseAbnormal})
 				c.mu.Unlock()
+				srv.pool.stop()
 				srv.pool.wg.Wait()
 			})
 		}

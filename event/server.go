@@ -38,7 +38,9 @@ type Server struct {
 	HandshakeTimeout time.Duration
 
 	// Workers bounds the goroutines that run callbacks at once; 0 means
-	// 64 per GOMAXPROCS. A callback that blocks holds one worker.
+	// 64 per GOMAXPROCS. A callback that blocks holds one worker. Workers
+	// are started as callbacks need them and, once started, wait for more
+	// work until Shutdown.
 	Workers int
 
 	// HTTP, if set, serves the requests that are not WebSocket
@@ -152,6 +154,8 @@ func (s *Server) init() error {
 		if s.pool.max <= 0 {
 			s.pool.max = 64 * runtime.GOMAXPROCS(0)
 		}
+		s.pool.keep = s.pool.max // as Workers' doc says
+		s.pool.work.L = &s.pool.mu
 		s.listeners = make(map[closer]struct{})
 		s.goConns = make(map[*Conn]struct{})
 		s.initErr = s.engine.start(s)
@@ -211,6 +215,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for s.active.Load() > 0 {
 		<-tick.C // closeAll ends them without waiting for peers
 	}
+	s.pool.stop()
 	s.pool.wg.Wait()
 	s.mu.Lock()
 	hs := s.httpSrv
@@ -226,13 +231,22 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// pool runs the callbacks of connections on at most max goroutines, which
-// exist only while there is work: a goroutine ends when no connection is
-// waiting.
+// pool runs the callbacks of connections on at most max goroutines. Up to
+// keep of them wait for more work when there is none, until stop; the
+// others end. A goroutine started for each message grows its stack anew
+// every time (to inflate and compress, for one): with keep at GOMAXPROCS,
+// a hundred connections' messages still started goroutines, whose stack
+// growth was a fifth of the server's CPU in a compressed echo. Waiting
+// goroutines hold their stacks, a few KiB each.
 type pool struct {
 	mu      sync.Mutex
+	work    sync.Cond // signaled when a waiting goroutine is given work
 	max     int
+	keep    int
 	running int
+	started int // goroutines started, ever
+	waiting int // goroutines waiting in work and not yet given any
+	stopped bool
 	queue   []*Conn
 	wg      sync.WaitGroup
 }
@@ -240,23 +254,38 @@ type pool struct {
 // submit arranges for c.run to be called.
 func (p *pool) submit(c *Conn) {
 	p.mu.Lock()
-	if p.running < p.max {
+	switch {
+	case p.waiting > 0:
+		p.waiting--
+		p.queue = append(p.queue, c)
+		p.work.Signal()
+	case p.running < p.max:
 		p.running++
+		p.started++
 		p.wg.Add(1)
 		p.mu.Unlock()
-		go p.work(c)
+		go p.serve(c)
 		return
+	default:
+		p.queue = append(p.queue, c)
 	}
-	p.queue = append(p.queue, c)
 	p.mu.Unlock()
 }
 
-func (p *pool) work(c *Conn) {
+// serve runs c and then the queue's connections, waiting for more while
+// it is one of the keep waiting goroutines.
+func (p *pool) serve(c *Conn) {
 	defer p.wg.Done()
+	p.mu.Lock()
 	for c != nil {
+		p.mu.Unlock()
 		c.run()
 		p.mu.Lock()
 		c = nil
+		for len(p.queue) == 0 && p.waiting < p.keep && !p.stopped {
+			p.waiting++
+			p.work.Wait() // submit or stop takes us off waiting
+		}
 		if len(p.queue) > 0 {
 			c = p.queue[0]
 			p.queue[0] = nil
@@ -264,11 +293,20 @@ func (p *pool) work(c *Conn) {
 			if len(p.queue) == 0 {
 				p.queue = nil
 			}
-		} else {
-			p.running--
 		}
-		p.mu.Unlock()
 	}
+	p.running--
+	p.mu.Unlock()
+}
+
+// stop ends the waiting goroutines, and makes the others end once there is
+// no work.
+func (p *pool) stop() {
+	p.mu.Lock()
+	p.stopped = true
+	p.waiting = 0
+	p.work.Broadcast()
+	p.mu.Unlock()
 }
 
 // Errors of the protocol found by this package, as conn reports them.
