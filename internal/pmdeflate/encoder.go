@@ -423,8 +423,8 @@ func (e *encoder) emit(raw []byte) {
 	h := &e.huff
 	dynamic, numLit, numDist, numCL := fixed, 0, 0, 0
 	if len(e.tokens) >= encMinDynamic && !e.incompressible(stored-extra) {
-		h.lit.build(e.litFreq[:], maxCodeBits, &h.sort)
-		h.dist.build(e.distFreq[:], maxCodeBits, &h.sort)
+		litCost := h.lit.build(e.litFreq[:], maxCodeBits, &h.sort)
+		distCost := h.dist.build(e.distFreq[:], maxCodeBits, &h.sort)
 		numLit = numLitLen
 		for numLit > 257 && h.lit.lens[numLit-1] == 0 {
 			numLit--
@@ -433,13 +433,13 @@ func (e *encoder) emit(raw []byte) {
 		for numDist > 1 && h.dist.lens[numDist-1] == 0 {
 			numDist--
 		}
-		h.codeLengths(numLit, numDist)
+		clCost := h.codeLengths(numLit, numDist)
 		numCL = numCodeLen
 		for numCL > 4 && h.cl.lens[codeLengthOrder[numCL-1]] == 0 {
 			numCL--
 		}
-		dynamic = 3 + 5 + 5 + 4 + 3*numCL + h.cl.cost(h.clFreq[:]) + int(2*h.clFreq[16]+3*h.clFreq[17]+7*h.clFreq[18]) +
-			h.lit.cost(e.litFreq[:]) + h.dist.cost(e.distFreq[:]) + extra
+		dynamic = 3 + 5 + 5 + 4 + 3*numCL + clCost + int(2*h.clFreq[16]+3*h.clFreq[17]+7*h.clFreq[18]) +
+			litCost + distCost + extra
 	}
 	w := &e.out
 	switch {
@@ -571,8 +571,9 @@ type huffScratch struct {
 }
 
 // codeLengths run-length encodes the lengths of the first numLit literal
-// and numDist distance codes, and builds the code length code.
-func (h *huffScratch) codeLengths(numLit, numDist int) {
+// and numDist distance codes, builds the code length code and returns the
+// bits the run-length encoded lengths take in it, without their extra bits.
+func (h *huffScratch) codeLengths(numLit, numDist int) int {
 	var all [numLitLen + numDistCodes]uint8
 	n := copy(all[:], h.lit.lens[:numLit])
 	n += copy(all[n:], h.dist.lens[:numDist])
@@ -613,7 +614,7 @@ func (h *huffScratch) codeLengths(numLit, numDist int) {
 			add(int(v), 0)
 		}
 	}
-	h.cl.build(h.clFreq[:], maxCLBits, &h.sort)
+	return h.cl.build(h.clFreq[:], maxCLBits, &h.sort)
 }
 
 // huffCode is a canonical Huffman code: each symbol's code length and its
@@ -666,47 +667,61 @@ func (c *huffCode) assign(n int) {
 
 // sortScratch is the room build needs.
 type sortScratch struct {
-	leaves [288]uint64 // frequency<<16 | symbol, sorted
-	tmp    [288]uint64
+	leaves [288]uint32 // frequency<<16 | symbol, sorted
+	tmp    [288]uint32
+	syms   [288]uint16 // the symbols that occur, in order
 	freq   [2 * 288]uint32
 	parent [2 * 288]uint16
 	depth  [2 * 288]uint8
 }
 
 // build makes c a Huffman code for the symbols of freq that occur, with
-// no code longer than limit bits. The code is complete, as inflaters
-// require: if fewer than two symbols occur, unused ones get codes too.
-func (c *huffCode) build(freq []uint32, limit int, s *sortScratch) {
+// no code longer than limit bits, and returns the bits freq's symbols
+// take in it. The code is complete, as inflaters require: if fewer than
+// two symbols occur, unused ones get codes too. Frequencies must be below
+// 1<<16, as a block's are.
+//
+// Only the symbols that occur are sorted and given codes: a block of a
+// small message uses few of the 286 literal/length symbols, and the codes
+// of the others, whose lengths are 0, are never written.
+func (c *huffCode) build(freq []uint32, limit int, s *sortScratch) (cost int) {
 	lens := c.lens[:]
 	clear(lens)
 	n := 0
+	var all uint32
 	for sym, f := range freq {
-		if f > 0 {
-			s.leaves[n] = uint64(f)<<16 | uint64(sym)
-			n++
+		// Stored whether it occurs or not, and counted only if it
+		// does: a branch here would be mispredicted all the time.
+		s.leaves[n] = f<<16 | uint32(sym)
+		s.syms[n] = uint16(sym)
+		all |= f
+		used := 0
+		if f != 0 {
+			used = 1
 		}
+		n += used
 	}
 	if n < 2 {
 		// One code of one bit is all an inflater accepts as incomplete;
 		// give a second symbol the other.
 		other := 0
-		if n == 1 && s.leaves[0]&0xffff == 0 {
+		if n == 1 && s.syms[0] == 0 {
 			other = 1
 		}
 		lens[other] = 1
 		if n == 1 {
-			lens[s.leaves[0]&0xffff] = 1
+			lens[s.syms[0]] = 1
+			cost = int(s.leaves[0] >> 16)
 		}
 		c.assign(len(freq))
-		return
+		return cost
 	}
-	leaves := s.leaves[:n]
-	sortLeaves(leaves, s.tmp[:])
+	leaves := sortLeaves(s.leaves[:n], s.tmp[:n], bits.Len32(all))
 
 	// Two queues: the leaves in order of frequency, and the internal
 	// nodes, which are made in order of frequency too.
 	for i, l := range leaves {
-		s.freq[i] = uint32(l >> 16)
+		s.freq[i] = l >> 16
 	}
 	leaf, node := 0, n
 	for next := n; next < 2*n-1; next++ {
@@ -726,7 +741,7 @@ func (c *huffCode) build(freq []uint32, limit int, s *sortScratch) {
 	}
 	root := 2*n - 2
 	s.depth[root] = 0
-	var count [32]int
+	var count [maxCodeBits + 1]uint16
 	over := false
 	for i := root - 1; i >= 0; i-- {
 		d := s.depth[s.parent[i]] + 1
@@ -746,22 +761,42 @@ func (c *huffCode) build(freq []uint32, limit int, s *sortScratch) {
 	i := 0
 	for l := limit; l >= 1; l-- {
 		for range count[l] {
-			lens[leaves[i]&0xffff] = uint8(l)
+			x := leaves[i]
+			lens[x&0xffff] = uint8(l)
+			cost += int(x>>16) * l
 			i++
 		}
 	}
-	c.assign(len(freq))
+	c.assignUsed(s.syms[:n], &count)
+	return cost
+}
+
+// assignUsed sets the codes of syms, the symbols with a code in order,
+// from their lengths, of which count[l] are l bits long: the codes of
+// RFC 1951 §3.2.2 without a pass over the symbols that have none.
+func (c *huffCode) assignUsed(syms []uint16, count *[maxCodeBits + 1]uint16) {
+	var next [maxCodeBits + 1]uint16
+	code := uint16(0)
+	for l := 1; l <= maxCodeBits; l++ {
+		next[l] = code
+		code = (code + count[l]) << 1
+	}
+	for _, s := range syms {
+		l := c.lens[s]
+		c.codes[s] = bits.Reverse16(next[l]) >> (16 - l)
+		next[l]++
+	}
 }
 
 // limitCounts makes the code lengths count[l] of each length l, some of
 // which were cut to limit, a complete prefix code again: it lengthens the
 // longest codes below limit until the Kraft sum is no more than one, then
 // shortens codes of the limit until it is one exactly.
-func limitCounts(count []int, limit int) {
+func limitCounts(count []uint16, limit int) {
 	full := 1 << limit
 	sum := 0
 	for l := 1; l <= limit; l++ {
-		sum += count[l] << (limit - l)
+		sum += int(count[l]) << (limit - l)
 	}
 	for sum > full {
 		l := limit - 1
@@ -779,12 +814,15 @@ func limitCounts(count []int, limit int) {
 	}
 }
 
-// sortLeaves sorts leaves by frequency, their upper bits, keeping symbols
-// of equal frequency in order. A block's frequencies fit in 16 bits.
-// Insertion sort is quickest for the few symbols of a small block; a
-// histogram of many symbols, as incompressible data has, is radix sorted
-// through tmp in two passes of 8 bits.
-func sortLeaves(a, tmp []uint64) {
+// sortLeaves sorts leaves by frequency, their upper 16 bits, keeping
+// symbols of equal frequency in order, and returns them sorted: in a or
+// in tmp, which must be as long. No frequency is fbits bits or longer.
+// Insertion sort is quickest for the few symbols of a small block;
+// others are radix sorted in as few passes of at most 8 bits as fbits
+// allows: one for a small block's frequencies, below 256, and two digits
+// of fbits/2 bits rather than 8 and a few for a larger block's, so that
+// the counts to clear and sum stay few.
+func sortLeaves(a, tmp []uint32, fbits int) []uint32 {
 	if len(a) <= 48 {
 		for i := 1; i < len(a); i++ {
 			v := a[i]
@@ -795,24 +833,29 @@ func sortLeaves(a, tmp []uint64) {
 			}
 			a[j] = v
 		}
-		return
+		return a
 	}
-	tmp = tmp[:len(a)]
-	for shift := uint(16); shift < 32; shift += 8 {
-		var count [257]int
+	passes := (fbits + 7) / 8
+	digit := uint((fbits + passes - 1) / passes)
+	mask := uint32(1)<<digit - 1
+	var count [257]uint16
+	for shift := uint(16); shift < 16+uint(fbits); shift += digit {
+		c := count[:mask+2]
+		clear(c)
 		for _, v := range a {
-			count[(v>>shift)&0xff+1]++
+			c[(v>>shift)&mask+1]++
 		}
-		for d := 1; d < len(count); d++ {
-			count[d] += count[d-1]
+		for d := 1; d < len(c); d++ {
+			c[d] += c[d-1]
 		}
 		for _, v := range a {
-			d := (v >> shift) & 0xff
-			tmp[count[d]] = v
-			count[d]++
+			d := (v >> shift) & mask
+			tmp[c[d]] = v
+			c[d]++
 		}
 		a, tmp = tmp, a
 	}
+	return a
 }
 
 // bitWriter packs bits least significant first (RFC 1951 §3.1.1) into a

@@ -5,6 +5,8 @@ import (
 	"compress/flate"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -241,6 +243,129 @@ func TestHuffmanLimit(t *testing.T) {
 				t.Errorf("Kraft sum %d/%d: the code is not complete", kraft, 1<<maxCodeBits)
 			}
 		})
+	}
+}
+
+// TestHuffmanBuild builds codes for histograms of every size and spread a
+// block may have, and checks them against what build promises: the cost
+// it returns is the code's, which is optimal (a Huffman code's, found by
+// merging the two least frequent in a plain loop) where no length reached
+// the limit; a code for exactly the symbols that occur; and the canonical
+// codes of RFC 1951 §3.2.2, as setLengths assigns them.
+func TestHuffmanBuild(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	type histogram struct {
+		name string
+		freq []uint32
+	}
+	var hists []histogram
+	for _, n := range []int{2, 3, 19, 30, 48, 49, 100, 286} {
+		for _, fbits := range []int{1, 4, 8, 9, 12, 15, 16} {
+			for _, zeros := range []int{0, 5, 9} {
+				// Two symbols at least occur: TestHuffmanLimit has
+				// the codes of fewer.
+				freq := make([]uint32, n)
+				for i := range freq {
+					if i < 2 || r.IntN(10) >= zeros {
+						freq[i] = 1 + r.Uint32N(1<<fbits-1)
+					}
+				}
+				hists = append(hists, histogram{fmt.Sprintf("n=%d/bits=%d/zeros=%d", n, fbits, zeros), freq})
+			}
+		}
+	}
+	text := jsonText(16<<10, 3)
+	freq := make([]uint32, numLitLen)
+	for _, b := range text {
+		freq[b]++
+	}
+	hists = append(hists, histogram{"text", freq})
+
+	for _, h := range hists {
+		for _, limit := range []int{maxCLBits, maxCodeBits} {
+			if 1<<limit < len(h.freq) {
+				continue // not every symbol can have a code
+			}
+			t.Run(fmt.Sprintf("%s/limit=%d", h.name, limit), func(t *testing.T) {
+				var c huffCode
+				var s sortScratch
+				cost := c.build(h.freq, limit, &s)
+				want, longest := 0, 0
+				for sym, f := range h.freq {
+					l := int(c.lens[sym])
+					want += int(f) * l
+					longest = max(longest, l)
+					if (f > 0) != (l > 0) {
+						t.Errorf("symbol %d occurs %d times; its code is %d bits", sym, f, l)
+					}
+				}
+				if cost != want {
+					t.Errorf("build returned a cost of %d bits; its lengths make %d", cost, want)
+				}
+				if opt := huffmanCost(h.freq); longest < limit && cost != opt {
+					t.Errorf("cost %d bits, longest code %d bits; a Huffman code takes %d", cost, longest, opt)
+				}
+				if longest > limit {
+					t.Errorf("a code of %d bits; the limit is %d", longest, limit)
+				}
+				var ref huffCode
+				ref.setLengths(c.lens[:len(h.freq)])
+				var got, wantCodes []uint16
+				for sym, f := range h.freq {
+					if f > 0 {
+						got = append(got, c.codes[sym])
+						wantCodes = append(wantCodes, ref.codes[sym])
+					}
+				}
+				if diff := cmp.Diff(wantCodes, got); diff != "" {
+					t.Errorf("codes of the symbols that occur (-canonical +got):\n%s", diff)
+				}
+			})
+		}
+	}
+}
+
+// huffmanCost returns the bits freq's symbols take in a Huffman code for
+// them: the sum of the weights of the merged nodes.
+func huffmanCost(freq []uint32) int {
+	var w []int
+	for _, f := range freq {
+		if f > 0 {
+			w = append(w, int(f))
+		}
+	}
+	cost := 0
+	for len(w) > 1 {
+		slices.Sort(w)
+		m := w[0] + w[1]
+		cost += m
+		w = append(w[2:], m)
+	}
+	return cost
+}
+
+// TestSortLeaves checks sortLeaves against slices.Sort, by insertion and
+// by each number of radix passes, and that it leaves the keys it was given.
+func TestSortLeaves(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 6))
+	for _, n := range []int{0, 1, 2, 48, 49, 200, 288} {
+		for _, fbits := range []int{1, 7, 8, 9, 11, 15, 16} {
+			t.Run(fmt.Sprintf("n=%d/bits=%d", n, fbits), func(t *testing.T) {
+				a := make([]uint32, n)
+				for i := range a {
+					a[i] = r.Uint32N(1<<fbits)<<16 | uint32(i)
+				}
+				if n > 0 {
+					a[r.IntN(n)] |= 1 << (fbits + 15) // the largest frequency there is
+				}
+				want := slices.Clone(a)
+				slices.Sort(want)
+				got := sortLeaves(a, make([]uint32, n), fbits)
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("sorted (-want +got):\n%s", diff)
+				}
+			})
+		}
 	}
 }
 
