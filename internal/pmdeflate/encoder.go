@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"math/bits"
+	"slices"
 )
 
 // This file is a DEFLATE encoder (RFC 1951) made for WebSocket messages
@@ -74,11 +75,26 @@ type encoder struct {
 // The table holds positions in buf as 16-bit numbers.
 var _ [1<<16 - encBufSize]struct{}
 
-// token is a literal byte (below 1<<31) or a match: matchFlag, the length
-// less 3 shifted by 16, and the distance less 1.
+// token is a literal byte (below 256) or a match. A match holds the codes
+// and extra bits of its length and distance, which match has at hand, so
+// that writeTokens has only to look up their Huffman codes. From the low
+// bits up:
+//
+//	13 bits  the distance's extra bits
+//	 5 bits  its code
+//	 5 bits  the length's extra bits
+//	 3 bits  how many they are
+//	 5 bits  the length's symbol less 256
+//	 1 bit   matchFlag
 type token uint32
 
-const matchFlag token = 1 << 31
+const (
+	matchFlag    token = 1 << 31
+	tokDistCode        = 13
+	tokLenExtra        = 18
+	tokLenBits         = 23
+	tokLenSymbol       = 26
+)
 
 func newEncoder() *encoder {
 	return &encoder{
@@ -300,16 +316,19 @@ func (e *encoder) literals(p []byte) {
 }
 
 func (e *encoder) addMatch(length, dist int) {
-	e.litFreq[257+int(lengthCode[length-3])]++
-	e.distFreq[distCode(dist-1)]++
-	e.tokens = append(e.tokens, matchFlag|token(length-3)<<16|token(dist-1))
+	lt := lengthToken[length-3]
+	d := dist - 1
+	dc := distCode(d)
+	e.litFreq[256+lt>>tokLenSymbol]++
+	e.distFreq[dc]++
+	e.tokens = append(e.tokens, matchFlag|lt|token(dc)<<tokDistCode|token(dist-int(distBase[dc])))
 }
 
 // Length and distance codes, RFC 1951 §3.2.5.
 var (
 	lengthBase  [29]uint16
 	lengthExtra [29]uint8
-	lengthCode  [256]uint8 // by length-3, the length code less 257
+	lengthToken [256]token // by length-3, the length's part of a token
 	distBase    [numDistCodes]uint16
 	distExtra   [numDistCodes]uint8
 )
@@ -327,13 +346,14 @@ func init() {
 		lengthBase[c], lengthExtra[c] = uint16(length), uint8(extra)
 		for range 1 << extra {
 			if length-3 < 255 {
-				lengthCode[length-3] = uint8(c)
+				lengthToken[length-3] = token(c+1)<<tokLenSymbol | token(extra)<<tokLenBits |
+					token(length-int(lengthBase[c]))<<tokLenExtra
 			}
 			length++
 		}
 	}
 	lengthBase[28], lengthExtra[28] = 258, 0
-	lengthCode[255] = 28
+	lengthToken[255] = 29 << tokLenSymbol
 	// Distances: codes 0..3 stand for 1..4; from 4 each pair of codes
 	// has one extra bit more than the pair before.
 	dist := 1
@@ -525,34 +545,61 @@ func (e *encoder) store(raw []byte) {
 }
 
 // writeTokens writes the block's tokens and its end with the given codes.
-// The bit writer's state is kept in locals through the loop.
+// The bit writer's state is kept in locals through the loop (a pointer's
+// fields would be stored and reloaded for every symbol), and after each
+// token its whole bytes go out in one 8-byte store, whose bytes past them
+// the next store overwrites: no branch per token on whether a word is
+// full. Fewer than 8 bits are left after a store, and a token takes at
+// most 48, so the 64 bits never overflow.
 func (e *encoder) writeTokens(lit, dist *huffCode) {
+	// Tokens go out in chunks, each written into room made beforehand:
+	// at most 6 bytes a token, and 16 for the stores' overrun.
+	const chunk = 256
 	w := &e.out
-	acc, n, b := w.bits, w.nbits, w.b
-	put := func(v uint64, k uint) {
-		acc |= v << n
-		n += k
-		if n >= 32 {
-			b = binary.LittleEndian.AppendUint32(b, uint32(acc))
-			acc >>= 32
-			n -= 32
+	acc, n := w.bits, w.nbits
+	b := w.b
+	i := len(b)
+	// The codes of symbols 256 to 287, which a token's 5 bits index
+	// with no bounds check.
+	llens, lcodes := (*[32]uint8)(lit.lens[256:]), (*[32]uint16)(lit.codes[256:])
+	for tokens := e.tokens; ; {
+		b = slices.Grow(b[:i], 6*chunk+16)
+		b = b[:cap(b)]
+		// Flush first: the writer may hold up to 31 bits.
+		binary.LittleEndian.PutUint64(b[i:], acc)
+		i += int(n >> 3)
+		acc >>= n &^ 7
+		n &= 7
+		if len(tokens) == 0 {
+			break
 		}
-	}
-	for _, t := range e.tokens {
-		if t&matchFlag == 0 {
-			put(uint64(lit.codes[t]), uint(lit.lens[t]))
-			continue
+		k := min(len(tokens), chunk)
+		for _, t := range tokens[:k] {
+			// Shifts are masked to 63, which they never reach, so
+			// that the compiler need not make those beyond 63 zero.
+			if t&matchFlag == 0 {
+				acc |= uint64(lit.codes[uint8(t)]) << (n & 63)
+				n += uint(lit.lens[uint8(t)])
+			} else {
+				ls := t >> tokLenSymbol & 31
+				l := uint(llens[ls])
+				acc |= (uint64(lcodes[ls]) | uint64(t>>tokLenExtra&31)<<(l&63)) << (n & 63)
+				n += l + uint(t>>tokLenBits&7)
+				dc := t >> tokDistCode & 31
+				l = uint(dist.lens[dc])
+				acc |= (uint64(dist.codes[dc]) | uint64(t&(1<<tokDistCode-1))<<(l&63)) << (n & 63)
+				n += l + uint(distExtra[dc])
+			}
+			binary.LittleEndian.PutUint64(b[i:], acc)
+			i += int(n >> 3)
+			acc >>= n &^ 7
+			n &= 7
 		}
-		l := int(t>>16) & 0xff
-		lc := lengthCode[l]
-		sym := 257 + int(lc)
-		put(uint64(lit.codes[sym])|uint64(l+3-int(lengthBase[lc]))<<lit.lens[sym], uint(lit.lens[sym]+lengthExtra[lc]))
-		d := int(t & 0xffff)
-		dc := distCode(d)
-		put(uint64(dist.codes[dc])|uint64(d+1-int(distBase[dc]))<<dist.lens[dc], uint(dist.lens[dc]+distExtra[dc]))
+		tokens = tokens[k:]
 	}
-	put(uint64(lit.codes[endOfBlock]), uint(lit.lens[endOfBlock]))
-	w.bits, w.nbits, w.b = acc, n, b
+	acc |= uint64(lit.codes[endOfBlock]) << n
+	n += uint(lit.lens[endOfBlock])
+	w.bits, w.nbits, w.b = acc, n, b[:i]
 }
 
 // codeLengthOrder is the order in which a dynamic block's header gives

@@ -189,6 +189,66 @@ func TestEncoderStored(t *testing.T) {
 	}
 }
 
+// TestEncoderMatchCodes writes a block of matches of every length, each
+// at distances of every distance code, its first and last, with fixed
+// and with dynamic codes, and checks that it inflates to what the matches
+// copy: every length and distance code with all its extra bits.
+func TestEncoderMatchCodes(t *testing.T) {
+	var dists []int
+	for c := range numDistCodes {
+		dists = append(dists, int(distBase[c]), int(distBase[c])+1<<distExtra[c]-1)
+	}
+	dict := randomBytes(encMaxWindow, 9)
+	for _, btype := range []int{btypeFixed, btypeDynamic} {
+		t.Run(fmt.Sprint("btype=", btype), func(t *testing.T) {
+			e := newEncoder()
+			e.reset(encMaxWindow, dict)
+			var out bytes.Buffer
+			e.dst = &out
+			want := bytes.Clone(dict)
+			for length := 3; length <= encMaxMatch; length++ {
+				for k := range 2 {
+					d := dists[(2*length+k)%len(dists)]
+					e.addMatch(length, d)
+					for range length {
+						want = append(want, want[len(want)-d])
+					}
+				}
+				e.literals(want[len(want)-1:]) // a literal between matches
+				want = append(want, want[len(want)-1])
+			}
+			e.litFreq[endOfBlock]++
+			if btype == btypeFixed {
+				e.out.writeBits(btypeFixed<<1, 3)
+				e.writeTokens(&fixedLit, &fixedDist)
+			} else {
+				e.emit(want[len(dict):])
+			}
+			if err := e.finish(); err != nil {
+				t.Fatal(err)
+			}
+			if got := int(out.Bytes()[0]>>1) & 3; got != btype {
+				t.Fatalf("block type %d, want %d", got, btype)
+			}
+			got, _, err := refInflate(dict, append(out.Bytes(), syncMarker[:]...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want[len(dict):]) {
+				t.Errorf("inflated %d bytes, want %d; first difference at %d", len(got), len(want)-len(dict), firstDiff(got, want[len(dict):]))
+			}
+		})
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	i := 0
+	for i < min(len(a), len(b)) && a[i] == b[i] {
+		i++
+	}
+	return i
+}
+
 // TestHuffmanLimit builds codes for frequencies that an unlimited Huffman
 // code would give lengths beyond the limit, and checks that every symbol
 // that occurs gets a code within it and that the code is complete.
