@@ -568,7 +568,7 @@ func (e *encoder) writeTokens(lit, dist *huffCode) {
 		// Flush first: the writer may hold up to 31 bits.
 		binary.LittleEndian.PutUint64(b[i:], acc)
 		i += int(n >> 3)
-		acc >>= n &^ 7
+		acc >>= n & 56
 		n &= 7
 		if len(tokens) == 0 {
 			break
@@ -592,7 +592,7 @@ func (e *encoder) writeTokens(lit, dist *huffCode) {
 			}
 			binary.LittleEndian.PutUint64(b[i:], acc)
 			i += int(n >> 3)
-			acc >>= n &^ 7
+			acc >>= n & 56
 			n &= 7
 		}
 		tokens = tokens[k:]
@@ -864,13 +864,16 @@ func limitCounts(count []uint16, limit int) {
 // sortLeaves sorts leaves by frequency, their upper 16 bits, keeping
 // symbols of equal frequency in order, and returns them sorted: in a or
 // in tmp, which must be as long. No frequency is fbits bits or longer.
-// Insertion sort is quickest for the few symbols of a small block;
-// others are radix sorted in as few passes of at most 8 bits as fbits
-// allows: one for a small block's frequencies, below 256, and two digits
-// of fbits/2 bits rather than 8 and a few for a larger block's, so that
-// the counts to clear and sum stay few.
+//
+// They are radix sorted, in as few passes of at most 8 bits as fbits
+// allows, unless there are many more digits than leaves: then insertion
+// sort is quicker. The frequencies of a small message's block are few
+// bits long (those of a 1 KiB JSON message's below 64), so its dozens of
+// symbols are sorted in a single pass over a few dozen counts.
 func sortLeaves(a, tmp []uint32, fbits int) []uint32 {
-	if len(a) <= 48 {
+	passes := (fbits + 7) / 8
+	digit := uint((fbits + passes - 1) / passes)
+	if len(a) <= 48 && 1<<digit > 4*len(a) {
 		for i := 1; i < len(a); i++ {
 			v := a[i]
 			j := i
@@ -882,8 +885,6 @@ func sortLeaves(a, tmp []uint32, fbits int) []uint32 {
 		}
 		return a
 	}
-	passes := (fbits + 7) / 8
-	digit := uint((fbits + passes - 1) / passes)
 	mask := uint32(1)<<digit - 1
 	var count [257]uint16
 	for shift := uint(16); shift < 16+uint(fbits); shift += digit {

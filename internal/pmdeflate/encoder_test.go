@@ -408,7 +408,7 @@ func huffmanCost(freq []uint32) int {
 // by each number of radix passes, and that it leaves the keys it was given.
 func TestSortLeaves(t *testing.T) {
 	r := rand.New(rand.NewPCG(6, 6))
-	for _, n := range []int{0, 1, 2, 48, 49, 200, 288} {
+	for _, n := range []int{0, 1, 2, 8, 16, 48, 49, 200, 288} {
 		for _, fbits := range []int{1, 7, 8, 9, 11, 15, 16} {
 			t.Run(fmt.Sprintf("n=%d/bits=%d", n, fbits), func(t *testing.T) {
 				a := make([]uint32, n)
