@@ -425,8 +425,6 @@ func (e *encoder) emit(raw []byte) {
 	for c, f := range e.distFreq {
 		extra += int(f) * int(distExtra[c])
 	}
-	fixed := 3 + fixedLit.cost(e.litFreq[:]) + fixedDist.cost(e.distFreq[:]) + extra
-
 	stored := 0
 	for rest := len(raw); ; rest -= 0xffff {
 		stored += 3 + 7 + 32 + 8*min(rest, 0xffff) // at most 7 bits to align
@@ -441,18 +439,16 @@ func (e *encoder) emit(raw []byte) {
 	// says it would not come out smaller than stored: incompressible
 	// data, which would otherwise pay for a code of 256 symbols.
 	h := &e.huff
-	dynamic, numLit, numDist, numCL := fixed, 0, 0, 0
+	fixed, dynamic, numLit, numDist, numCL := 0, math.MaxInt, 0, 0, 0
 	if len(e.tokens) >= encMinDynamic && !e.incompressible(stored-extra) {
 		litCost := h.lit.build(e.litFreq[:], maxCodeBits, &h.sort)
 		distCost := h.dist.build(e.distFreq[:], maxCodeBits, &h.sort)
-		numLit = numLitLen
-		for numLit > 257 && h.lit.lens[numLit-1] == 0 {
-			numLit--
-		}
-		numDist = numDistCodes
-		for numDist > 1 && h.dist.lens[numDist-1] == 0 {
-			numDist--
-		}
+		// Symbols that do not occur cost nothing in the fixed code
+		// either: only those with a dynamic code need summing.
+		lits, dists := h.lit.used[:h.lit.nused], h.dist.used[:h.dist.nused]
+		fixed = 3 + fixedLit.costOf(e.litFreq[:], lits) + fixedDist.costOf(e.distFreq[:], dists) + extra
+		numLit = max(257, int(lits[len(lits)-1])+1)
+		numDist = int(dists[len(dists)-1]) + 1
 		clCost := h.codeLengths(numLit, numDist)
 		numCL = numCodeLen
 		for numCL > 4 && h.cl.lens[codeLengthOrder[numCL-1]] == 0 {
@@ -460,6 +456,8 @@ func (e *encoder) emit(raw []byte) {
 		}
 		dynamic = 3 + 5 + 5 + 4 + 3*numCL + clCost + int(2*h.clFreq[16]+3*h.clFreq[17]+7*h.clFreq[18]) +
 			litCost + distCost + extra
+	} else {
+		fixed = 3 + fixedLit.cost(e.litFreq[:]) + fixedDist.cost(e.distFreq[:]) + extra
 	}
 	w := &e.out
 	switch {
@@ -618,50 +616,80 @@ type huffScratch struct {
 }
 
 // codeLengths run-length encodes the lengths of the first numLit literal
-// and numDist distance codes, builds the code length code and returns the
-// bits the run-length encoded lengths take in it, without their extra bits.
+// and numDist distance codes, which build has just made, builds the code
+// length code and returns the bits the run-length encoded lengths take in
+// it, without their extra bits. It goes through the symbols with a code
+// alone, the zeros between them being runs already.
 func (h *huffScratch) codeLengths(numLit, numDist int) int {
-	var all [numLitLen + numDistCodes]uint8
-	n := copy(all[:], h.lit.lens[:numLit])
-	n += copy(all[n:], h.dist.lens[:numDist])
-	lens := all[:n]
 	h.runs = h.runs[:0]
 	clear(h.clFreq[:])
+	// A run of run lengths v, not yet encoded, ends at pos in the
+	// lengths of lit followed by those of dist.
+	v, run, pos := uint8(0), 0, 0
+	zerosTo := func(at int) {
+		if at > pos {
+			if v != 0 {
+				h.addRun(v, run)
+				v, run = 0, 0
+			}
+			run += at - pos
+			pos = at
+		}
+	}
+	for _, s := range h.lit.used[:h.lit.nused] {
+		zerosTo(int(s))
+		if l := h.lit.lens[s]; l != v {
+			h.addRun(v, run)
+			v, run = l, 0
+		}
+		run++
+		pos++
+	}
+	for _, s := range h.dist.used[:h.dist.nused] {
+		zerosTo(numLit + int(s))
+		if l := h.dist.lens[s]; l != v {
+			h.addRun(v, run)
+			v, run = l, 0
+		}
+		run++
+		pos++
+	}
+	zerosTo(numLit + numDist)
+	h.addRun(v, run)
+	return h.cl.build(h.clFreq[:], maxCLBits, &h.sort)
+}
+
+// addRun encodes run code lengths of v (RFC 1951 §3.2.7).
+func (h *huffScratch) addRun(v uint8, run int) {
 	add := func(sym, extra int) {
 		h.runs = append(h.runs, uint16(sym|extra<<5))
 		h.clFreq[sym]++
 	}
-	for i := 0; i < len(lens); {
-		v := lens[i]
-		run := 1
-		for i+run < len(lens) && lens[i+run] == v {
-			run++
+	if run == 0 {
+		return
+	}
+	if v == 0 {
+		for run >= 11 {
+			k := min(run, 138)
+			add(18, k-11)
+			run -= k
 		}
-		i += run
-		if v == 0 {
-			for run >= 11 {
-				k := min(run, 138)
-				add(18, k-11)
-				run -= k
-			}
-			if run >= 3 {
-				add(17, run-3)
-				run = 0
-			}
-		} else {
-			add(int(v), 0)
-			run--
-			for run >= 3 {
-				k := min(run, 6)
-				add(16, k-3)
-				run -= k
-			}
+		if run >= 3 {
+			add(17, run-3)
+			run = 0
 		}
-		for ; run > 0; run-- {
-			add(int(v), 0)
+	} else {
+		add(int(v), 0)
+		run--
+		for run >= 3 {
+			k := min(run, 6)
+			add(16, k-3)
+			run -= k
 		}
 	}
-	return h.cl.build(h.clFreq[:], maxCLBits, &h.sort)
+	for ; run > 0; run-- {
+		add(int(v), 0)
+	}
 }
 
 // huffCode is a canonical Huffman code: each symbol's code length and its
@@ -670,6 +698,11 @@ func (h *huffScratch) codeLengths(numLit, numDist int) int {
 type huffCode struct {
 	lens  [288]uint8
 	codes [288]uint16
+	// used[:nused] are the symbols with a code, in order, as build
+	// leaves them (setLengths does not), so that what follows build
+	// need not pass over every symbol.
+	used  [288]uint16
+	nused int
 }
 
 // cost returns the bits freq's symbols take in this code.
@@ -677,6 +710,16 @@ func (c *huffCode) cost(freq []uint32) int {
 	n := 0
 	for s, f := range freq {
 		n += int(f) * int(c.lens[s])
+	}
+	return n
+}
+
+// costOf returns the bits freq's symbols take in this code, given syms,
+// all the symbols of freq that occur.
+func (c *huffCode) costOf(freq []uint32, syms []uint16) int {
+	n := 0
+	for _, s := range syms {
+		n += int(freq[s]) * int(c.lens[s])
 	}
 	return n
 }
@@ -716,7 +759,6 @@ func (c *huffCode) assign(n int) {
 type sortScratch struct {
 	leaves [288]uint32 // frequency<<16 | symbol, sorted
 	tmp    [288]uint32
-	syms   [288]uint16     // the symbols that occur, in order
 	freq   [2 * 288]uint32 // the leaves', then the nodes'
 	parent [2 * 288]uint16
 	depth  [2 * 288]uint8
@@ -740,7 +782,7 @@ func (c *huffCode) build(freq []uint32, limit int, s *sortScratch) (cost int) {
 		// Stored whether it occurs or not, and counted only if it
 		// does: a branch here would be mispredicted all the time.
 		s.leaves[n] = f<<16 | uint32(sym)
-		s.syms[n] = uint16(sym)
+		c.used[n] = uint16(sym)
 		all |= f
 		used := 0
 		if f != 0 {
@@ -752,13 +794,20 @@ func (c *huffCode) build(freq []uint32, limit int, s *sortScratch) (cost int) {
 		// One code of one bit is all an inflater accepts as incomplete;
 		// give a second symbol the other.
 		other := 0
-		if n == 1 && s.syms[0] == 0 {
+		if n == 1 && c.used[0] == 0 {
 			other = 1
 		}
 		lens[other] = 1
 		if n == 1 {
-			lens[s.syms[0]] = 1
+			lens[c.used[0]] = 1
 			cost = int(s.leaves[0] >> 16)
+		}
+		c.nused = 0
+		for sym, l := range lens[:len(freq)] {
+			if l != 0 {
+				c.used[c.nused] = uint16(sym)
+				c.nused++
+			}
 		}
 		c.assign(len(freq))
 		return cost
@@ -825,7 +874,8 @@ func (c *huffCode) build(freq []uint32, limit int, s *sortScratch) (cost int) {
 			i++
 		}
 	}
-	c.assignUsed(s.syms[:n], &count)
+	c.nused = n
+	c.assignUsed(c.used[:n], &count)
 	return cost
 }
 
@@ -904,8 +954,12 @@ func sortLeaves(a, tmp []uint32, fbits int) []uint32 {
 		for _, v := range a {
 			c[(v>>shift)&mask+1]++
 		}
-		for d := 1; d < len(c); d++ {
-			c[d] += c[d-1]
+		// The sum is kept in a register: summing in place would
+		// wait on the store of each count to load it back.
+		sum := uint16(0)
+		for d, k := range c {
+			sum += k
+			c[d] = sum
 		}
 		for _, v := range a {
 			d := (v >> shift) & mask

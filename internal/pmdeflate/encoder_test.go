@@ -385,6 +385,71 @@ func TestHuffmanBuild(t *testing.T) {
 	}
 }
 
+// TestCodeLengths run-length encodes the code lengths of histograms with
+// runs of every kind, and checks that the runs decode to the lengths
+// (RFC 1951 §3.2.7) and that clFreq counts them.
+func TestCodeLengths(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	for i := range 200 {
+		var lit [numLitLen]uint32
+		var dist [numDistCodes]uint32
+		lit[endOfBlock] = 1
+		// Stretches of symbols that occur or not, some long, some of
+		// equal frequencies so that equal lengths run.
+		for sym := 0; sym < numLitLen; {
+			k := 1 + r.IntN([]int{3, 12, 150}[i%3])
+			f := uint32(r.IntN(2) * (1 + r.IntN(50)))
+			for ; k > 0 && sym < numLitLen; k-- {
+				lit[sym] = max(lit[sym], f)
+				sym++
+			}
+		}
+		for sym := range dist {
+			if r.IntN(3) > 0 {
+				dist[sym] = uint32(1 + r.IntN(4))
+			}
+		}
+		if i%10 == 0 {
+			clear(dist[:]) // no distances: one code of one bit
+		}
+		var h huffScratch
+		h.lit.build(lit[:], maxCodeBits, &h.sort)
+		h.dist.build(dist[:], maxCodeBits, &h.sort)
+		numLit := max(257, int(h.lit.used[h.lit.nused-1])+1)
+		numDist := int(h.dist.used[h.dist.nused-1]) + 1
+		h.codeLengths(numLit, numDist)
+
+		want := append(slices.Clone(h.lit.lens[:numLit]), h.dist.lens[:numDist]...)
+		var got []uint8
+		var freq [numCodeLen]uint32
+		for _, x := range h.runs {
+			sym, extra := int(x&0x1f), int(x>>5)
+			freq[sym]++
+			if limit := map[int]int{16: 3, 17: 7, 18: 127}[sym]; extra > limit {
+				t.Fatalf("histogram %d: symbol %d with extra bits %d", i, sym, extra)
+			}
+			switch sym {
+			case 16:
+				for range 3 + extra {
+					got = append(got, got[len(got)-1])
+				}
+			case 17:
+				got = append(got, make([]uint8, 3+extra)...)
+			case 18:
+				got = append(got, make([]uint8, 11+extra)...)
+			default:
+				got = append(got, uint8(sym))
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("histogram %d: runs decode to (-want +got):\n%s", i, diff)
+		}
+		if freq != h.clFreq {
+			t.Fatalf("histogram %d: clFreq %v, the runs have %v", i, h.clFreq, freq)
+		}
+	}
+}
+
 // huffmanCost returns the bits freq's symbols take in a Huffman code for
 // them: the sum of the weights of the merged nodes.
 func huffmanCost(freq []uint32) int {
