@@ -782,13 +782,16 @@ func (c *huffCode) build(freq []uint32, limit int, s *sortScratch) (cost int) {
 		// Stored whether it occurs or not, and counted only if it
 		// does: a branch here would be mispredicted all the time.
 		s.leaves[n] = f<<16 | uint32(sym)
-		c.used[n] = uint16(sym)
 		all |= f
 		used := 0
 		if f != 0 {
 			used = 1
 		}
 		n += used
+	}
+	// The leaves are in the order of their symbols until sorted.
+	for i, l := range s.leaves[:n] {
+		c.used[i] = uint16(l)
 	}
 	if n < 2 {
 		// One code of one bit is all an inflater accepts as incomplete;
