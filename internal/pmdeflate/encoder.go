@@ -551,8 +551,12 @@ func (e *encoder) store(raw []byte) {
 // most 48, so the 64 bits never overflow.
 func (e *encoder) writeTokens(lit, dist *huffCode) {
 	// Tokens go out in chunks, each written into room made beforehand:
-	// at most 6 bytes a token, and 16 for the stores' overrun.
+	// at most 6 bytes a token, and 8 for the last store's overrun. The
+	// room is a power of two so that a store's offset into it, masked,
+	// needs no bounds check.
 	const chunk = 256
+	const room = 2048
+	var _ [room - 6*chunk - 8]struct{}
 	w := &e.out
 	acc, n := w.bits, w.nbits
 	b := w.b
@@ -561,16 +565,13 @@ func (e *encoder) writeTokens(lit, dist *huffCode) {
 	// with no bounds check.
 	llens, lcodes := (*[32]uint8)(lit.lens[256:]), (*[32]uint16)(lit.codes[256:])
 	for tokens := e.tokens; ; {
-		b = slices.Grow(b[:i], 6*chunk+16)
-		b = b[:cap(b)]
+		b = slices.Grow(b[:i], room+8)
+		dst := (*[room + 8]byte)(b[i : i+room+8])
 		// Flush first: the writer may hold up to 31 bits.
-		binary.LittleEndian.PutUint64(b[i:], acc)
-		i += int(n >> 3)
+		binary.LittleEndian.PutUint64(dst[:], acc)
+		j := int(n >> 3)
 		acc >>= n & 56
 		n &= 7
-		if len(tokens) == 0 {
-			break
-		}
 		k := min(len(tokens), chunk)
 		for _, t := range tokens[:k] {
 			// Shifts are masked to 63, which they never reach, so
@@ -588,16 +589,21 @@ func (e *encoder) writeTokens(lit, dist *huffCode) {
 				acc |= (uint64(dist.codes[dc]) | uint64(t&(1<<tokDistCode-1))<<(l&63)) << (n & 63)
 				n += l + uint(distExtra[dc])
 			}
-			binary.LittleEndian.PutUint64(b[i:], acc)
-			i += int(n >> 3)
+			binary.LittleEndian.PutUint64(dst[j&(room-1):], acc)
+			j += int(n >> 3)
 			acc >>= n & 56
 			n &= 7
 		}
+		i += j
+		b = b[:i]
 		tokens = tokens[k:]
+		if len(tokens) == 0 {
+			break
+		}
 	}
 	acc |= uint64(lit.codes[endOfBlock]) << n
 	n += uint(lit.lens[endOfBlock])
-	w.bits, w.nbits, w.b = acc, n, b[:i]
+	w.bits, w.nbits, w.b = acc, n, b
 }
 
 // codeLengthOrder is the order in which a dynamic block's header gives
