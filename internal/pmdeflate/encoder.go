@@ -475,18 +475,7 @@ func (e *encoder) emit(raw []byte) {
 		for _, s := range codeLengthOrder[:numCL] {
 			w.writeBits(uint64(h.cl.lens[s]), 3)
 		}
-		for _, r := range h.runs {
-			s := r & 0x1f
-			w.writeBits(uint64(h.cl.codes[s]), uint(h.cl.lens[s]))
-			switch s {
-			case 16:
-				w.writeBits(uint64(r>>5), 2)
-			case 17:
-				w.writeBits(uint64(r>>5), 3)
-			case 18:
-				w.writeBits(uint64(r>>5), 7)
-			}
-		}
+		h.writeRuns(w)
 		e.writeTokens(&h.lit, &h.dist)
 	}
 }
@@ -603,6 +592,29 @@ func (e *encoder) writeTokens(lit, dist *huffCode) {
 	}
 	acc |= uint64(lit.codes[endOfBlock]) << n
 	n += uint(lit.lens[endOfBlock])
+	w.bits, w.nbits, w.b = acc, n, b
+}
+
+// clExtra is the extra bits of each code length symbol, RFC 1951 §3.2.7,
+// in as many entries as its 5 bits in a run can index.
+var clExtra = [32]uint8{16: 2, 17: 3, 18: 7}
+
+// writeRuns writes the run-length encoded code lengths in the code length
+// code: a symbol and its extra bits at once, the bit writer's state in
+// locals, as writeTokens does.
+func (h *huffScratch) writeRuns(w *bitWriter) {
+	acc, n, b := w.bits, w.nbits, w.b
+	for _, r := range h.runs {
+		s := r & 0x1f
+		l := uint(h.cl.lens[s])
+		acc |= (uint64(h.cl.codes[s]) | uint64(r>>5)<<(l&63)) << (n & 63)
+		n += l + uint(clExtra[s])
+		if n >= 32 {
+			b = binary.LittleEndian.AppendUint32(b, uint32(acc))
+			acc >>= 32
+			n -= 32
+		}
+	}
 	w.bits, w.nbits, w.b = acc, n, b
 }
 
