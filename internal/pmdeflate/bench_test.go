@@ -1,9 +1,11 @@
 package pmdeflate
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -279,4 +281,55 @@ func BenchmarkParked(b *testing.B) {
 // less.
 func reportCPU(b *testing.B, start time.Duration) {
 	b.ReportMetric(float64(cputime.Process()-start)/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkEmit measures emit alone, the choice of a block's form, its
+// Huffman codes and the writing of its tokens, on the blocks a Compressor
+// with context takeover makes of JSON messages of each size (a 64 KiB
+// message's are 16 KiB), taken in turn.
+func BenchmarkEmit(b *testing.B) {
+	for _, size := range []int{1 << 10, 64 << 10} {
+		b.Run(fmt.Sprintf("text/%dKiB", size>>10), func(b *testing.B) {
+			type block struct {
+				raw      []byte
+				tokens   []token
+				litFreq  [numLitLen]uint32
+				distFreq [numDistCodes]uint32
+			}
+			var blocks []block
+			e := newEncoder()
+			e.reset(encMaxWindow, nil)
+			e.dst = new(countWriter)
+			for _, m := range benchMessages(jsonText, size) {
+				for p := m; len(p) > 0; {
+					// As write and block do, keeping what emit needs.
+					k := min(len(p), encMaxBlock)
+					if e.pend+encMaxBlock > len(e.buf) {
+						e.slide()
+					}
+					e.n += copy(e.buf[e.n:], p[:k])
+					e.tokens = e.tokens[:0]
+					clear(e.litFreq[:])
+					clear(e.distFreq[:])
+					if e.match(e.pend, e.n) {
+						e.litFreq[endOfBlock]++
+						blocks = append(blocks, block{bytes.Clone(e.buf[e.pend:e.n]), slices.Clone(e.tokens), e.litFreq, e.distFreq})
+					}
+					e.pend = e.n
+					p = p[k:]
+				}
+			}
+			b.SetBytes(int64(len(blocks[0].raw)))
+			b.ReportAllocs()
+			start := cputime.Process()
+			for i := 0; b.Loop(); i++ {
+				k := &blocks[i%len(blocks)]
+				e.tokens = append(e.tokens[:0], k.tokens...)
+				e.litFreq, e.distFreq = k.litFreq, k.distFreq
+				e.out.reset()
+				e.emit(k.raw)
+			}
+			reportCPU(b, start)
+		})
+	}
 }

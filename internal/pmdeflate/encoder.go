@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"math/bits"
+	"slices"
 )
 
 // This file is a DEFLATE encoder (RFC 1951) made for WebSocket messages
@@ -74,11 +75,26 @@ type encoder struct {
 // The table holds positions in buf as 16-bit numbers.
 var _ [1<<16 - encBufSize]struct{}
 
-// token is a literal byte (below 1<<31) or a match: matchFlag, the length
-// less 3 shifted by 16, and the distance less 1.
+// token is a literal byte (below 256) or a match. A match holds the codes
+// and extra bits of its length and distance, which match has at hand, so
+// that writeTokens has only to look up their Huffman codes. From the low
+// bits up:
+//
+//	13 bits  the distance's extra bits
+//	 5 bits  its code
+//	 5 bits  the length's extra bits
+//	 3 bits  how many they are
+//	 5 bits  the length's symbol less 256
+//	 1 bit   matchFlag
 type token uint32
 
-const matchFlag token = 1 << 31
+const (
+	matchFlag    token = 1 << 31
+	tokDistCode        = 13
+	tokLenExtra        = 18
+	tokLenBits         = 23
+	tokLenSymbol       = 26
+)
 
 func newEncoder() *encoder {
 	return &encoder{
@@ -300,16 +316,19 @@ func (e *encoder) literals(p []byte) {
 }
 
 func (e *encoder) addMatch(length, dist int) {
-	e.litFreq[257+int(lengthCode[length-3])]++
-	e.distFreq[distCode(dist-1)]++
-	e.tokens = append(e.tokens, matchFlag|token(length-3)<<16|token(dist-1))
+	lt := lengthToken[length-3]
+	d := dist - 1
+	dc := distCode(d)
+	e.litFreq[256+lt>>tokLenSymbol]++
+	e.distFreq[dc]++
+	e.tokens = append(e.tokens, matchFlag|lt|token(dc)<<tokDistCode|token(dist-int(distBase[dc])))
 }
 
 // Length and distance codes, RFC 1951 §3.2.5.
 var (
 	lengthBase  [29]uint16
 	lengthExtra [29]uint8
-	lengthCode  [256]uint8 // by length-3, the length code less 257
+	lengthToken [256]token // by length-3, the length's part of a token
 	distBase    [numDistCodes]uint16
 	distExtra   [numDistCodes]uint8
 )
@@ -327,13 +346,14 @@ func init() {
 		lengthBase[c], lengthExtra[c] = uint16(length), uint8(extra)
 		for range 1 << extra {
 			if length-3 < 255 {
-				lengthCode[length-3] = uint8(c)
+				lengthToken[length-3] = token(c+1)<<tokLenSymbol | token(extra)<<tokLenBits |
+					token(length-int(lengthBase[c]))<<tokLenExtra
 			}
 			length++
 		}
 	}
 	lengthBase[28], lengthExtra[28] = 258, 0
-	lengthCode[255] = 28
+	lengthToken[255] = 29 << tokLenSymbol
 	// Distances: codes 0..3 stand for 1..4; from 4 each pair of codes
 	// has one extra bit more than the pair before.
 	dist := 1
@@ -405,8 +425,6 @@ func (e *encoder) emit(raw []byte) {
 	for c, f := range e.distFreq {
 		extra += int(f) * int(distExtra[c])
 	}
-	fixed := 3 + fixedLit.cost(e.litFreq[:]) + fixedDist.cost(e.distFreq[:]) + extra
-
 	stored := 0
 	for rest := len(raw); ; rest -= 0xffff {
 		stored += 3 + 7 + 32 + 8*min(rest, 0xffff) // at most 7 bits to align
@@ -421,25 +439,25 @@ func (e *encoder) emit(raw []byte) {
 	// says it would not come out smaller than stored: incompressible
 	// data, which would otherwise pay for a code of 256 symbols.
 	h := &e.huff
-	dynamic, numLit, numDist, numCL := fixed, 0, 0, 0
+	fixed, dynamic, numLit, numDist, numCL := 0, math.MaxInt, 0, 0, 0
 	if len(e.tokens) >= encMinDynamic && !e.incompressible(stored-extra) {
-		h.lit.build(e.litFreq[:], maxCodeBits, &h.sort)
-		h.dist.build(e.distFreq[:], maxCodeBits, &h.sort)
-		numLit = numLitLen
-		for numLit > 257 && h.lit.lens[numLit-1] == 0 {
-			numLit--
-		}
-		numDist = numDistCodes
-		for numDist > 1 && h.dist.lens[numDist-1] == 0 {
-			numDist--
-		}
-		h.codeLengths(numLit, numDist)
+		litCost := h.lit.build(e.litFreq[:], maxCodeBits, &h.sort)
+		distCost := h.dist.build(e.distFreq[:], maxCodeBits, &h.sort)
+		// Symbols that do not occur cost nothing in the fixed code
+		// either: only those with a dynamic code need summing.
+		lits, dists := h.lit.used[:h.lit.nused], h.dist.used[:h.dist.nused]
+		fixed = 3 + fixedLit.costOf(e.litFreq[:], lits) + fixedDist.costOf(e.distFreq[:], dists) + extra
+		numLit = max(257, int(lits[len(lits)-1])+1)
+		numDist = int(dists[len(dists)-1]) + 1
+		clCost := h.codeLengths(numLit, numDist)
 		numCL = numCodeLen
 		for numCL > 4 && h.cl.lens[codeLengthOrder[numCL-1]] == 0 {
 			numCL--
 		}
-		dynamic = 3 + 5 + 5 + 4 + 3*numCL + h.cl.cost(h.clFreq[:]) + int(2*h.clFreq[16]+3*h.clFreq[17]+7*h.clFreq[18]) +
-			h.lit.cost(e.litFreq[:]) + h.dist.cost(e.distFreq[:]) + extra
+		dynamic = 3 + 5 + 5 + 4 + 3*numCL + clCost + int(2*h.clFreq[16]+3*h.clFreq[17]+7*h.clFreq[18]) +
+			litCost + distCost + extra
+	} else {
+		fixed = 3 + fixedLit.cost(e.litFreq[:]) + fixedDist.cost(e.distFreq[:]) + extra
 	}
 	w := &e.out
 	switch {
@@ -457,18 +475,7 @@ func (e *encoder) emit(raw []byte) {
 		for _, s := range codeLengthOrder[:numCL] {
 			w.writeBits(uint64(h.cl.lens[s]), 3)
 		}
-		for _, r := range h.runs {
-			s := r & 0x1f
-			w.writeBits(uint64(h.cl.codes[s]), uint(h.cl.lens[s]))
-			switch s {
-			case 16:
-				w.writeBits(uint64(r>>5), 2)
-			case 17:
-				w.writeBits(uint64(r>>5), 3)
-			case 18:
-				w.writeBits(uint64(r>>5), 7)
-			}
-		}
+		h.writeRuns(w)
 		e.writeTokens(&h.lit, &h.dist)
 	}
 }
@@ -525,33 +532,89 @@ func (e *encoder) store(raw []byte) {
 }
 
 // writeTokens writes the block's tokens and its end with the given codes.
-// The bit writer's state is kept in locals through the loop.
+// The bit writer's state is kept in locals through the loop (a pointer's
+// fields would be stored and reloaded for every symbol), and after each
+// token its whole bytes go out in one 8-byte store, whose bytes past them
+// the next store overwrites: no branch per token on whether a word is
+// full. Fewer than 8 bits are left after a store, and a token takes at
+// most 48, so the 64 bits never overflow.
 func (e *encoder) writeTokens(lit, dist *huffCode) {
+	// Tokens go out in chunks, each written into room made beforehand:
+	// at most 6 bytes a token, and 8 for the last store's overrun. The
+	// room is a power of two so that a store's offset into it, masked,
+	// needs no bounds check.
+	const chunk = 256
+	const room = 2048
+	var _ [room - 6*chunk - 8]struct{}
 	w := &e.out
+	acc, n := w.bits, w.nbits
+	b := w.b
+	i := len(b)
+	// The codes of symbols 256 to 287, which a token's 5 bits index
+	// with no bounds check.
+	llens, lcodes := (*[32]uint8)(lit.lens[256:]), (*[32]uint16)(lit.codes[256:])
+	for tokens := e.tokens; ; {
+		b = slices.Grow(b[:i], room+8)
+		dst := (*[room + 8]byte)(b[i : i+room+8])
+		// Flush first: the writer may hold up to 31 bits.
+		binary.LittleEndian.PutUint64(dst[:], acc)
+		j := int(n >> 3)
+		acc >>= n & 56
+		n &= 7
+		k := min(len(tokens), chunk)
+		for _, t := range tokens[:k] {
+			// Shifts are masked to 63, which they never reach, so
+			// that the compiler need not make those beyond 63 zero.
+			if t&matchFlag == 0 {
+				acc |= uint64(lit.codes[uint8(t)]) << (n & 63)
+				n += uint(lit.lens[uint8(t)])
+			} else {
+				ls := t >> tokLenSymbol & 31
+				l := uint(llens[ls])
+				acc |= (uint64(lcodes[ls]) | uint64(t>>tokLenExtra&31)<<(l&63)) << (n & 63)
+				n += l + uint(t>>tokLenBits&7)
+				dc := t >> tokDistCode & 31
+				l = uint(dist.lens[dc])
+				acc |= (uint64(dist.codes[dc]) | uint64(t&(1<<tokDistCode-1))<<(l&63)) << (n & 63)
+				n += l + uint(distExtra[dc])
+			}
+			binary.LittleEndian.PutUint64(dst[j&(room-1):], acc)
+			j += int(n >> 3)
+			acc >>= n & 56
+			n &= 7
+		}
+		i += j
+		b = b[:i]
+		tokens = tokens[k:]
+		if len(tokens) == 0 {
+			break
+		}
+	}
+	acc |= uint64(lit.codes[endOfBlock]) << n
+	n += uint(lit.lens[endOfBlock])
+	w.bits, w.nbits, w.b = acc, n, b
+}
+
+// clExtra is the extra bits of each code length symbol, RFC 1951 §3.2.7,
+// in as many entries as its 5 bits in a run can index.
+var clExtra = [32]uint8{16: 2, 17: 3, 18: 7}
+
+// writeRuns writes the run-length encoded code lengths in the code length
+// code: a symbol and its extra bits at once, the bit writer's state in
+// locals, as writeTokens does.
+func (h *huffScratch) writeRuns(w *bitWriter) {
 	acc, n, b := w.bits, w.nbits, w.b
-	put := func(v uint64, k uint) {
-		acc |= v << n
-		n += k
+	for _, r := range h.runs {
+		s := r & 0x1f
+		l := uint(h.cl.lens[s])
+		acc |= (uint64(h.cl.codes[s]) | uint64(r>>5)<<(l&63)) << (n & 63)
+		n += l + uint(clExtra[s])
 		if n >= 32 {
 			b = binary.LittleEndian.AppendUint32(b, uint32(acc))
 			acc >>= 32
 			n -= 32
 		}
 	}
-	for _, t := range e.tokens {
-		if t&matchFlag == 0 {
-			put(uint64(lit.codes[t]), uint(lit.lens[t]))
-			continue
-		}
-		l := int(t>>16) & 0xff
-		lc := lengthCode[l]
-		sym := 257 + int(lc)
-		put(uint64(lit.codes[sym])|uint64(l+3-int(lengthBase[lc]))<<lit.lens[sym], uint(lit.lens[sym]+lengthExtra[lc]))
-		d := int(t & 0xffff)
-		dc := distCode(d)
-		put(uint64(dist.codes[dc])|uint64(d+1-int(distBase[dc]))<<dist.lens[dc], uint(dist.lens[dc]+distExtra[dc]))
-	}
-	put(uint64(lit.codes[endOfBlock]), uint(lit.lens[endOfBlock]))
 	w.bits, w.nbits, w.b = acc, n, b
 }
 
@@ -571,49 +634,80 @@ type huffScratch struct {
 }
 
 // codeLengths run-length encodes the lengths of the first numLit literal
-// and numDist distance codes, and builds the code length code.
-func (h *huffScratch) codeLengths(numLit, numDist int) {
-	var all [numLitLen + numDistCodes]uint8
-	n := copy(all[:], h.lit.lens[:numLit])
-	n += copy(all[n:], h.dist.lens[:numDist])
-	lens := all[:n]
+// and numDist distance codes, which build has just made, builds the code
+// length code and returns the bits the run-length encoded lengths take in
+// it, without their extra bits. It goes through the symbols with a code
+// alone, the zeros between them being runs already.
+func (h *huffScratch) codeLengths(numLit, numDist int) int {
 	h.runs = h.runs[:0]
 	clear(h.clFreq[:])
+	// A run of run lengths v, not yet encoded, ends at pos in the
+	// lengths of lit followed by those of dist.
+	v, run, pos := uint8(0), 0, 0
+	zerosTo := func(at int) {
+		if at > pos {
+			if v != 0 {
+				h.addRun(v, run)
+				v, run = 0, 0
+			}
+			run += at - pos
+			pos = at
+		}
+	}
+	for _, s := range h.lit.used[:h.lit.nused] {
+		zerosTo(int(s))
+		if l := h.lit.lens[s]; l != v {
+			h.addRun(v, run)
+			v, run = l, 0
+		}
+		run++
+		pos++
+	}
+	for _, s := range h.dist.used[:h.dist.nused] {
+		zerosTo(numLit + int(s))
+		if l := h.dist.lens[s]; l != v {
+			h.addRun(v, run)
+			v, run = l, 0
+		}
+		run++
+		pos++
+	}
+	zerosTo(numLit + numDist)
+	h.addRun(v, run)
+	return h.cl.build(h.clFreq[:], maxCLBits, &h.sort)
+}
+
+// addRun encodes run code lengths of v (RFC 1951 §3.2.7).
+func (h *huffScratch) addRun(v uint8, run int) {
 	add := func(sym, extra int) {
 		h.runs = append(h.runs, uint16(sym|extra<<5))
 		h.clFreq[sym]++
 	}
-	for i := 0; i < len(lens); {
-		v := lens[i]
-		run := 1
-		for i+run < len(lens) && lens[i+run] == v {
-			run++
+	if run == 0 {
+		return
+	}
+	if v == 0 {
+		for run >= 11 {
+			k := min(run, 138)
+			add(18, k-11)
+			run -= k
 		}
-		i += run
-		if v == 0 {
-			for run >= 11 {
-				k := min(run, 138)
-				add(18, k-11)
-				run -= k
-			}
-			if run >= 3 {
-				add(17, run-3)
-				run = 0
-			}
-		} else {
-			add(int(v), 0)
-			run--
-			for run >= 3 {
-				k := min(run, 6)
-				add(16, k-3)
-				run -= k
-			}
+		if run >= 3 {
+			add(17, run-3)
+			run = 0
 		}
-		for ; run > 0; run-- {
-			add(int(v), 0)
+	} else {
+		add(int(v), 0)
+		run--
+		for run >= 3 {
+			k := min(run, 6)
+			add(16, k-3)
+			run -= k
 		}
 	}
-	h.cl.build(h.clFreq[:], maxCLBits, &h.sort)
+	for ; run > 0; run-- {
+		add(int(v), 0)
+	}
 }
 
 // huffCode is a canonical Huffman code: each symbol's code length and its
@@ -622,6 +716,11 @@ func (h *huffScratch) codeLengths(numLit, numDist int) {
 type huffCode struct {
 	lens  [288]uint8
 	codes [288]uint16
+	// used[:nused] are the symbols with a code, in order, as build
+	// leaves them (setLengths does not), so that what follows build
+	// need not pass over every symbol.
+	used  [288]uint16
+	nused int
 }
 
 // cost returns the bits freq's symbols take in this code.
@@ -629,6 +728,16 @@ func (c *huffCode) cost(freq []uint32) int {
 	n := 0
 	for s, f := range freq {
 		n += int(f) * int(c.lens[s])
+	}
+	return n
+}
+
+// costOf returns the bits freq's symbols take in this code, given syms,
+// all the symbols of freq that occur.
+func (c *huffCode) costOf(freq []uint32, syms []uint16) int {
+	n := 0
+	for _, s := range syms {
+		n += int(freq[s]) * int(c.lens[s])
 	}
 	return n
 }
@@ -666,67 +775,101 @@ func (c *huffCode) assign(n int) {
 
 // sortScratch is the room build needs.
 type sortScratch struct {
-	leaves [288]uint64 // frequency<<16 | symbol, sorted
-	tmp    [288]uint64
-	freq   [2 * 288]uint32
+	leaves [288]uint32 // frequency<<16 | symbol, sorted
+	tmp    [288]uint32
+	freq   [2 * 288]uint32 // the leaves', then the nodes'
 	parent [2 * 288]uint16
 	depth  [2 * 288]uint8
 }
 
 // build makes c a Huffman code for the symbols of freq that occur, with
-// no code longer than limit bits. The code is complete, as inflaters
-// require: if fewer than two symbols occur, unused ones get codes too.
-func (c *huffCode) build(freq []uint32, limit int, s *sortScratch) {
+// no code longer than limit bits, and returns the bits freq's symbols
+// take in it. The code is complete, as inflaters require: if fewer than
+// two symbols occur, unused ones get codes too. Frequencies must be below
+// 1<<16, as a block's are.
+//
+// Only the symbols that occur are sorted and given codes: a block of a
+// small message uses few of the 286 literal/length symbols, and the codes
+// of the others, whose lengths are 0, are never written.
+func (c *huffCode) build(freq []uint32, limit int, s *sortScratch) (cost int) {
 	lens := c.lens[:]
 	clear(lens)
 	n := 0
+	var all uint32
 	for sym, f := range freq {
-		if f > 0 {
-			s.leaves[n] = uint64(f)<<16 | uint64(sym)
-			n++
+		// Stored whether it occurs or not, and counted only if it
+		// does: a branch here would be mispredicted all the time.
+		s.leaves[n] = f<<16 | uint32(sym)
+		all |= f
+		used := 0
+		if f != 0 {
+			used = 1
 		}
+		n += used
+	}
+	// The leaves are in the order of their symbols until sorted.
+	for i, l := range s.leaves[:n] {
+		c.used[i] = uint16(l)
 	}
 	if n < 2 {
 		// One code of one bit is all an inflater accepts as incomplete;
 		// give a second symbol the other.
 		other := 0
-		if n == 1 && s.leaves[0]&0xffff == 0 {
+		if n == 1 && c.used[0] == 0 {
 			other = 1
 		}
 		lens[other] = 1
 		if n == 1 {
-			lens[s.leaves[0]&0xffff] = 1
+			lens[c.used[0]] = 1
+			cost = int(s.leaves[0] >> 16)
 		}
-		c.assign(len(freq))
-		return
-	}
-	leaves := s.leaves[:n]
-	sortLeaves(leaves, s.tmp[:])
-
-	// Two queues: the leaves in order of frequency, and the internal
-	// nodes, which are made in order of frequency too.
-	for i, l := range leaves {
-		s.freq[i] = uint32(l >> 16)
-	}
-	leaf, node := 0, n
-	for next := n; next < 2*n-1; next++ {
-		var pick [2]int
-		for k := range pick {
-			if leaf < n && (node >= next || s.freq[leaf] <= s.freq[node]) {
-				pick[k] = leaf
-				leaf++
-			} else {
-				pick[k] = node
-				node++
+		c.nused = 0
+		for sym, l := range lens[:len(freq)] {
+			if l != 0 {
+				c.used[c.nused] = uint16(sym)
+				c.nused++
 			}
 		}
-		s.freq[next] = s.freq[pick[0]] + s.freq[pick[1]]
-		s.parent[pick[0]] = uint16(next)
-		s.parent[pick[1]] = uint16(next)
+		c.assign(len(freq))
+		return cost
+	}
+	leaves := sortLeaves(s.leaves[:n], s.tmp[:n], bits.Len32(all))
+
+	// Two queues: the leaves in order of frequency, and the internal
+	// nodes, which are made in order of frequency too. Which queue the
+	// next least frequent is in is data, a branch on it mispredicted
+	// half the time, so it is chosen with conditional moves, reading an
+	// empty queue's next as a frequency nothing reaches.
+	weight := s.freq[:2*n]
+	for i, l := range leaves {
+		weight[i] = l >> 16
+	}
+	const never = math.MaxUint32
+	leaf, node := 0, n
+	for next := n; next < 2*n-1; next++ {
+		var sum uint32
+		for range 2 {
+			fl, fn := weight[leaf], weight[node]
+			if leaf == n {
+				fl = never
+			}
+			if node == next {
+				fn = never
+			}
+			pick, f, dl := node, fn, 0
+			if fl <= fn {
+				pick, f, dl = leaf, fl, 1
+			}
+			s.parent[pick] = uint16(next)
+			sum += f
+			leaf += dl
+			node += 1 - dl
+		}
+		weight[next] = sum
 	}
 	root := 2*n - 2
 	s.depth[root] = 0
-	var count [32]int
+	var count [maxCodeBits + 1]uint16
 	over := false
 	for i := root - 1; i >= 0; i-- {
 		d := s.depth[s.parent[i]] + 1
@@ -746,22 +889,43 @@ func (c *huffCode) build(freq []uint32, limit int, s *sortScratch) {
 	i := 0
 	for l := limit; l >= 1; l-- {
 		for range count[l] {
-			lens[leaves[i]&0xffff] = uint8(l)
+			x := leaves[i]
+			lens[x&0xffff] = uint8(l)
+			cost += int(x>>16) * l
 			i++
 		}
 	}
-	c.assign(len(freq))
+	c.nused = n
+	c.assignUsed(c.used[:n], &count)
+	return cost
+}
+
+// assignUsed sets the codes of syms, the symbols with a code in order,
+// from their lengths, of which count[l] are l bits long: the codes of
+// RFC 1951 §3.2.2 without a pass over the symbols that have none.
+func (c *huffCode) assignUsed(syms []uint16, count *[maxCodeBits + 1]uint16) {
+	var next [maxCodeBits + 1]uint16
+	code := uint16(0)
+	for l := 1; l <= maxCodeBits; l++ {
+		next[l] = code
+		code = (code + count[l]) << 1
+	}
+	for _, s := range syms {
+		l := c.lens[s]
+		c.codes[s] = bits.Reverse16(next[l]) >> (16 - l)
+		next[l]++
+	}
 }
 
 // limitCounts makes the code lengths count[l] of each length l, some of
 // which were cut to limit, a complete prefix code again: it lengthens the
 // longest codes below limit until the Kraft sum is no more than one, then
 // shortens codes of the limit until it is one exactly.
-func limitCounts(count []int, limit int) {
+func limitCounts(count []uint16, limit int) {
 	full := 1 << limit
 	sum := 0
 	for l := 1; l <= limit; l++ {
-		sum += count[l] << (limit - l)
+		sum += int(count[l]) << (limit - l)
 	}
 	for sum > full {
 		l := limit - 1
@@ -779,13 +943,19 @@ func limitCounts(count []int, limit int) {
 	}
 }
 
-// sortLeaves sorts leaves by frequency, their upper bits, keeping symbols
-// of equal frequency in order. A block's frequencies fit in 16 bits.
-// Insertion sort is quickest for the few symbols of a small block; a
-// histogram of many symbols, as incompressible data has, is radix sorted
-// through tmp in two passes of 8 bits.
-func sortLeaves(a, tmp []uint64) {
-	if len(a) <= 48 {
+// sortLeaves sorts leaves by frequency, their upper 16 bits, keeping
+// symbols of equal frequency in order, and returns them sorted: in a or
+// in tmp, which must be as long. No frequency is fbits bits or longer.
+//
+// They are radix sorted, in as few passes of at most 8 bits as fbits
+// allows, unless there are many more digits than leaves: then insertion
+// sort is quicker. The frequencies of a small message's block are few
+// bits long (those of a 1 KiB JSON message's below 64), so its dozens of
+// symbols are sorted in a single pass over a few dozen counts.
+func sortLeaves(a, tmp []uint32, fbits int) []uint32 {
+	passes := (fbits + 7) / 8
+	digit := uint((fbits + passes - 1) / passes)
+	if len(a) <= 48 && 1<<digit > 4*len(a) {
 		for i := 1; i < len(a); i++ {
 			v := a[i]
 			j := i
@@ -795,24 +965,31 @@ func sortLeaves(a, tmp []uint64) {
 			}
 			a[j] = v
 		}
-		return
+		return a
 	}
-	tmp = tmp[:len(a)]
-	for shift := uint(16); shift < 32; shift += 8 {
-		var count [257]int
+	mask := uint32(1)<<digit - 1
+	var count [257]uint16
+	for shift := uint(16); shift < 16+uint(fbits); shift += digit {
+		c := count[:mask+2]
+		clear(c)
 		for _, v := range a {
-			count[(v>>shift)&0xff+1]++
+			c[(v>>shift)&mask+1]++
 		}
-		for d := 1; d < len(count); d++ {
-			count[d] += count[d-1]
+		// The sum is kept in a register: summing in place would
+		// wait on the store of each count to load it back.
+		sum := uint16(0)
+		for d, k := range c {
+			sum += k
+			c[d] = sum
 		}
 		for _, v := range a {
-			d := (v >> shift) & 0xff
-			tmp[count[d]] = v
-			count[d]++
+			d := (v >> shift) & mask
+			tmp[c[d]] = v
+			c[d]++
 		}
 		a, tmp = tmp, a
 	}
+	return a
 }
 
 // bitWriter packs bits least significant first (RFC 1951 §3.1.1) into a

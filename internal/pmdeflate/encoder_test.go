@@ -5,6 +5,8 @@ import (
 	"compress/flate"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -187,6 +189,66 @@ func TestEncoderStored(t *testing.T) {
 	}
 }
 
+// TestEncoderMatchCodes writes a block of matches of every length, each
+// at distances of every distance code, its first and last, with fixed
+// and with dynamic codes, and checks that it inflates to what the matches
+// copy: every length and distance code with all its extra bits.
+func TestEncoderMatchCodes(t *testing.T) {
+	var dists []int
+	for c := range numDistCodes {
+		dists = append(dists, int(distBase[c]), int(distBase[c])+1<<distExtra[c]-1)
+	}
+	dict := randomBytes(encMaxWindow, 9)
+	for _, btype := range []int{btypeFixed, btypeDynamic} {
+		t.Run(fmt.Sprint("btype=", btype), func(t *testing.T) {
+			e := newEncoder()
+			e.reset(encMaxWindow, dict)
+			var out bytes.Buffer
+			e.dst = &out
+			want := bytes.Clone(dict)
+			for length := 3; length <= encMaxMatch; length++ {
+				for k := range 2 {
+					d := dists[(2*length+k)%len(dists)]
+					e.addMatch(length, d)
+					for range length {
+						want = append(want, want[len(want)-d])
+					}
+				}
+				e.literals(want[len(want)-1:]) // a literal between matches
+				want = append(want, want[len(want)-1])
+			}
+			e.litFreq[endOfBlock]++
+			if btype == btypeFixed {
+				e.out.writeBits(btypeFixed<<1, 3)
+				e.writeTokens(&fixedLit, &fixedDist)
+			} else {
+				e.emit(want[len(dict):])
+			}
+			if err := e.finish(); err != nil {
+				t.Fatal(err)
+			}
+			if got := int(out.Bytes()[0]>>1) & 3; got != btype {
+				t.Fatalf("block type %d, want %d", got, btype)
+			}
+			got, _, err := refInflate(dict, append(out.Bytes(), syncMarker[:]...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want[len(dict):]) {
+				t.Errorf("inflated %d bytes, want %d; first difference at %d", len(got), len(want)-len(dict), firstDiff(got, want[len(dict):]))
+			}
+		})
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	i := 0
+	for i < min(len(a), len(b)) && a[i] == b[i] {
+		i++
+	}
+	return i
+}
+
 // TestHuffmanLimit builds codes for frequencies that an unlimited Huffman
 // code would give lengths beyond the limit, and checks that every symbol
 // that occurs gets a code within it and that the code is complete.
@@ -241,6 +303,194 @@ func TestHuffmanLimit(t *testing.T) {
 				t.Errorf("Kraft sum %d/%d: the code is not complete", kraft, 1<<maxCodeBits)
 			}
 		})
+	}
+}
+
+// TestHuffmanBuild builds codes for histograms of every size and spread a
+// block may have, and checks them against what build promises: the cost
+// it returns is the code's, which is optimal (a Huffman code's, found by
+// merging the two least frequent in a plain loop) where no length reached
+// the limit; a code for exactly the symbols that occur; and the canonical
+// codes of RFC 1951 §3.2.2, as setLengths assigns them.
+func TestHuffmanBuild(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	type histogram struct {
+		name string
+		freq []uint32
+	}
+	var hists []histogram
+	for _, n := range []int{2, 3, 19, 30, 48, 49, 100, 286} {
+		for _, fbits := range []int{1, 4, 8, 9, 12, 15, 16} {
+			for _, zeros := range []int{0, 5, 9} {
+				// Two symbols at least occur: TestHuffmanLimit has
+				// the codes of fewer.
+				freq := make([]uint32, n)
+				for i := range freq {
+					if i < 2 || r.IntN(10) >= zeros {
+						freq[i] = 1 + r.Uint32N(1<<fbits-1)
+					}
+				}
+				hists = append(hists, histogram{fmt.Sprintf("n=%d/bits=%d/zeros=%d", n, fbits, zeros), freq})
+			}
+		}
+	}
+	text := jsonText(16<<10, 3)
+	freq := make([]uint32, numLitLen)
+	for _, b := range text {
+		freq[b]++
+	}
+	hists = append(hists, histogram{"text", freq})
+
+	for _, h := range hists {
+		for _, limit := range []int{maxCLBits, maxCodeBits} {
+			if 1<<limit < len(h.freq) {
+				continue // not every symbol can have a code
+			}
+			t.Run(fmt.Sprintf("%s/limit=%d", h.name, limit), func(t *testing.T) {
+				var c huffCode
+				var s sortScratch
+				cost := c.build(h.freq, limit, &s)
+				want, longest := 0, 0
+				for sym, f := range h.freq {
+					l := int(c.lens[sym])
+					want += int(f) * l
+					longest = max(longest, l)
+					if (f > 0) != (l > 0) {
+						t.Errorf("symbol %d occurs %d times; its code is %d bits", sym, f, l)
+					}
+				}
+				if cost != want {
+					t.Errorf("build returned a cost of %d bits; its lengths make %d", cost, want)
+				}
+				if opt := huffmanCost(h.freq); longest < limit && cost != opt {
+					t.Errorf("cost %d bits, longest code %d bits; a Huffman code takes %d", cost, longest, opt)
+				}
+				if longest > limit {
+					t.Errorf("a code of %d bits; the limit is %d", longest, limit)
+				}
+				var ref huffCode
+				ref.setLengths(c.lens[:len(h.freq)])
+				var got, wantCodes []uint16
+				for sym, f := range h.freq {
+					if f > 0 {
+						got = append(got, c.codes[sym])
+						wantCodes = append(wantCodes, ref.codes[sym])
+					}
+				}
+				if diff := cmp.Diff(wantCodes, got); diff != "" {
+					t.Errorf("codes of the symbols that occur (-canonical +got):\n%s", diff)
+				}
+			})
+		}
+	}
+}
+
+// TestCodeLengths run-length encodes the code lengths of histograms with
+// runs of every kind, and checks that the runs decode to the lengths
+// (RFC 1951 §3.2.7) and that clFreq counts them.
+func TestCodeLengths(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	for i := range 200 {
+		var lit [numLitLen]uint32
+		var dist [numDistCodes]uint32
+		lit[endOfBlock] = 1
+		// Stretches of symbols that occur or not, some long, some of
+		// equal frequencies so that equal lengths run.
+		for sym := 0; sym < numLitLen; {
+			k := 1 + r.IntN([]int{3, 12, 150}[i%3])
+			f := uint32(r.IntN(2) * (1 + r.IntN(50)))
+			for ; k > 0 && sym < numLitLen; k-- {
+				lit[sym] = max(lit[sym], f)
+				sym++
+			}
+		}
+		for sym := range dist {
+			if r.IntN(3) > 0 {
+				dist[sym] = uint32(1 + r.IntN(4))
+			}
+		}
+		if i%10 == 0 {
+			clear(dist[:]) // no distances: one code of one bit
+		}
+		var h huffScratch
+		h.lit.build(lit[:], maxCodeBits, &h.sort)
+		h.dist.build(dist[:], maxCodeBits, &h.sort)
+		numLit := max(257, int(h.lit.used[h.lit.nused-1])+1)
+		numDist := int(h.dist.used[h.dist.nused-1]) + 1
+		h.codeLengths(numLit, numDist)
+
+		want := append(slices.Clone(h.lit.lens[:numLit]), h.dist.lens[:numDist]...)
+		var got []uint8
+		var freq [numCodeLen]uint32
+		for _, x := range h.runs {
+			sym, extra := int(x&0x1f), int(x>>5)
+			freq[sym]++
+			if limit := map[int]int{16: 3, 17: 7, 18: 127}[sym]; extra > limit {
+				t.Fatalf("histogram %d: symbol %d with extra bits %d", i, sym, extra)
+			}
+			switch sym {
+			case 16:
+				for range 3 + extra {
+					got = append(got, got[len(got)-1])
+				}
+			case 17:
+				got = append(got, make([]uint8, 3+extra)...)
+			case 18:
+				got = append(got, make([]uint8, 11+extra)...)
+			default:
+				got = append(got, uint8(sym))
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("histogram %d: runs decode to (-want +got):\n%s", i, diff)
+		}
+		if freq != h.clFreq {
+			t.Fatalf("histogram %d: clFreq %v, the runs have %v", i, h.clFreq, freq)
+		}
+	}
+}
+
+// huffmanCost returns the bits freq's symbols take in a Huffman code for
+// them: the sum of the weights of the merged nodes.
+func huffmanCost(freq []uint32) int {
+	var w []int
+	for _, f := range freq {
+		if f > 0 {
+			w = append(w, int(f))
+		}
+	}
+	cost := 0
+	for len(w) > 1 {
+		slices.Sort(w)
+		m := w[0] + w[1]
+		cost += m
+		w = append(w[2:], m)
+	}
+	return cost
+}
+
+// TestSortLeaves checks sortLeaves against slices.Sort, by insertion and
+// by each number of radix passes, and that it leaves the keys it was given.
+func TestSortLeaves(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 6))
+	for _, n := range []int{0, 1, 2, 8, 16, 48, 49, 200, 288} {
+		for _, fbits := range []int{1, 7, 8, 9, 11, 15, 16} {
+			t.Run(fmt.Sprintf("n=%d/bits=%d", n, fbits), func(t *testing.T) {
+				a := make([]uint32, n)
+				for i := range a {
+					a[i] = r.Uint32N(1<<fbits)<<16 | uint32(i)
+				}
+				if n > 0 {
+					a[r.IntN(n)] |= 1 << (fbits + 15) // the largest frequency there is
+				}
+				want := slices.Clone(a)
+				slices.Sort(want)
+				got := sortLeaves(a, make([]uint32, n), fbits)
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("sorted (-want +got):\n%s", diff)
+				}
+			})
+		}
 	}
 }
 
