@@ -680,7 +680,16 @@ func (c *Conn) readWhole(buf []byte) (MessageType, []byte, error) {
 			// what has arrived so far (or 64 KiB): a header alone must not
 			// make us allocate what it claims.
 			want := len(buf) + int(min(r.remaining, int64(max(len(buf), 64<<10))))
-			if r.compressed || want == len(buf) {
+			switch {
+			case r.compressed && len(buf) == 0:
+				// A message inflates to some multiple of its payload:
+				// eight times the frame's is room for most (JSON chat
+				// events inflate two to six times), which the
+				// small-message decoder needs to inflate one in a single
+				// go, into one buffer. Within the 64 KiB a header may
+				// make us allocate.
+				want = int(max(512, min(8*r.remaining, 64<<10)))
+			case r.compressed || want == len(buf):
 				want = max(2*len(buf), 512)
 			}
 			if c.cfg.readLimit >= 0 {
