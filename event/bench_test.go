@@ -53,35 +53,40 @@ func BenchmarkEcho(b *testing.B) {
 	}
 }
 
-// BenchmarkBroadcast sends a 1 KiB message to 100 connections and waits
-// until every client has read it, with WritePrepared and, as the method
-// did before it shared the prepared frames, with Write, which encodes the
-// message for each connection. The clients count frames without decoding
+// BenchmarkBroadcast sends a 1 KiB or 64 KiB message to 100 connections
+// and waits until every client has read it, with WritePrepared and, as
+// the method did before it shared the prepared frames, with Write, which
+// encodes the message for each connection. The clients count frames without decoding
 // them, so that cpu-ns/delivery, the process's CPU time per recipient,
 // is mostly the server's.
 func BenchmarkBroadcast(b *testing.B) {
 	const clients = 100
-	for _, f := range broadcastForms {
-		for _, encodeEach := range []bool{true, false} {
-			method := "WritePrepared"
-			if encodeEach {
-				method = "Write"
-			}
-			b.Run(f.name+"/"+method, func(b *testing.B) {
-				bc := newBroadcaster(b, f.co, clients)
-				pm := broadcastMessage(b)
-				bc.send(b, pm, encodeEach)
-				b.ReportAllocs()
-				cpu := cputime.Process()
-				for b.Loop() {
+	for _, size := range []struct {
+		name   string
+		events int
+	}{{"1KiB", 19}, {"64KiB", 1192}} {
+		for _, f := range broadcastForms {
+			for _, encodeEach := range []bool{true, false} {
+				method := "WritePrepared"
+				if encodeEach {
+					method = "Write"
+				}
+				b.Run(size.name+"/"+f.name+"/"+method, func(b *testing.B) {
+					bc := newBroadcaster(b, f.co, clients)
+					pm := broadcastMessageOf(b, size.events)
 					bc.send(b, pm, encodeEach)
-				}
-				if cpu > 0 {
-					cpu = cputime.Process() - cpu
-					b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*clients), "cpu-ns/delivery")
-				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*clients), "ns/delivery")
-			})
+					b.ReportAllocs()
+					cpu := cputime.Process()
+					for b.Loop() {
+						bc.send(b, pm, encodeEach)
+					}
+					if cpu > 0 {
+						cpu = cputime.Process() - cpu
+						b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*clients), "cpu-ns/delivery")
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*clients), "ns/delivery")
+				})
+			}
 		}
 	}
 }

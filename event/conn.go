@@ -168,8 +168,10 @@ func (c *Conn) waitLocked(ctx context.Context) error {
 // shared with the other connections that send the message in the same
 // form, plain or compressed without context takeover with the same
 // parameters, here or through conn.Conn.WritePrepared: it is encoded, and
-// compressed, once for them all, and queuing it again only copies it. A
-// connection with context takeover compresses its own copy.
+// compressed, once for them all, and queuing it again only copies it; a
+// large frame goes straight to the socket when nothing is queued before
+// it, and only what the socket does not take is copied. A connection with
+// context takeover compresses its own copy.
 func (c *Conn) WritePrepared(ctx context.Context, pm *conn.PreparedMessage) error {
 	m := prepared.Of(pm)
 	c.mu.Lock()
@@ -188,9 +190,27 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *conn.PreparedMessage) erro
 	if err != nil {
 		return err
 	}
+	if len(b) >= directWriteMin && c.pendingLocked() == 0 && c.sys.nc == nil && !c.closeNow {
+		// Nothing is queued before it: what the socket takes now need
+		// not be copied into this connection's output first, as a
+		// broadcast would for every recipient.
+		n, err := c.sys.fdWrite(b)
+		if err != nil {
+			c.lostLocked(err)
+			return c.closedLocked()
+		}
+		if b = b[n:]; len(b) == 0 {
+			return nil
+		}
+	}
 	c.appendLocked(b)
 	return c.waitLocked(ctx)
 }
+
+// directWriteMin is the size from which WritePrepared writes a shared frame
+// without queuing it first: copying it costs more than a system call of
+// its own, which smaller frames share with what is queued after them.
+const directWriteMin = 16 << 10
 
 // Close begins the closing handshake with code and reason and returns at
 // once; OnClose reports how the connection ended. The connection ends

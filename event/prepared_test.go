@@ -242,7 +242,12 @@ func (b *broadcaster) send(tb testing.TB, pm *conn.PreparedMessage, encodeEach b
 // broadcastMessage is a message of the sort a server broadcasts: 1 KiB of
 // JSON.
 func broadcastMessage(tb testing.TB) *conn.PreparedMessage {
-	msg := strings.Repeat(`{"room":"lobby","from":"ann","text":"hello, everyone"},`, 19)
+	return broadcastMessageOf(tb, 19)
+}
+
+// broadcastMessageOf is broadcastMessage's JSON, n events of 55 bytes.
+func broadcastMessageOf(tb testing.TB, n int) *conn.PreparedMessage {
+	msg := strings.Repeat(`{"room":"lobby","from":"ann","text":"hello, everyone"},`, n)
 	pm, err := conn.NewPreparedMessage(conn.Text, []byte(msg))
 	if err != nil {
 		tb.Fatal(err)
