@@ -154,7 +154,6 @@ func (s *Server) init() error {
 		if s.pool.max <= 0 {
 			s.pool.max = 64 * runtime.GOMAXPROCS(0)
 		}
-		s.pool.keep = s.pool.max // as Workers' doc says
 		s.pool.work.L = &s.pool.mu
 		s.listeners = make(map[closer]struct{})
 		s.goConns = make(map[*Conn]struct{})
@@ -231,18 +230,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// pool runs the callbacks of connections on at most max goroutines. Up to
-// keep of them wait for more work when there is none, until stop; the
-// others end. A goroutine started for each message grows its stack anew
-// every time (to inflate and compress, for one): with keep at GOMAXPROCS,
-// a hundred connections' messages still started goroutines, whose stack
-// growth was a fifth of the server's CPU in a compressed echo. Waiting
+// pool runs the callbacks of connections on at most max goroutines,
+// started as they are needed; once started, a goroutine waits for more
+// work until stop. One that ended whenever it found no work would have its
+// successor, started for the next message, grow its stack anew (to inflate
+// and compress, for one): that was a fifth of the server's CPU in a
+// compressed echo, even with GOMAXPROCS goroutines kept waiting. Waiting
 // goroutines hold their stacks, a few KiB each.
 type pool struct {
 	mu      sync.Mutex
 	work    sync.Cond // signaled when a waiting goroutine is given work
 	max     int
-	keep    int
 	running int
 	started int // goroutines started, ever
 	waiting int // goroutines waiting in work and not yet given any
@@ -272,8 +270,8 @@ func (p *pool) submit(c *Conn) {
 	p.mu.Unlock()
 }
 
-// serve runs c and then the queue's connections, waiting for more while
-// it is one of the keep waiting goroutines.
+// serve runs c and then the queue's connections, waiting for more until
+// stop.
 func (p *pool) serve(c *Conn) {
 	defer p.wg.Done()
 	p.mu.Lock()
@@ -282,7 +280,7 @@ func (p *pool) serve(c *Conn) {
 		c.run()
 		p.mu.Lock()
 		c = nil
-		for len(p.queue) == 0 && p.waiting < p.keep && !p.stopped {
+		for len(p.queue) == 0 && !p.stopped {
 			p.waiting++
 			p.work.Wait() // submit or stop takes us off waiting
 		}
