@@ -532,6 +532,9 @@ func FuzzEncoder(f *testing.F) {
 	f.Add([]byte(strings.Repeat("ab", 500)), uint8(9), uint8(1), uint16(0), uint16(3))
 	f.Add(fibonacciText(), uint8(15), uint8(0), uint16(0), uint16(0))
 	f.Fuzz(func(t *testing.T, in []byte, bits, mode uint8, cut, split uint16) {
+		// Enough to slide the encoder's buffer (64 KiB); longer inputs
+		// add only time.
+		in = in[:min(len(in), 96<<10)]
 		window := 1 << (8 + int(bits%8))
 		s := &encStream{window: window, split: int(split)}
 		switch mode % 4 {
@@ -542,10 +545,14 @@ func FuzzEncoder(f *testing.F) {
 		case 3:
 			s.keep, s.warm = 32<<10, true
 		}
-		// Messages of cut+1 bytes, the last shorter, and the input again.
+		// Messages of cut+1 bytes, the last shorter, and the input again;
+		// at most 64 of them and the input, each message checked against
+		// two inflaters, so that a run takes milliseconds, not seconds,
+		// and the fuzzer gets to explore.
 		var msgs [][]byte
+		size := max(int(cut)+1, len(in)/64)
 		for p := in; len(p) > 0; {
-			k := min(len(p), int(cut)+1)
+			k := min(len(p), size)
 			msgs = append(msgs, p[:k])
 			p = p[k:]
 		}
