@@ -51,25 +51,11 @@ func TestRespondInLoop(t *testing.T) {
 				if withOpen {
 					srv.OnOpen = func(_ *Conn, r *http.Request) { opened <- r }
 				}
-				if err := srv.init(); err != nil {
-					t.Fatal(err)
-				}
-				lp, err := newLoop(srv)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer lp.ep.Close()
-				fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer syscall.Close(fds[1])
-				c := &Conn{srv: srv, sys: sysConn{lp: lp, fd: int32(fds[0])}, events: evIn}
-				srv.active.Add(1)
+				c, peer := unrunLoopConn(t, srv, 0)
 				c.feed([]byte(tt.request))
 
 				buf := make([]byte, 4096)
-				n, err := syscall.Read(fds[1], buf)
+				n, err := syscall.Read(peer, buf)
 				if err != nil {
 					t.Fatalf("nothing to read once feed returned (%v): the response waits in a queue", err)
 				}
@@ -83,7 +69,7 @@ func TestRespondInLoop(t *testing.T) {
 				// End of file (a read of 0) means the write side ended;
 				// EAGAIN, or the pong to a ping that followed the
 				// request, means it is open.
-				n, err = syscall.Read(fds[1], buf)
+				n, err = syscall.Read(peer, buf)
 				if got := err == nil && n == 0; got != tt.shut {
 					t.Errorf("write side ended: %v, want %v (read: %v)", got, tt.shut, err)
 				}
@@ -295,4 +281,33 @@ func TestAcceptOneAtATime(t *testing.T) {
 			t.Errorf("step %d: %d connections accepted, want %d", i, got, st.accepted)
 		}
 	}
+}
+
+// unrunLoopConn returns a connection of srv on one end of a socket pair,
+// watched by a loop that is never run, and the pair's other end; the
+// test's cleanup closes both. sndbuf, if not 0, bounds what the
+// connection's socket holds. Feeding the connection a handshake request
+// opens it.
+func unrunLoopConn(t *testing.T, srv *Server, sndbuf int) (*Conn, int) {
+	t.Helper()
+	if err := srv.init(); err != nil {
+		t.Fatal(err)
+	}
+	lp, err := newLoop(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lp.ep.Close() })
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fds[1]) })
+	if sndbuf > 0 {
+		if err := syscall.SetsockoptInt(fds[0], syscall.SOL_SOCKET, syscall.SO_SNDBUF, sndbuf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.active.Add(1)
+	return &Conn{srv: srv, sys: sysConn{lp: lp, fd: int32(fds[0])}, events: evIn}, fds[1]
 }

@@ -19,31 +19,13 @@ import (
 // has room again when the second is written. The loop is never run:
 // the test flushes the output itself as it reads.
 func TestWritePreparedInPieces(t *testing.T) {
-	srv := &Server{}
-	if err := srv.init(); err != nil {
-		t.Fatal(err)
-	}
-	lp, err := newLoop(srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lp.ep.Close()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Close(fds[1])
-	if err := syscall.SetsockoptInt(fds[0], syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4<<10); err != nil {
-		t.Fatal(err)
-	}
-	c := &Conn{srv: srv, sys: sysConn{lp: lp, fd: int32(fds[0])}, events: evIn}
-	srv.active.Add(1)
+	c, peer := unrunLoopConn(t, &Server{}, 4<<10)
 	c.feed([]byte("GET / HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"))
 	var in []byte
 	buf := make([]byte, 64<<10)
 	read := func() {
-		n, err := syscall.Read(fds[1], buf)
+		n, err := syscall.Read(peer, buf)
 		if err != nil && err != syscall.EAGAIN {
 			t.Fatal(err)
 		}
